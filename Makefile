@@ -1,0 +1,28 @@
+# The README's two commands: `make up` (set up and run the main job) and `make test`.
+# Only make, Python 3.11 and the package registries are assumed.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+ARTIFACTS ?= artifacts
+
+.PHONY: setup up train test clean-venv
+
+setup: $(VENV)/.installed
+
+# torch is installed first and on its own: the pinned CPU build, so nothing pulls a CUDA build.
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+# Trains the default suite unless it is there (complete runs are skipped, interrupted ones resume).
+up: setup
+	$(PY) -m training train --preset default --out $(ARTIFACTS) --resume
+
+test: setup
+	$(PY) -m pytest
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,22 @@
+"""Shared fixtures: a `tiny` suite trained once per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def tiny_suite(tmp_path_factory) -> Path:
+    """The `tiny` preset trained into a temporary artifacts folder; returns the suite folder."""
+    from training import presets
+    from training.train import train_suite
+
+    out = tmp_path_factory.mktemp("artifacts")
+    return train_suite(presets.load("tiny"), out, "tiny", log=lambda *_: None)

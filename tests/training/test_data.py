@@ -1,0 +1,113 @@
+"""Corpora, splits, tokenizers and batches."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from training import data, tokenizer
+from training.config import ConfigError, DataConfig
+
+
+def write_corpus(root):
+    (root / "a.txt").write_text("the cat sat on the mat. " * 20)
+    (root / "notes.md").write_text("# Notes\nthe dog sat on the log.\n" * 20)
+    (root / "code.py").write_text("def f(x):\n    return x + 1\n" * 20)
+    (root / "docs.jsonl").write_text(json.dumps({"text": "first json doc"}) + "\n\n" + json.dumps({"text": "second"}) + "\n")
+    (root / "ignored.bin").write_bytes(b"\x00\x01")
+    return root
+
+
+def test_local_folder_reads_txt_md_py_and_jsonl(tmp_path):
+    docs = data.documents(DataConfig(source=str(write_corpus(tmp_path))))
+    names = [d.name for d in docs]
+    assert names == ["a.txt", "code.py", "docs.jsonl#0", "docs.jsonl#2", "notes.md"]
+    assert docs[2].text == "first json doc"
+
+
+def test_jsonl_without_text_field_is_an_error_naming_the_line(tmp_path):
+    (tmp_path / "bad.jsonl").write_text('{"body": "x"}\n')
+    with pytest.raises(ConfigError, match=r"bad.jsonl:1 has no string 'text' field"):
+        data.documents(DataConfig(source=str(tmp_path)))
+
+
+def test_missing_source_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="data.source: no such file"):
+        data.documents(DataConfig(source=str(tmp_path / "nope")))
+
+
+def test_stdlib_corpus_is_deterministic_and_excludes_tests():
+    cfg = DataConfig(max_chars=200_000)
+    first, second = data.documents(cfg), data.documents(cfg)
+    assert [d.name for d in first] == [d.name for d in second]
+    assert all("/test/" not in d.name and "idlelib" not in d.name for d in first)
+    assert first[0].name.startswith("stdlib/") and first[0].name.endswith(".py")
+
+
+def test_heldout_split_is_by_document_and_stable():
+    docs = [data.Document(f"doc{i}", "x") for i in range(400)]
+    train, held = data.split(docs, 0.1)
+    assert 20 < len(held) < 60 and len(train) + len(held) == 400
+    train2, held2 = data.split(docs[::-1] + [data.Document("new", "y")], 0.1)
+    assert {d.name for d in held} <= {d.name for d in held2}  # adding a file moves nothing
+
+
+def test_hf_dataset_saved_to_disk_is_read_as_documents(tmp_path):
+    import datasets
+
+    datasets.Dataset.from_dict({"text": ["alpha beta", "gamma delta", "epsilon"]}).save_to_disk(str(tmp_path / "ds"))
+    docs = data.documents(DataConfig(source=f"hf:{tmp_path / 'ds'}"))
+    assert [d.text for d in docs] == ["alpha beta", "gamma delta", "epsilon"]
+    with pytest.raises(ConfigError, match="hf_text_field"):
+        data.documents(DataConfig(source=f"hf:{tmp_path / 'ds'}", hf_text_field="body"))
+
+
+def test_synthetic_repeats_repeat_a_random_segment_after_bos():
+    cfg = DataConfig(source="synthetic-repeats", synthetic_vocab=20, synthetic_period=5)
+    stream = data.synthetic_stream(cfg, n_ctx=16, n_tokens=160, seed=0).reshape(-1, 16)
+    assert (stream[:, 0] == tokenizer.BOS_ID).all()
+    assert np.array_equal(stream[:, 1:6], stream[:, 6:11]) and stream[:, 1:].min() >= 1
+
+
+def test_bpe_tokenizer_is_stable_across_trainings_and_reloads(tmp_path):
+    texts = [d.text for d in data.documents(DataConfig(max_chars=100_000))]
+    a, b = tokenizer.train_bpe(texts, 300), tokenizer.train_bpe(texts, 300)
+    assert a.to_str() == b.to_str()
+    tokenizer.save(a, tmp_path)
+    sample = "def main(argv):\n    return 0\n"
+    ids = a.encode(sample).ids
+    assert tokenizer.load(tmp_path).encode(sample).ids == ids
+    hf = tokenizer.load_hf(tmp_path)
+    assert hf(sample, add_special_tokens=False)["input_ids"] == ids
+    assert hf.decode(ids) == sample and hf.bos_token_id == tokenizer.BOS_ID
+
+
+def test_byte_tokenizer_has_256_bytes_and_bos():
+    tok = tokenizer.byte_tokenizer()
+    assert tok.get_vocab_size() == 257
+    text = "héllo\n\tworld"
+    ids = tok.encode(text).ids
+    assert len(ids) == len(text.encode()) and tok.decode(ids) == text
+
+
+def test_prepare_suite_data_reuses_the_tokenizer_and_rejects_changed_settings(tmp_path):
+    (tmp_path / "corpus").mkdir()
+    corpus = write_corpus(tmp_path / "corpus")
+    cfg = DataConfig(source=str(corpus), vocab_size=300)
+    suite = tmp_path / "suite"
+    info = data.prepare_suite_data(cfg, 8, suite, log=lambda *_: None)
+    before = (suite / "tokenizer.json").read_bytes()
+    assert data.prepare_suite_data(cfg, 8, suite, log=lambda *_: None) == info
+    assert (suite / "tokenizer.json").read_bytes() == before
+    assert info["train_tokens"] == len(data.load_split(suite, "train"))
+    with pytest.raises(ConfigError, match="other data settings"):
+        data.prepare_suite_data(DataConfig(source=str(corpus), vocab_size=320), 8, suite, log=lambda *_: None)
+
+
+def test_train_batch_depends_only_on_seed_and_step():
+    stream = np.arange(1000)
+    a = data.train_batch(stream, 7, seed=3, batch_size=4, n_ctx=16)
+    assert torch.equal(a, data.train_batch(stream, 7, seed=3, batch_size=4, n_ctx=16))
+    assert not torch.equal(a, data.train_batch(stream, 8, seed=3, batch_size=4, n_ctx=16))
+    assert (a[:, 1:] - a[:, :-1] == 1).all()  # contiguous windows

@@ -1,0 +1,77 @@
+"""Command line: `python -m training {train,list,analyze,report}`.
+
+    python -m training train --preset default [--out artifacts] [--suite NAME]
+                             [--set train.lr=1e-3 ...] [--runs attn2,attn1] [--resume] [--device cpu]
+    python -m training list [--out artifacts]
+
+Bad input (an unknown preset, key or run, a value of the wrong type) exits with status 2 and a
+one-line message that names it; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from training import presets, schema
+from training.config import ConfigError, apply_overrides
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m training", description="Train and analyse suites of small transformers.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train a suite of models from a preset")
+    train.add_argument("--preset", required=True, help=f"one of: {', '.join(presets.names())}")
+    train.add_argument("--out", type=Path, default=Path("artifacts"), help="artifacts folder (default: artifacts)")
+    train.add_argument("--suite", help="suite name (default: the preset's name)")
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a preset value, e.g. train.lr=1e-3 (repeatable)")
+    train.add_argument("--runs", help="comma-separated subset of the preset's runs")
+    train.add_argument("--resume", action="store_true", help="continue interrupted runs from their last resume checkpoint")
+    train.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+
+    lst = sub.add_parser("list", help="list presets and the suites already trained")
+    lst.add_argument("--out", type=Path, default=Path("artifacts"))
+    return parser
+
+
+def cmd_train(args) -> int:
+    from training.train import train_suite
+
+    preset = apply_overrides(presets.load(args.preset), args.overrides)
+    suite = schema.check_name("suite", args.suite or preset.name)
+    runs = [r.strip() for r in args.runs.split(",") if r.strip()] if args.runs else None
+    train_suite(preset, args.out, suite, runs=runs, resume=args.resume, device=args.device, log=log)
+    return 0
+
+
+def cmd_list(args) -> int:
+    print("presets:")
+    for name in presets.names():
+        p = presets.load(name)
+        print(f"  {name:10s} {p.description}")
+        print(f"  {'':10s} runs: {', '.join(r.name for r in p.runs)}")
+    suites = schema.list_suites(args.out)
+    print(f"suites in {args.out}:" if suites else f"no suites in {args.out} yet")
+    for suite in suites:
+        for run in schema.list_runs(args.out / suite):
+            m = schema.read_manifest(args.out / suite / run)
+            print(f"  {suite}/{run}: {m['status']}, {len(m['snapshots'])} snapshots")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return {"train": cmd_train, "list": cmd_list}[args.command](args)
+    except (ConfigError, schema.ArtifactError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; continue with --resume", file=sys.stderr)
+        return 130

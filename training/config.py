@@ -1,0 +1,218 @@
+"""Configuration: one frozen dataclass per concern, and typed `key=value` overrides.
+
+A preset (see `training/presets/`) bundles a `DataConfig`, a `TrainConfig`, a base
+`ModelConfig` and the suite's runs, each run a name plus the model fields it changes. Configs
+are plain data: creating one has no side effects; seeding happens once, in `training.train`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+class ConfigError(ValueError):
+    """A bad preset, override or value; the message names the offending key."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    n_layers: int = 2
+    d_model: int = 64
+    n_heads: int = 4
+    d_head: int = 16
+    n_ctx: int = 256
+    d_vocab: int = 1024  # replaced by the suite tokenizer's vocabulary size
+    attn_only: bool = True
+    d_mlp_mult: int = 4  # d_mlp = d_mlp_mult * d_model when attn_only is False
+    layernorm: bool = True
+    positional: Literal["standard", "shortformer", "rotary"] = "standard"
+    # Shortformer/rotary only: how many of the first layers see positions in their queries and
+    # keys (None: all). Restricting it to layer 0 leaves the previous-token head nowhere else to go.
+    qk_pos_layers: int | None = None
+    smeared_keys: bool = False
+    smear_init: float = 0.5  # sigmoid(alpha) at init: the weight a key keeps on its own token
+    init_std: float | None = None  # None: TransformerLens' default, 0.8 / sqrt(d_model)
+
+    def __post_init__(self) -> None:
+        _check(1 <= self.n_layers <= 6, "model.n_layers", "must be between 1 and 6")
+        for name in ("d_model", "n_heads", "d_head", "n_ctx", "d_vocab", "d_mlp_mult"):
+            _check(getattr(self, name) >= 1, f"model.{name}", "must be a positive integer")
+        _check(0.0 < self.smear_init < 1.0, "model.smear_init", "must be strictly between 0 and 1")
+        _check(self.positional != "rotary" or self.d_head % 2 == 0, "model.d_head", "must be even for rotary positions")
+        if self.qk_pos_layers is not None:
+            _check(self.positional != "standard", "model.qk_pos_layers", "needs positional=shortformer or rotary")
+            _check(1 <= self.qk_pos_layers <= self.n_layers, "model.qk_pos_layers", "must be in 1..n_layers")
+
+    @property
+    def d_mlp(self) -> int:
+        return self.d_mlp_mult * self.d_model
+
+    @property
+    def init_range(self) -> float:
+        return self.init_std if self.init_std is not None else 0.8 / self.d_model**0.5
+
+    @property
+    def n_qk_pos_layers(self) -> int:
+        return self.n_layers if self.qk_pos_layers is None else self.qk_pos_layers
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    # "stdlib" (this interpreter's standard library source), "synthetic-repeats", a local
+    # file or folder, or "hf:NAME[:CONFIG]" (a Hugging Face dataset, streamed).
+    source: str = "stdlib"
+    tokenizer: Literal["bpe", "bytes"] = "bpe"
+    vocab_size: int = 1024  # BPE only; "bytes" is always 256
+    heldout_fraction: float = 0.05  # share of files (documents) held out for evaluation
+    max_chars: int = 20_000_000  # cap on the corpus read (characters), to bound memory and time
+    hf_split: str = "train"
+    hf_text_field: str = "text"
+    synthetic_vocab: int = 64  # synthetic-repeats: number of distinct tokens
+    synthetic_period: int = 16  # synthetic-repeats: length of the random segment that repeats
+    synthetic_tokens: int = 2_000_000  # synthetic-repeats: size of the generated corpus
+
+    def __post_init__(self) -> None:
+        _check(self.vocab_size >= 260, "data.vocab_size", "must be at least 260 (256 bytes + specials)")
+        _check(0.0 < self.heldout_fraction < 0.5, "data.heldout_fraction", "must be in (0, 0.5)")
+        _check(self.max_chars > 0, "data.max_chars", "must be positive")
+        _check(self.synthetic_vocab >= 4, "data.synthetic_vocab", "must be at least 4")
+        _check(self.synthetic_period >= 2, "data.synthetic_period", "must be at least 2")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    seed: int = 0
+    steps: int = 1000
+    batch_size: int = 8
+    lr: float = 3e-3
+    warmup_steps: int = 100
+    schedule: Literal["constant", "cosine", "linear"] = "constant"  # after warm-up
+    min_lr_fraction: float = 0.1  # cosine/linear decay ends at lr * min_lr_fraction
+    weight_decay: float = 0.01
+    beta1: float = 0.9
+    beta2: float = 0.99
+    grad_clip: float = 1.0
+    # Snapshots: the union of `log_snapshots` log-spaced steps and `linear_snapshots`
+    # evenly spaced ones (step 0 and the last step always included).
+    log_snapshots: int = 24
+    linear_snapshots: int = 24
+    eval_sequences: int = 32  # held-out sequences scored at every snapshot
+    resume_every: int = 200  # steps between resume checkpoints
+    threads: int = 2  # torch CPU threads; fixed so that reruns are bit-identical
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    def __post_init__(self) -> None:
+        _check(self.steps >= 1, "train.steps", "must be positive")
+        _check(self.batch_size >= 1, "train.batch_size", "must be positive")
+        _check(self.lr > 0, "train.lr", "must be positive")
+        _check(self.warmup_steps >= 0, "train.warmup_steps", "must be >= 0")
+        _check(0.0 <= self.min_lr_fraction <= 1.0, "train.min_lr_fraction", "must be in [0, 1]")
+        _check(self.log_snapshots + self.linear_snapshots >= 2, "train.log_snapshots", "too few snapshots")
+        _check(self.eval_sequences >= 1, "train.eval_sequences", "must be positive")
+        _check(self.resume_every >= 1, "train.resume_every", "must be positive")
+        _check(self.threads >= 1, "train.threads", "must be positive")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    name: str
+    model: dict[str, Any] = field(default_factory=dict)  # ModelConfig fields this run changes
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    data: DataConfig
+    model: ModelConfig
+    train: TrainConfig
+    runs: tuple[RunSpec, ...]
+
+    def run_model(self, run: RunSpec, d_vocab: int) -> ModelConfig:
+        return replace_checked(self.model, "model", {**run.model, "d_vocab": d_vocab})
+
+    def select_runs(self, names: list[str] | None) -> tuple[RunSpec, ...]:
+        if not names:
+            return self.runs
+        known = {r.name: r for r in self.runs}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise ConfigError(f"--runs: unknown run {unknown[0]!r} in preset {self.name!r}; runs: {', '.join(known)}")
+        return tuple(known[n] for n in names)
+
+
+def _check(ok: bool, key: str, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key} {message}")
+
+
+def parse_value(key: str, raw: str, annotation: Any) -> Any:
+    """Parse `raw` as the (resolved) type `annotation`; raise ConfigError naming `key`."""
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        choices = typing.get_args(annotation)
+        if raw not in choices:
+            raise ConfigError(f"{key}: {raw!r} is not one of {', '.join(map(str, choices))}")
+        return raw
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if raw.lower() in ("none", "null") and len(options) < len(typing.get_args(annotation)):
+            return None
+        return parse_value(key, raw, options[0])
+    if annotation is bool:
+        if raw.lower() in ("true", "1", "yes", "on"):
+            return True
+        if raw.lower() in ("false", "0", "no", "off"):
+            return False
+        raise ConfigError(f"{key}: expected true or false, got {raw!r}")
+    if annotation in (int, float):
+        try:
+            value = float(raw) if annotation is float else int(raw.replace("_", ""))
+        except ValueError:
+            raise ConfigError(f"{key}: expected {annotation.__name__}, got {raw!r}") from None
+        return value
+    if annotation is str:
+        return raw
+    raise ConfigError(f"{key}: cannot be set from the command line")
+
+
+def replace_checked(config: Any, section: str, changes: dict[str, Any]) -> Any:
+    """`dataclasses.replace` that rejects unknown fields by name and re-runs validation."""
+    names = {f.name for f in dataclasses.fields(config)}
+    for key in changes:
+        if key not in names:
+            raise ConfigError(f"unknown key {section}.{key}; known: {', '.join(sorted(names))}")
+    return dataclasses.replace(config, **changes)
+
+
+def apply_overrides(preset: Preset, overrides: list[str]) -> Preset:
+    """Apply `section.field=value` strings (sections: data, model, train) to a preset."""
+    sections: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}}
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. train.lr=1e-3")
+        key, raw = item.split("=", 1)
+        section, _, name = key.strip().partition(".")
+        if section not in sections or not name:
+            raise ConfigError(f"unknown key {key!r}: keys look like data.X, model.X or train.X")
+        config = getattr(preset, section)
+        hints = typing.get_type_hints(type(config))
+        if name not in hints:
+            known = ", ".join(f.name for f in dataclasses.fields(config))
+            raise ConfigError(f"unknown key {key!r}; known {section} keys: {known}")
+        sections[section][name] = parse_value(key, raw.strip(), hints[name])
+    return dataclasses.replace(
+        preset,
+        data=replace_checked(preset.data, "data", sections["data"]),
+        model=replace_checked(preset.model, "model", sections["model"]),
+        train=replace_checked(preset.train, "train", sections["train"]),
+    )
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)

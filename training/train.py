@@ -1,0 +1,217 @@
+"""The training loop: one suite of runs, snapshots on a schedule, exact resume.
+
+Every run of a suite trains on the same token stream with batches keyed on (seed, step), so
+all models see the same batches in the same order, and a resumed run continues exactly: the
+resume checkpoint holds the model, the AdamW state, the torch RNG state and the per-step losses.
+Killed at any moment (even SIGKILL) and resumed, a run writes the same snapshots, bit for bit,
+on CPU with the same thread count.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from training import data, schema
+from training.config import ConfigError, Preset, RunSpec
+from training.model import Transformer, next_token_loss
+from training.schedule import learning_rate, snapshot_steps
+
+RESUME_FILE = "resume/checkpoint.safetensors"
+
+
+def code_version() -> str:
+    """The git commit of the code (with "+dirty" if modified), or "unknown" outside git."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "training"], cwd=root, capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (sha or "unknown") + ("+dirty" if dirty and sha else "")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device: cuda requested but torch sees no GPU")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+class Progress:
+    """tqdm on a terminal, plain log lines (every ~10 s) otherwise."""
+
+    def __init__(self, total: int, start: int, label: str, log):
+        self.tty = sys.stderr.isatty()
+        self.log, self.label, self.last = log, label, 0.0
+        if self.tty:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=start, desc=label, unit="step", dynamic_ncols=True)
+
+    def update(self, step: int, total: int, loss: float, tokens_per_s: float) -> None:
+        if self.tty:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tokens_per_s / 1000:.1f}k", refresh=False)
+        elif time.monotonic() - self.last > 10 or step == total:
+            self.last = time.monotonic()
+            self.log(f"{self.label}: step {step}/{total} loss {loss:.3f} {tokens_per_s / 1000:.1f}k tokens/s")
+
+    def close(self) -> None:
+        if self.tty:
+            self.bar.close()
+
+
+@torch.no_grad()
+def heldout_loss(model: Transformer, batch: torch.Tensor) -> float:
+    model.eval()
+    loss = next_token_loss(model(batch), batch).mean().item()
+    model.train()
+    return loss
+
+
+def save_resume(run_path: Path, model, opt, step: int, losses: list[float], elapsed: float) -> None:
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+    for i, p in enumerate(p for g in opt.param_groups for p in g["params"]):
+        for key, value in opt.state.get(p, {}).items():
+            tensors[f"opt.{i}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
+    tensors["rng.torch"] = torch.get_rng_state()
+    tensors["train_loss"] = torch.tensor(losses, dtype=torch.float64)
+    meta = {"step": str(step), "elapsed_s": repr(elapsed)}
+    schema.atomic_write_safetensors(run_path / RESUME_FILE, tensors, meta)
+
+
+def load_resume(run_path: Path, model, opt) -> tuple[int, list[float], float]:
+    from safetensors import safe_open
+
+    path = run_path / RESUME_FILE
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+    params = [p for g in opt.param_groups for p in g["params"]]
+    for i, p in enumerate(params):
+        state = {k.split(".", 2)[2]: v.to(p.device) for k, v in tensors.items() if k.startswith(f"opt.{i}.")}
+        if state:
+            opt.state[p] = state
+    torch.set_rng_state(tensors["rng.torch"])
+    return int(meta["step"]), tensors["train_loss"].tolist(), float(meta["elapsed_s"])
+
+
+def train_run(preset: Preset, run: RunSpec, suite_path: Path, info: dict, *, resume: bool, device: str, log=print) -> str:
+    """Train one run of the suite; returns "trained", "resumed" or "skipped" (already complete)."""
+    cfg_t = preset.train
+    run_path = suite_path / schema.check_name("run", run.name)
+    manifest_path = run_path / schema.MANIFEST
+    if manifest_path.exists():
+        manifest = schema.read_manifest(run_path)
+        if manifest.get("status") == "complete":
+            log(f"{run.name}: already trained ({len(manifest['snapshots'])} snapshots), skipping")
+            return "skipped"
+        if not resume:
+            raise ConfigError(f"run {run.name!r} in {suite_path} is incomplete: pass --resume to continue it, or delete {run_path}")
+    cfg_m = preset.run_model(run, info["vocab_size"])
+    dev = resolve_device(device if device != "auto" else cfg_t.device)
+    torch.set_num_threads(cfg_t.threads)
+    torch.manual_seed(cfg_t.seed)  # the one seed: model init (global RNG) and nothing else
+    model = Transformer(cfg_m).to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg_t.lr, betas=(cfg_t.beta1, cfg_t.beta2), weight_decay=cfg_t.weight_decay)
+    stream = data.load_split(suite_path, "train")
+    eval_x = data.eval_batch(data.load_split(suite_path, "heldout"), n_sequences=cfg_t.eval_sequences, n_ctx=cfg_m.n_ctx).to(dev)
+    plan = snapshot_steps(cfg_t)
+    tokens_per_step = cfg_t.batch_size * cfg_m.n_ctx
+
+    step, losses, elapsed, status = 0, [], 0.0, "trained"
+    manifest = {
+        "suite": suite_path.name,
+        "run": run.name,
+        "description": run.description,
+        "preset": preset.name,
+        "status": "training",
+        "model": dataclasses.asdict(cfg_m),
+        "train": dataclasses.asdict(cfg_t),
+        "data": {k: v for k, v in info.items() if k != "config"} | {"config": dataclasses.asdict(preset.data)},
+        "code_version": code_version(),
+        "torch_version": torch.__version__,
+        "device": str(dev),
+        "tokens_per_step": tokens_per_step,
+        "snapshot_steps": plan,
+        "snapshots": [],
+    }
+    for stale in run_path.glob("**/.*.tmp"):  # left by a killed writer; never referenced
+        stale.unlink()
+    if resume and (run_path / RESUME_FILE).exists():
+        step, losses, elapsed = load_resume(run_path, model, opt)
+        old = schema.read_manifest(run_path) if manifest_path.exists() else manifest
+        manifest["snapshots"] = [s for s in old.get("snapshots", []) if s["step"] <= step]
+        status = "resumed"
+        log(f"{run.name}: resuming at step {step}")
+
+    def snapshot(step: int) -> None:
+        file = schema.snapshot_name(step)
+        sha = schema.atomic_write_safetensors(run_path / "snapshots" / file, model.state_dict(), {"step": str(step)})
+        manifest["snapshots"] = [s for s in manifest["snapshots"] if s["step"] != step] + [{
+            "step": step,
+            "tokens_seen": step * tokens_per_step,
+            "train_loss": float(np.mean(losses[-20:])) if losses else None,  # mean of the last 20 steps
+            "heldout_loss": heldout_loss(model, eval_x),
+            "wall_time_s": round(elapsed, 2),
+            "file": file,
+            "sha256": sha,
+        }]
+        schema.atomic_write_npy(run_path / "train_loss.npy", np.asarray(losses, dtype=np.float32))
+        schema.write_manifest(run_path, manifest)  # last: the snapshot is now visible
+
+    if step == 0:
+        snapshot(0)
+        save_resume(run_path, model, opt, 0, losses, elapsed)
+    model.train()
+    progress = Progress(cfg_t.steps, step, run.name, log)
+    t_start = time.perf_counter() - elapsed  # wall time includes evaluation and I/O
+    try:
+        while step < cfg_t.steps:
+            x = data.train_batch(stream, step, seed=cfg_t.seed, batch_size=cfg_t.batch_size, n_ctx=cfg_m.n_ctx).to(dev)
+            for group in opt.param_groups:
+                group["lr"] = learning_rate(cfg_t, step)
+            loss = next_token_loss(model(x), x).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg_t.grad_clip)
+            opt.step()
+            step += 1
+            losses.append(loss.item())
+            elapsed = time.perf_counter() - t_start
+            progress.update(step, cfg_t.steps, losses[-1], tokens_per_step * step / max(elapsed, 1e-9))
+            if step in plan:
+                snapshot(step)
+            if step in plan or step % cfg_t.resume_every == 0:
+                save_resume(run_path, model, opt, step, losses, elapsed)
+    finally:
+        progress.close()
+    manifest["status"] = "complete"
+    manifest["train_time_s"] = round(elapsed, 2)
+    schema.write_manifest(run_path, manifest)
+    (run_path / RESUME_FILE).unlink(missing_ok=True)  # a complete run needs no resume point
+    log(f"{run.name}: done, {cfg_t.steps} steps in {elapsed:.0f} s, held-out loss {manifest['snapshots'][-1]['heldout_loss']:.3f}")
+    return status
+
+
+def train_suite(preset: Preset, out: Path, suite: str, *, runs: list[str] | None = None, resume: bool = False, device: str = "auto", log=print) -> Path:
+    """Prepare the suite's data and train each selected run; returns the suite folder."""
+    selected = preset.select_runs(runs)
+    n_ctx = {preset.run_model(r, preset.model.d_vocab).n_ctx for r in selected}
+    if len(n_ctx) != 1:
+        raise ConfigError("model.n_ctx must be the same for every run of a suite (they share batches)")
+    suite_path = schema.suite_dir(out, suite)
+    info = data.prepare_suite_data(preset.data, n_ctx.pop(), suite_path, log)
+    log(f"suite {suite}: {info['train_tokens']:,} training tokens, {info['heldout_tokens']:,} held-out, vocabulary {info['vocab_size']}")
+    for run in selected:
+        train_run(preset, run, suite_path, info, resume=resume, device=device, log=log)
+    return suite_path
