@@ -99,6 +99,9 @@ while True:
         if el > budget: break
     starts = torch.randint(0, len(train) - ctx - 1, (B,), generator=gen)
     x = torch.stack([train[s:s + ctx] for s in starts])
+    if g("aug", 0.0) > 0:  # repeat augmentation: some rows' second half copies their first half
+        rows = torch.rand(B, generator=gen) < g("aug", 0.0)
+        x[rows, ctx // 2:] = x[rows, :ctx - ctx // 2]
     lr = g("lr", 3e-3) * min(1.0, (step + 1) / max(1, warm))
     for pg in opt.param_groups: pg["lr"] = lr
     loss = next_token_loss(model(x), x).mean()

@@ -1,7 +1,10 @@
-"""Command line: `python -m training {train,list,analyze,report}`.
+"""Command line: `python -m training {train,analyze,report,list}`.
 
     python -m training train --preset default [--out artifacts] [--suite NAME]
                              [--set train.lr=1e-3 ...] [--runs attn2,attn1] [--resume] [--device cpu]
+                             [--no-analyze]
+    python -m training analyze artifacts/<suite>
+    python -m training report artifacts/<suite>
     python -m training list [--out artifacts]
 
 Bad input (an unknown preset, key or run, a value of the wrong type) exits with status 2 and a
@@ -35,6 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue interrupted runs from their last resume checkpoint")
     train.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
 
+    train.add_argument("--no-analyze", action="store_true", help="skip the analysis that follows training")
+
+    analyze = sub.add_parser("analyze", help="measure every snapshot not yet analysed (incremental)")
+    analyze.add_argument("suite_dir", type=Path, help="e.g. artifacts/default")
+    analyze.add_argument("--set", dest="overrides", action="append", default=[], metavar="analysis.KEY=VALUE", help="override an analysis setting (repeatable)")
+
+    report = sub.add_parser("report", help="write the claims report (report.md, report.json)")
+    report.add_argument("suite_dir", type=Path)
+
     lst = sub.add_parser("list", help="list presets and the suites already trained")
     lst.add_argument("--out", type=Path, default=Path("artifacts"))
     return parser
@@ -46,7 +58,56 @@ def cmd_train(args) -> int:
     preset = apply_overrides(presets.load(args.preset), args.overrides)
     suite = schema.check_name("suite", args.suite or preset.name)
     runs = [r.strip() for r in args.runs.split(",") if r.strip()] if args.runs else None
-    train_suite(preset, args.out, suite, runs=runs, resume=args.resume, device=args.device, log=log)
+    suite_path = train_suite(preset, args.out, suite, runs=runs, resume=args.resume, device=args.device, log=log)
+    if not args.no_analyze:
+        analyze_suite(suite_path)
+        write_report(suite_path)
+    return 0
+
+
+def existing_suite(path: Path) -> Path:
+    schema.check_name("suite", path.name)
+    if not schema.tokenizer_path(path).exists():
+        raise schema.ArtifactError(f"{path} is not a suite folder (no tokenizer.json); train one first")
+    return path
+
+
+def analyze_suite(suite_path: Path, overrides: list[str] = ()) -> None:
+    import time
+
+    from training.analyze import analysis_config, analyze_run
+    from training.suite_analysis import analyze_suite_tables
+
+    runs = schema.list_runs(suite_path)
+    configs = {run: analysis_config(schema.read_manifest(suite_path / run), overrides) for run in runs}
+    t0 = time.perf_counter()
+    for run in runs:
+        analyze_run(suite_path / run, configs[run], log=log)
+    if not runs:
+        log(f"{suite_path} has no runs yet")
+        return
+    phases = analyze_suite_tables(suite_path, configs[runs[0]])
+    for run, phase in phases.items():
+        log(f"{run}: {phase['reason']}")
+    log(f"analysis of {suite_path.name} took {time.perf_counter() - t0:.0f} s")
+
+
+def write_report(suite_path: Path) -> None:
+    from training.report import build_report, save_report
+
+    save_report(suite_path, build_report(suite_path))
+    log(f"claims report: {schema.analysis_dir(suite_path) / 'report.md'}")
+
+
+def cmd_analyze(args) -> int:
+    analyze_suite(existing_suite(args.suite_dir), args.overrides)
+    return 0
+
+
+def cmd_report(args) -> int:
+    suite_path = existing_suite(args.suite_dir)
+    write_report(suite_path)
+    print((schema.analysis_dir(suite_path) / "report.md").read_text())
     return 0
 
 
@@ -68,7 +129,8 @@ def cmd_list(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"train": cmd_train, "list": cmd_list}[args.command](args)
+        commands = {"train": cmd_train, "analyze": cmd_analyze, "report": cmd_report, "list": cmd_list}
+        return commands[args.command](args)
     except (ConfigError, schema.ArtifactError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

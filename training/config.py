@@ -1,13 +1,16 @@
 """Configuration: one frozen dataclass per concern, and typed `key=value` overrides.
 
 A preset (see `training/presets/`) bundles a `DataConfig`, a `TrainConfig`, a base
-`ModelConfig` and the suite's runs, each run a name plus the model fields it changes. Configs
+`ModelConfig`, an `AnalysisConfig` and the suite's runs, each run a name plus the model fields
+it changes. Configs
 are plain data: creating one has no side effects; seeding happens once, in `training.train`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import types
 import typing
 from dataclasses import dataclass, field
@@ -69,16 +72,20 @@ class DataConfig:
     vocab_size: int = 1024  # BPE only; "bytes" is always 256
     heldout_fraction: float = 0.05  # share of files (documents) held out for evaluation
     max_chars: int = 20_000_000  # cap on the corpus read (characters), to bound memory and time
+    # Share of training contexts whose second half repeats their first half (held-out text is
+    # never altered): more repeated text, a stronger incentive to form induction heads sooner.
+    repeat_fraction: float = 0.0
     hf_split: str = "train"
     hf_text_field: str = "text"
     synthetic_vocab: int = 64  # synthetic-repeats: number of distinct tokens
-    synthetic_period: int = 16  # synthetic-repeats: length of the random segment that repeats
+    synthetic_period: int = 16  # synthetic-repeats: mean length of the random segment that repeats
     synthetic_tokens: int = 2_000_000  # synthetic-repeats: size of the generated corpus
 
     def __post_init__(self) -> None:
         _check(self.vocab_size >= 260, "data.vocab_size", "must be at least 260 (256 bytes + specials)")
         _check(0.0 < self.heldout_fraction < 0.5, "data.heldout_fraction", "must be in (0, 0.5)")
         _check(self.max_chars > 0, "data.max_chars", "must be positive")
+        _check(0.0 <= self.repeat_fraction <= 1.0, "data.repeat_fraction", "must be in [0, 1]")
         _check(self.synthetic_vocab >= 4, "data.synthetic_vocab", "must be at least 4")
         _check(self.synthetic_period >= 2, "data.synthetic_period", "must be at least 2")
 
@@ -118,6 +125,40 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class AnalysisConfig:
+    eval_sequences: int = 32  # held-out contexts for loss by position, ICL, head scores, DLA, ablations
+    eval_seed: int = 4321  # differs from training's held-out loss batch on purpose
+    prefix_sequences: int = 10  # the paper's evaluator: 10 sequences ...
+    prefix_random: int = 25  # ... of 25 random tokens ...
+    prefix_repeats: int = 4  # ... repeated 4 times after a BOS
+    prefix_exclude: float = 0.1  # leave out the 10% most and least common token types
+    prefix_seed: int = 0
+    icl_late: int | None = None  # None: the paper's 500 of 512, scaled to n_ctx
+    icl_early: int | None = None  # None: the paper's 50 of 512, scaled to n_ctx
+    icl_width: int | None = None  # average each index's loss over +-width indices; None: n_ctx // 64
+    pca_tokens: int = 2000  # per-token-loss vectors: this many tokens, each from its own context
+    pca_seed: int = 99
+    pca_components: int = 5
+    ablations: bool = True
+    ablation_every: int = 1  # ablate every head at every k-th snapshot (and the last)
+    composition_baseline_samples: int = 100
+
+    def __post_init__(self) -> None:
+        _check(self.eval_sequences >= 1, "analysis.eval_sequences", "must be positive")
+        _check(self.prefix_sequences >= 1, "analysis.prefix_sequences", "must be positive")
+        _check(self.prefix_random >= 2, "analysis.prefix_random", "must be at least 2")
+        _check(self.prefix_repeats >= 2, "analysis.prefix_repeats", "must be at least 2")
+        _check(0 <= self.prefix_exclude < 0.5, "analysis.prefix_exclude", "must be in [0, 0.5)")
+        _check(self.pca_tokens >= 8, "analysis.pca_tokens", "must be at least 8")
+        _check(self.pca_components >= 1, "analysis.pca_components", "must be positive")
+        _check(self.ablation_every >= 1, "analysis.ablation_every", "must be positive")
+
+    def settings_hash(self) -> str:
+        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
 class RunSpec:
     name: str
     model: dict[str, Any] = field(default_factory=dict)  # ModelConfig fields this run changes
@@ -132,6 +173,7 @@ class Preset:
     model: ModelConfig
     train: TrainConfig
     runs: tuple[RunSpec, ...]
+    analysis: AnalysisConfig = field(default_factory=lambda: AnalysisConfig())
 
     def run_model(self, run: RunSpec, d_vocab: int) -> ModelConfig:
         return replace_checked(self.model, "model", {**run.model, "d_vocab": d_vocab})
@@ -191,15 +233,15 @@ def replace_checked(config: Any, section: str, changes: dict[str, Any]) -> Any:
 
 
 def apply_overrides(preset: Preset, overrides: list[str]) -> Preset:
-    """Apply `section.field=value` strings (sections: data, model, train) to a preset."""
-    sections: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}}
+    """Apply `section.field=value` strings (sections: data, model, train, analysis)."""
+    sections: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}, "analysis": {}}
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"--set {item!r}: expected key=value, e.g. train.lr=1e-3")
         key, raw = item.split("=", 1)
         section, _, name = key.strip().partition(".")
         if section not in sections or not name:
-            raise ConfigError(f"unknown key {key!r}: keys look like data.X, model.X or train.X")
+            raise ConfigError(f"unknown key {key!r}: keys look like data.X, model.X, train.X or analysis.X")
         config = getattr(preset, section)
         hints = typing.get_type_hints(type(config))
         if name not in hints:
@@ -211,6 +253,7 @@ def apply_overrides(preset: Preset, overrides: list[str]) -> Preset:
         data=replace_checked(preset.data, "data", sections["data"]),
         model=replace_checked(preset.model, "model", sections["model"]),
         train=replace_checked(preset.train, "train", sections["train"]),
+        analysis=replace_checked(preset.analysis, "analysis", sections["analysis"]),
     )
 
 

@@ -148,13 +148,21 @@ def encode(tok, docs: list[Document]) -> np.ndarray:
 
 
 def synthetic_stream(cfg: DataConfig, n_ctx: int, n_tokens: int, seed: int) -> np.ndarray:
-    """Contexts of BOS + a random segment of `synthetic_period` ids repeated to fill `n_ctx`."""
+    """Contexts of BOS + a random segment repeated to fill `n_ctx`.
+
+    Each context draws its segment length uniformly from [period/2, 2*period]
+    (`data.synthetic_period`), so no fixed positional offset predicts the repeat: only matching
+    the current token with an earlier occurrence (an induction head) does.
+    """
     rng = np.random.default_rng(seed)
     n_seq = max(1, n_tokens // n_ctx)
-    seg = rng.integers(1, cfg.synthetic_vocab + 1, size=(n_seq, cfg.synthetic_period))
-    reps = -(-(n_ctx - 1) // cfg.synthetic_period)
-    body = np.tile(seg, (1, reps))[:, : n_ctx - 1]
-    return np.concatenate([np.zeros((n_seq, 1), dtype=np.int64), body], axis=1).reshape(-1)
+    lo, hi = max(2, cfg.synthetic_period // 2), min(2 * cfg.synthetic_period, n_ctx - 1)
+    rows = np.empty((n_seq, n_ctx), dtype=np.int64)
+    rows[:, 0] = tokenizer.BOS_ID
+    for i, period in enumerate(rng.integers(lo, max(lo, hi) + 1, size=n_seq)):
+        segment = rng.integers(1, cfg.synthetic_vocab + 1, size=period)
+        rows[i, 1:] = np.resize(segment, n_ctx - 1)  # np.resize repeats the segment
+    return rows.reshape(-1)
 
 
 def prepare_suite_data(cfg: DataConfig, n_ctx: int, suite_path: Path, log=print) -> dict:
@@ -224,16 +232,23 @@ def load_split(suite_path: Path, name: str) -> np.ndarray:
 
 
 def train_batch(
-    stream: np.ndarray, step: int, *, seed: int, batch_size: int, n_ctx: int
+    stream: np.ndarray, step: int, *, seed: int, batch_size: int, n_ctx: int, repeat_fraction: float = 0.0
 ) -> Int[Tensor, "batch pos"]:
     """The batch for `step`: random windows drawn by an RNG keyed on (seed, step).
 
     Keying on the step (not on a running RNG) makes every run of a suite see the same batches
     in the same order, and makes resuming at any step exact with no data state to save.
+    With `repeat_fraction` > 0, that share of the windows (drawn by the same RNG) has its second
+    half replaced by a copy of its first half: real text, seen twice (`DataConfig.repeat_fraction`).
     """
     rng = np.random.default_rng([seed, step])
     starts = rng.integers(0, len(stream) - n_ctx, size=batch_size)
-    return torch.from_numpy(np.stack([stream[s : s + n_ctx] for s in starts]).astype(np.int64))
+    batch = np.stack([stream[s : s + n_ctx] for s in starts]).astype(np.int64)
+    if repeat_fraction > 0:
+        rows = rng.random(batch_size) < repeat_fraction
+        half = n_ctx // 2
+        batch[rows, half:] = batch[rows, : n_ctx - half]
+    return torch.from_numpy(batch)
 
 
 def eval_batch(stream: np.ndarray, *, n_sequences: int, n_ctx: int, seed: int = 1234) -> Int[Tensor, "batch pos"]:

@@ -194,3 +194,45 @@ def list_runs(suite_path: Path) -> list[str]:
     if not suite_path.is_dir():
         return []
     return sorted(p.name for p in suite_path.iterdir() if NAME_RE.fullmatch(p.name) and (p / MANIFEST).exists())
+
+
+# ---- analysis outputs ------------------------------------------------------------------------
+#
+#    artifacts/<suite>/<run>/metrics/snapshots/step_<NNNNNNN>.safetensors   one snapshot's metrics
+#    artifacts/<suite>/<run>/metrics/<name>.npy        a metric stacked over analysed snapshots
+#    artifacts/<suite>/<run>/metrics/index.json        steps, settings, array names/axes (last)
+#    artifacts/<suite>/analysis/{pca,phase,before_after,report}.json, report.md
+
+METRICS_INDEX = "index.json"
+
+
+def metrics_dir(run_path: Path) -> Path:
+    return Path(run_path) / "metrics"
+
+
+def metrics_snapshot_path(run_path: Path, step: int) -> Path:
+    return metrics_dir(run_path) / "snapshots" / snapshot_name(step)
+
+
+def analysis_dir(suite_path: Path) -> Path:
+    return Path(suite_path) / "analysis"
+
+
+def read_metrics_index(run_path: Path) -> dict:
+    """The run's metrics index (`steps`, `settings`, `arrays`, `scalars`); ArtifactError if none."""
+    return read_json(metrics_dir(run_path) / METRICS_INDEX)
+
+
+def read_metric(run_path: Path, name: str) -> np.ndarray:
+    """One stacked metric array, first axis = the index's `steps`."""
+    index = read_metrics_index(run_path)
+    if name not in index["arrays"]:
+        raise ArtifactError(f"run {Path(run_path).name!r} has no metric {name!r}")
+    return read_npy(metrics_dir(run_path) / index["arrays"][name]["file"])
+
+
+def read_analysis(suite_path: Path, name: str) -> Any:
+    """A suite-level analysis table: "pca", "phase", "before_after" or "report"."""
+    if name not in ("pca", "phase", "before_after", "report"):
+        raise ArtifactError(f"unknown analysis table {name!r}")
+    return read_json(analysis_dir(suite_path) / f"{name}.json")

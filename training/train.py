@@ -137,6 +137,7 @@ def train_run(preset: Preset, run: RunSpec, suite_path: Path, info: dict, *, res
         "status": "training",
         "model": dataclasses.asdict(cfg_m),
         "train": dataclasses.asdict(cfg_t),
+        "analysis": dataclasses.asdict(preset.analysis),  # the settings `analyze` will use
         "data": {k: v for k, v in info.items() if k != "config"} | {"config": dataclasses.asdict(preset.data)},
         "code_version": code_version(),
         "torch_version": torch.__version__,
@@ -177,7 +178,9 @@ def train_run(preset: Preset, run: RunSpec, suite_path: Path, info: dict, *, res
     t_start = time.perf_counter() - elapsed  # wall time includes evaluation and I/O
     try:
         while step < cfg_t.steps:
-            x = data.train_batch(stream, step, seed=cfg_t.seed, batch_size=cfg_t.batch_size, n_ctx=cfg_m.n_ctx).to(dev)
+            x = data.train_batch(
+                stream, step, seed=cfg_t.seed, batch_size=cfg_t.batch_size, n_ctx=cfg_m.n_ctx, repeat_fraction=preset.data.repeat_fraction
+            ).to(dev)
             for group in opt.param_groups:
                 group["lr"] = learning_rate(cfg_t, step)
             loss = next_token_loss(model(x), x).mean()

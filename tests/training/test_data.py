@@ -64,10 +64,14 @@ def test_hf_dataset_saved_to_disk_is_read_as_documents(tmp_path):
 
 
 def test_synthetic_repeats_repeat_a_random_segment_after_bos():
-    cfg = DataConfig(source="synthetic-repeats", synthetic_vocab=20, synthetic_period=5)
-    stream = data.synthetic_stream(cfg, n_ctx=16, n_tokens=160, seed=0).reshape(-1, 16)
-    assert (stream[:, 0] == tokenizer.BOS_ID).all()
-    assert np.array_equal(stream[:, 1:6], stream[:, 6:11]) and stream[:, 1:].min() >= 1
+    cfg = DataConfig(source="synthetic-repeats", synthetic_vocab=20, synthetic_period=6)
+    stream = data.synthetic_stream(cfg, n_ctx=40, n_tokens=4000, seed=0).reshape(-1, 40)
+    assert (stream[:, 0] == tokenizer.BOS_ID).all() and stream[:, 1:].min() >= 1
+    periods = set()
+    for row in stream[:, 1:]:
+        period = next(p for p in range(3, 13) if np.array_equal(row[p:], row[:-p]))
+        periods.add(period)
+    assert len(periods) > 5  # the period varies, so position alone cannot predict the repeat
 
 
 def test_bpe_tokenizer_is_stable_across_trainings_and_reloads(tmp_path):
@@ -111,3 +115,12 @@ def test_train_batch_depends_only_on_seed_and_step():
     assert torch.equal(a, data.train_batch(stream, 7, seed=3, batch_size=4, n_ctx=16))
     assert not torch.equal(a, data.train_batch(stream, 8, seed=3, batch_size=4, n_ctx=16))
     assert (a[:, 1:] - a[:, :-1] == 1).all()  # contiguous windows
+
+
+def test_repeat_fraction_copies_the_first_half_of_some_rows():
+    stream = np.arange(100_000)
+    plain = data.train_batch(stream, 3, seed=0, batch_size=64, n_ctx=32)
+    mixed = data.train_batch(stream, 3, seed=0, batch_size=64, n_ctx=32, repeat_fraction=0.25)
+    repeated = (mixed[:, 16:] == mixed[:, :16]).all(1)
+    assert 5 < repeated.sum() < 30
+    assert torch.equal(mixed[~repeated], plain[~repeated]) and torch.equal(mixed[:, :16], plain[:, :16])

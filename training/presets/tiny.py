@@ -4,7 +4,7 @@ Same five runs as `default`, shrunk: it checks that every architecture option tr
 and analyses end to end. Too short to form induction heads on text; no claims are expected to pass.
 """
 
-from training.config import DataConfig, ModelConfig, Preset, RunSpec, TrainConfig
+from training.config import AnalysisConfig, DataConfig, ModelConfig, Preset, RunSpec, TrainConfig
 
 PRESET = Preset(
     name="tiny",
@@ -32,4 +32,6 @@ PRESET = Preset(
         RunSpec("smeared1", {"n_layers": 1, "smeared_keys": True}, "1-layer attention-only, smeared keys"),
         RunSpec("mlp2", {"n_layers": 2, "attn_only": False}, "2-layer with MLPs"),
     ),
+    # Lighter than the paper's settings so that CI analyses the suite in seconds.
+    analysis=AnalysisConfig(eval_sequences=16, pca_tokens=256, ablation_every=4, composition_baseline_samples=20),
 )

@@ -1,0 +1,123 @@
+"""Weight-based scores on hand-built circuits, and against TransformerLens' own computations."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from training.analysis.circuits import (
+    composition_scores,
+    copying_score,
+    ov_eigenvalue_positivity,
+    random_composition_baseline,
+)
+
+D_VOCAB, D_MODEL, D_HEAD = 8, 16, 8
+
+
+def orthonormal_rows_orthogonal_to_ones(n_rows: int, dim: int) -> torch.Tensor:
+    """(n_rows, dim) with orthonormal rows summing to zero, so LayerNorm's centring keeps them."""
+    generator = torch.Generator().manual_seed(0)
+    basis = torch.cat([torch.ones(dim, 1), torch.randn(dim, n_rows, generator=generator)], dim=1)
+    q, _ = torch.linalg.qr(basis)
+    return q[:, 1:].T
+
+
+def set_ov_circuit(model, sign: float) -> None:
+    """W_E W_V W_O W_U = sign * 3 * identity for every head (W_E's rows q_t are orthonormal)."""
+    q = orthonormal_rows_orthogonal_to_ones(D_VOCAB, D_MODEL)  # (d_vocab, d_model)
+    with torch.no_grad():
+        model.embed.W_E.copy_(q)
+        model.unembed.W_U.copy_(3.0 * q.T)
+        for block in model.blocks:
+            block.attn.W_V.copy_(q.T.expand(model.cfg.n_heads, -1, -1))  # d_head == d_vocab
+            block.attn.W_O.copy_(sign * q.expand(model.cfg.n_heads, -1, -1))
+
+
+@pytest.mark.parametrize("normalization_type", ["LN", None])
+def test_identity_ov_circuit_is_a_perfect_copier(make_model, normalization_type):
+    model = make_model(d_vocab=D_VOCAB, d_model=D_MODEL, d_head=D_HEAD, normalization_type=normalization_type)
+    set_ov_circuit(model, sign=1.0)
+    torch.testing.assert_close(ov_eigenvalue_positivity(model), torch.ones(2, 2))
+    torch.testing.assert_close(copying_score(model), torch.ones(2, 2))
+
+
+def test_negated_identity_ov_circuit_is_a_perfect_anti_copier(make_model):
+    model = make_model(d_vocab=D_VOCAB, d_model=D_MODEL, d_head=D_HEAD)
+    set_ov_circuit(model, sign=-1.0)
+    torch.testing.assert_close(ov_eigenvalue_positivity(model), -torch.ones(2, 2))
+    # Logits -3 e_t: every other token sits above the mean, the attended one below it.
+    torch.testing.assert_close(copying_score(model), -torch.ones(2, 2))
+
+
+def test_copying_score_on_token_subsets_averages_the_same_per_token_ratios(make_model):
+    model = make_model()
+    full = copying_score(model, chunk_size=7)  # chunking must not change the result
+    # The score is 2 * mean ratio - 1, so subset scores recombine by their sizes.
+    first, rest = copying_score(model, tokens=torch.arange(10)), copying_score(model, tokens=torch.arange(10, 50))
+    torch.testing.assert_close(full, (10 * first + 40 * rest) / 50, atol=1e-6, rtol=1e-5)
+    assert (full > -1).all() and (full < -0.5).all()  # random heads copy about as much as chance
+
+
+def test_eigenvalue_positivity_equals_the_full_vocab_circuit_computation(make_model):
+    model = make_model(normalization_type=None)
+    full = torch.einsum("vd,lhde,lhem,mw->lhvw", model.W_E, model.W_V, model.W_O, model.W_U)
+    eigenvalues = torch.linalg.eigvals(full.double())  # (layer, head, d_vocab), mostly ~0
+    expected = eigenvalues.real.sum(-1) / eigenvalues.abs().sum(-1)
+    torch.testing.assert_close(ov_eigenvalue_positivity(model), expected.float(), atol=1e-3, rtol=1e-3)
+
+
+def test_composition_scores_are_transformer_lens_scores_minus_the_random_baseline(make_model):
+    model = make_model(n_layers=3)
+    scores = composition_scores(model, baseline_samples=50, seed=1)
+    baseline = random_composition_baseline(model.cfg.d_model, model.cfg.d_head, samples=50, seed=1)
+    later = torch.arange(3)[:, None, None, None] < torch.arange(3)[None, None, :, None]
+    later = later.expand(-1, 2, -1, 2)
+    for mode in ("q", "k", "v"):
+        expected = model.all_composition_scores(mode.upper()).detach() - baseline
+        torch.testing.assert_close(scores[mode][later], expected[later])
+        assert scores[mode][~later].isnan().all()
+
+
+def test_random_baseline_is_reproducible_and_random_heads_score_near_zero(make_model):
+    a = random_composition_baseline(32, 16, samples=100, seed=0)
+    assert a == random_composition_baseline(32, 16, samples=100, seed=0)
+    assert 0.1 < a < 0.3
+    scores = composition_scores(make_model())["k"]
+    assert scores.nanmean().abs() < 0.05
+
+
+def test_hand_built_induction_circuit_has_the_top_k_composition(make_model):
+    """L0H0 copies the token subspace (dims 0-7) into a 'previous token' subspace (dims 8-15);
+    L1H1's keys read that subspace and its queries the token subspace. Other heads are random.
+    """
+    model = make_model(d_head=8)
+    eye = torch.eye(8)
+    with torch.no_grad():
+        attn0, attn1 = model.blocks[0].attn, model.blocks[1].attn
+        attn0.W_V[0].zero_()
+        attn0.W_V[0, 0:8] = eye
+        attn0.W_O[0].zero_()
+        attn0.W_O[0, :, 8:16] = eye
+        attn1.W_Q[1].zero_()
+        attn1.W_Q[1, 0:8] = eye
+        attn1.W_K[1].zero_()
+        attn1.W_K[1, 8:16] = eye
+    scores = composition_scores(model)
+    best = {mode: s.nan_to_num(-1.0).max().item() for mode, s in scores.items()}
+    assert scores["k"][0, 0, 1, 1].item() == best["k"] > max(best["q"], best["v"])
+    # ||P_tok|| / (||W_OV|| ||W_KQ||) = sqrt(8) / 8, minus the baseline (about 0.2 here).
+    assert scores["k"][0, 0, 1, 1].item() > 0.1
+    assert scores["q"][0, 0, 1, 1].item() < 0  # the queries read the token subspace, not dims 8-15
+
+
+@pytest.mark.parametrize(
+    "architecture",
+    [dict(normalization_type=None), dict(positional_embedding_type="shortformer", attn_only=False, d_mlp=64)],
+    ids=["no-ln", "shortformer-mlp"],
+)
+def test_weight_scores_cover_every_head_of_other_architectures(make_model, architecture):
+    model = make_model(**architecture)
+    for scores in (copying_score(model), ov_eigenvalue_positivity(model)):
+        assert scores.shape == (2, 2) and scores.isfinite().all() and (scores.abs() <= 1).all()
+    assert composition_scores(model, baseline_samples=10)["v"][0, :, 1, :].isfinite().all()

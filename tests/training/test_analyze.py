@@ -1,0 +1,118 @@
+"""The analysis pipeline: stacked metrics, incremental passes, suite tables, claims report."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from training import hooked, presets, schema
+from training.analysis import scores
+from training.analyze import analysis_config, analyze_run, run_inputs
+from training.cli import analyze_suite, main
+from training.config import ConfigError
+from training.train import train_suite
+
+PER_HEAD = ["prefix_matching", "previous_token", "duplicate_token", "copying", "eigenvalue_positivity", "logit_attribution",
+            "ablation_mean_delta_loss", "ablation_mean_delta_icl", "ablation_pp_delta_loss", "ablation_pp_delta_icl"]
+
+
+def test_every_snapshot_of_every_run_is_analysed_with_its_settings(tiny_suite):
+    for run in schema.list_runs(tiny_suite):
+        manifest = schema.read_manifest(tiny_suite / run)
+        index = schema.read_metrics_index(tiny_suite / run)
+        n, layers, heads = len(manifest["snapshots"]), manifest["model"]["n_layers"], manifest["model"]["n_heads"]
+        assert index["steps"] == [s["step"] for s in manifest["snapshots"]]
+        for name in PER_HEAD:
+            assert schema.read_metric(tiny_suite / run, name).shape == (n, layers, heads)
+        assert schema.read_metric(tiny_suite / run, "composition_k").shape == (n, layers, heads, layers, heads)
+        assert schema.read_metric(tiny_suite / run, "loss_by_position").shape == (n, manifest["model"]["n_ctx"] - 1)
+        assert schema.read_metric(tiny_suite / run, "per_token_loss").shape == (n, 256)
+        settings = index["settings"]
+        assert settings["pca_tokens"] == 256 and settings["icl_late"] > settings["icl_early"] >= 0
+        assert "negative means" in index["icl_sign"]
+        ablated = ~np.isnan(schema.read_metric(tiny_suite / run, "ablation_mean_delta_icl")).all(axis=(1, 2))
+        assert ablated[::4].all() and not ablated[1:4].any() and ablated[-1]  # ablation_every=4, and the last
+
+
+def test_stored_prefix_matching_equals_a_fresh_computation(tiny_suite):
+    run = tiny_suite / "attn2"
+    index = schema.read_metrics_index(run)
+    step = index["steps"][-1]
+    inputs = run_inputs(tiny_suite, 64, analysis_config(schema.read_manifest(run)))
+    model = hooked.load_hooked(run, step)
+    fresh = scores.prefix_matching_scores(model, inputs.prefix_tokens, n_random=inputs.prefix_random)
+    assert np.allclose(schema.read_metric(run, "prefix_matching")[-1], fresh.numpy(), atol=1e-6)
+    assert index["scalars"]["max_prefix_matching"][-1] == pytest.approx(float(fresh.max()), abs=1e-6)
+
+
+def test_analysis_is_incremental_and_picks_up_new_snapshots(tiny_suite, tmp_path):
+    suite = tmp_path / "tiny"
+    shutil.copytree(tiny_suite, suite)
+    run = suite / "attn1"
+    before = schema.read_metric(run, "prefix_matching")
+    manifest = schema.read_manifest(run)
+    cfg = analysis_config(manifest)
+    # A run "still training": the manifest lists fewer snapshots, two metric files are missing.
+    latest = manifest["snapshots"][-1]
+    schema.write_manifest(run, {**manifest, "snapshots": manifest["snapshots"][:-1], "status": "training"})
+    for s in manifest["snapshots"][5:7] + [latest]:
+        schema.metrics_snapshot_path(run, s["step"]).unlink()
+    logs = []
+    analyze_run(run, cfg, log=logs.append)
+    assert logs == ["attn1: analysed 2/2 snapshots" + logs[0][len("attn1: analysed 2/2 snapshots"):]]
+    assert len(schema.read_metrics_index(run)["steps"]) == len(manifest["snapshots"]) - 1
+    schema.write_manifest(run, manifest)  # the next snapshot arrives
+    logs.clear()
+    analyze_run(run, cfg, log=logs.append)
+    assert len(logs) == 1 and logs[0].startswith("attn1: analysed 1/1")
+    assert np.allclose(schema.read_metric(run, "prefix_matching"), before, equal_nan=True)
+    analyze_run(run, cfg, log=logs.append)
+    assert len(logs) == 1  # nothing left to do
+
+
+def test_suite_tables_cover_every_run(tiny_suite):
+    pca = schema.read_analysis(tiny_suite, "pca")
+    phase = schema.read_analysis(tiny_suite, "phase")
+    assert set(pca["runs"]) == set(phase) == set(schema.list_runs(tiny_suite))
+    assert len(pca["explained_variance"]) == pca["components"] and 0 < sum(pca["explained_variance"]) <= 1 + 1e-6
+    for run, table in pca["runs"].items():
+        assert len(table["coords"]) == len(table["steps"]) and len(table["coords"][0]) == pca["components"]
+    assert all(p["found"] is False and p["reason"] for p in phase.values())  # 150 steps: no phase change
+
+
+def test_claims_report_lists_every_claim_with_numbers(tiny_suite):
+    report = schema.read_analysis(tiny_suite, "report")
+    assert [c["id"] for c in report["claims"]] == list("abcdefg")
+    assert all(c["status"] in ("pass", "fail", "n/a") and c["details"] for c in report["claims"])
+    a = report["claims"][0]
+    assert a["status"] == "fail" and set(a["numbers"]["peaks"]) == {"attn1", "attn2", "attn3"}
+    md = (schema.analysis_dir(tiny_suite) / "report.md").read_text()
+    assert md.count("| **") == 7 and "attn2" in md
+
+
+def test_analyze_cli_rejects_bad_settings_and_missing_suites(tiny_suite, tmp_path, capsys):
+    assert main(["analyze", str(tiny_suite), "--set", "analysis.pca_tokens=two"]) == 2
+    assert "analysis.pca_tokens: expected int" in capsys.readouterr().err
+    assert main(["analyze", str(tiny_suite), "--set", "train.lr=1"]) == 2
+    assert main(["analyze", str(tmp_path / "nosuite")]) == 2
+    assert "not a suite folder" in capsys.readouterr().err
+
+
+def test_two_layer_model_forms_an_induction_head_on_synthetic_repeats_and_one_layer_does_not(tmp_path):
+    """Issue 3's end-to-end check: under a minute of training on `synthetic-repeats`."""
+    from training.config import apply_overrides
+
+    preset = apply_overrides(presets.load("tiny"), [
+        "data.source=synthetic-repeats", "data.synthetic_vocab=32", "data.synthetic_tokens=400000",
+        "train.steps=1200", "train.batch_size=32", "train.lr=3e-3", "analysis.ablations=false",
+    ])
+    suite = train_suite(preset, tmp_path, "syn", runs=["attn1", "attn2"], log=lambda *_: None)
+    analyze_suite(suite)
+    two = schema.read_metrics_index(suite / "attn2")["scalars"]["max_prefix_matching"]
+    one = schema.read_metrics_index(suite / "attn1")["scalars"]["max_prefix_matching"]
+    assert max(two) > 0.5 and two[0] < 0.1
+    assert max(one) < 0.2
+    head = schema.read_metrics_index(suite / "attn2")["scalars"]["max_prefix_head"][-1]
+    assert head[0] == 1  # the induction head is in the second layer

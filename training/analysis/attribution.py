@@ -1,0 +1,145 @@
+"""Direct logit attribution and head ablations.
+
+All runs go through `run_with_cache` / `run_with_hooks`, which keep the model's permanent
+hooks (e.g. smeared keys) and remove only the hooks added here.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import einops
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+from transformer_lens import HookedTransformer
+from transformer_lens.hook_points import HookPoint
+from transformer_lens.utilities import get_act_name
+
+from training.analysis.loss import icl_score, per_token_loss
+
+AblationMode = Literal["mean", "pattern_preserving"]
+
+
+def direct_logit_attribution_per_token(
+    model: HookedTransformer, tokens: Int[Tensor, "batch pos"]
+) -> Float[Tensor, "batch pos-1 layer head"]:
+    """Each head's direct contribution to the logit of the actual next token.
+
+    The residual stream is a sum of the components' outputs (Elhage et al. 2021, "Residual
+    stream" and the path expansion), so the logit splits into one term per head; Olsson et al.
+    2022 define no such score; we add it to show which heads predict the next token. A head's
+    output at a position is z @ W_O (its share of `hook_attn_out`, without b_O). It reaches the
+    logits through `ln_final`, whose scale 1/sigma we freeze at the value cached on the clean
+    run: with a frozen scale the final LayerNorm is linear, so the heads' attributions plus
+    those of the embeddings, biases (b_O, ln_final.b, b_U) and MLPs sum exactly to the logit.
+    Centring and the gain w are applied as in the model. Index i is the logit of tokens[:, i+1]
+    predicted at position i.
+    """
+    n_layers = model.cfg.n_layers
+    normalization = model.cfg.normalization_type
+    names = {get_act_name("z", layer) for layer in range(n_layers)} | {"ln_final.hook_scale"}
+    with torch.no_grad():
+        _, cache = model.run_with_cache(tokens, names_filter=lambda name: name in names)
+        w_next = einops.rearrange(model.W_U[:, tokens[:, 1:]], "d b p -> b p d")  # (batch, pos-1, d_model)
+        per_layer = []
+        for layer in range(n_layers):
+            z = cache[get_act_name("z", layer)][:, :-1]  # (batch, pos-1, head, d_head)
+            out = einops.einsum(z, model.W_O[layer], "b p h e, h e d -> b p h d")
+            if normalization in ("LN", "LNPre"):
+                out = out - out.mean(-1, keepdim=True)
+            if "ln_final.hook_scale" in cache:
+                out = out / cache["ln_final.hook_scale"][:, :-1, None]  # scale: (batch, pos, 1)
+            if normalization in ("LN", "RMS"):
+                out = out * model.ln_final.w
+            per_layer.append(einops.einsum(out, w_next, "b p h d, b p d -> b p h"))
+    return torch.stack(per_layer, dim=-2)
+
+
+def direct_logit_attribution(
+    model: HookedTransformer, tokens: Int[Tensor, "batch pos"]
+) -> Float[Tensor, "layer head"]:
+    """`direct_logit_attribution_per_token` averaged over the batch and positions."""
+    return direct_logit_attribution_per_token(model, tokens).mean(dim=(0, 1))
+
+
+def ablate_heads_loss(
+    model: HookedTransformer,
+    tokens: Int[Tensor, "batch pos"],
+    heads: list[tuple[int, int]],
+    *,
+    mode: AblationMode,
+) -> Float[Tensor, "batch pos-1"]:
+    """Per-token next-token loss (nats) with the given heads removed.
+
+    - "mean" (full ablation): each head's z (`hook_z`) is replaced by its mean over the batch
+      and positions of these tokens, so the head writes a constant; later heads see the change
+      in both their attention patterns and their values.
+    - "pattern_preserving" (Olsson et al. 2022, ablations of attention-only models): a clean run
+      records every layer's attention pattern; the ablated run replays all of them
+      (`hook_pattern` replaced) and sets the heads' z to zero. Later heads keep attending where
+      they did, so only what flows through values and the residual stream changes.
+    The two modes differ in what replaces the head (its mean vs nothing) as well as in whether
+    patterns may move; the paper does not pin down the first choice for its ablations.
+    """
+    by_layer: dict[int, list[int]] = {}
+    for layer, head in heads:
+        by_layer.setdefault(layer, []).append(head)
+
+    def ablate_z(z: Tensor, hook: HookPoint, heads_here: list[int]) -> Tensor:
+        z = z.clone()  # (batch, pos, head, d_head)
+        if mode == "mean":
+            z[:, :, heads_here] = z[:, :, heads_here].mean(dim=(0, 1), keepdim=True)
+        else:
+            z[:, :, heads_here] = 0.0
+        return z
+
+    hooks = [
+        (get_act_name("z", layer), lambda z, hook, hs=hs: ablate_z(z, hook, hs))
+        for layer, hs in by_layer.items()
+    ]
+    if mode == "pattern_preserving":
+        names = {get_act_name("pattern", layer) for layer in range(model.cfg.n_layers)}
+        with torch.no_grad():
+            _, cache = model.run_with_cache(tokens, names_filter=lambda name: name in names)
+        hooks += [(name, lambda pattern, hook, clean=cache[name]: clean) for name in sorted(names)]
+    elif mode != "mean":
+        raise ValueError(f"mode must be 'mean' or 'pattern_preserving', got {mode!r}")
+    with torch.no_grad():
+        return model.run_with_hooks(tokens, return_type="loss", loss_per_token=True, fwd_hooks=hooks)
+
+
+def head_ablation_effects(
+    model: HookedTransformer,
+    tokens: Int[Tensor, "batch pos"],
+    *,
+    mode: AblationMode,
+    icl_late: int,
+    icl_early: int,
+    icl_width: int = 0,
+) -> dict[str, Tensor]:
+    """Effect of ablating each head alone (`ablate_heads_loss`) on mean loss and ICL score.
+
+    Returns "delta_loss" and "delta_icl" `[layer head]` (ablated minus clean; a positive
+    delta_loss means the head helps, a positive delta_icl means it helps in-context learning,
+    since the ICL score is more negative the more the context is used), "clean_loss" and
+    "clean_icl" (0-d tensors) and "per_token_delta" `[layer head batch pos-1]`, the per-token
+    loss changes that `trajectory.ablation_alignment` compares with the phase change.
+    """
+    clean = per_token_loss(model, tokens)
+    clean_icl = icl_score(clean, late=icl_late, early=icl_early, width=icl_width)
+    n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
+    per_token_delta = clean.new_zeros(n_layers, n_heads, *clean.shape)
+    delta_icl = clean.new_zeros(n_layers, n_heads)
+    for layer in range(n_layers):
+        for head in range(n_heads):
+            ablated = ablate_heads_loss(model, tokens, [(layer, head)], mode=mode)
+            per_token_delta[layer, head] = ablated - clean
+            delta_icl[layer, head] = icl_score(ablated, late=icl_late, early=icl_early, width=icl_width) - clean_icl
+    return {
+        "delta_loss": per_token_delta.mean(dim=(-2, -1)),
+        "delta_icl": delta_icl,
+        "clean_loss": clean.mean(),
+        "clean_icl": torch.tensor(clean_icl, dtype=clean.dtype),
+        "per_token_delta": per_token_delta,
+    }
