@@ -15,12 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from training import schema
+from training.schema import head_label
 
 INDUCTION = 0.3  # prefix-matching score above which a head counts as an induction head
-
-
-def head_label(layer: int, head: int) -> str:
-    return f"L{layer}H{head}"
 
 
 class RunView:

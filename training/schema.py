@@ -47,6 +47,11 @@ def check_name(kind: str, name: str) -> str:
     return name
 
 
+def head_label(layer: int, head: int) -> str:
+    """How a head (layer, head) is shown on screen: `L1H3`."""
+    return f"L{layer}H{head}"
+
+
 def suite_dir(root: Path | str, suite: str) -> Path:
     return Path(root) / check_name("suite", suite)
 
@@ -176,8 +181,12 @@ def find_snapshot(manifest: dict, step: int | str) -> dict:
         raise ArtifactError(f"run {manifest.get('run')!r} has no snapshots yet")
     if step == "latest":
         return snaps[-1]
+    try:
+        step = int(step)
+    except (TypeError, ValueError):
+        raise ArtifactError(f"invalid step {step!r}: use an integer or 'latest'") from None
     for entry in snaps:
-        if entry["step"] == int(step):
+        if entry["step"] == step:
             return entry
     raise ArtifactError(f"run {manifest.get('run')!r} has no snapshot at step {step}")
 

@@ -1,0 +1,1 @@
+"""The HTTP layer: routes, dependencies and the error-to-status mapping."""

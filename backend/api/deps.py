@@ -1,0 +1,38 @@
+"""Dependencies as `Annotated` aliases: the settings, the artifact store, and the path
+parameters, whose patterns match `training.schema`'s names, so a name that could leave
+ARTIFACTS_DIR (`..`, `a/b`) is a 422 before anything touches the disk."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+
+from backend.core.config import Settings
+from backend.services.probes import TextLimits
+from backend.services.store import ArtifactStore
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"  # training.schema.NAME_RE, at most 64 characters
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_store(request: Request) -> ArtifactStore:
+    return request.app.state.store
+
+
+def get_text_limits(settings: Annotated[Settings, Depends(get_settings)]) -> TextLimits:
+    return TextLimits(max_chars=settings.max_text_chars, max_tokens=settings.max_text_tokens)
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[ArtifactStore, Depends(get_store)]
+LimitsDep = Annotated[TextLimits, Depends(get_text_limits)]
+
+SuiteName = Annotated[str, Path(pattern=NAME_PATTERN, description="suite name", examples=["default"])]
+RunName = Annotated[str, Path(pattern=NAME_PATTERN, description="run name", examples=["attn2"])]
+Step = Annotated[
+    str, Path(pattern=r"^(latest|[0-9]{1,12})$", description="snapshot step, or `latest`", examples=["latest"])
+]

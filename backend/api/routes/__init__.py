@@ -1,0 +1,1 @@
+"""Thin routes: validate, delegate to `backend.services`, return a response model."""

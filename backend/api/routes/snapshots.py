@@ -1,0 +1,57 @@
+"""POST …/snapshots/{step}/{attention,prefix-matching,ablation,logit-attribution}: computed on
+demand from the snapshot. Plain `def` routes, so FastAPI runs the model off the event loop."""
+
+from fastapi import APIRouter
+
+from backend.api.deps import LimitsDep, RunName, Step, StoreDep, SuiteName
+from backend.api.errors import responses
+from backend.models import (
+    AblationRequest,
+    AblationResponse,
+    AttentionRequest,
+    AttentionResponse,
+    LogitAttributionRequest,
+    LogitAttributionResponse,
+    PrefixMatchingRequest,
+    PrefixMatchingResponse,
+)
+from backend.services import interventions, probes
+
+router = APIRouter(prefix="/suites/{suite}/runs/{run}/snapshots/{step}", tags=["snapshots"])
+ERRORS = responses(400, 404, 422, 503)
+
+
+@router.post("/attention", response_model=AttentionResponse, responses=ERRORS)
+def attention(
+    suite: SuiteName, run: RunName, step: Step, body: AttentionRequest, store: StoreDep, limits: LimitsDep
+) -> AttentionResponse:
+    """Run a text (BOS prepended) or token ids: the tokens as strings, the attention pattern of
+    each chosen head, the per-token loss and the top-5 next-token predictions at each position."""
+    return probes.attention(store, suite, run, step, body, limits)
+
+
+@router.post("/prefix-matching", response_model=PrefixMatchingResponse, responses=ERRORS)
+def prefix_matching(
+    suite: SuiteName, run: RunName, step: Step, store: StoreDep, body: PrefixMatchingRequest | None = None
+) -> PrefixMatchingResponse:
+    """Each head's prefix-matching score on freshly drawn repeated random tokens, with the same
+    function and settings as the analysis; with the analysis seed it equals the stored value.
+    The body is optional."""
+    return interventions.prefix_matching(store, suite, run, step, body or PrefixMatchingRequest())
+
+
+@router.post("/ablation", response_model=AblationResponse, responses=ERRORS)
+def ablation(
+    suite: SuiteName, run: RunName, step: Step, body: AblationRequest, store: StoreDep, limits: LimitsDep
+) -> AblationResponse:
+    """Ablate heads together ("mean" or "pattern_preserving"): loss and ICL-score change, and
+    per-token loss with and without, on a text or the run's held-out evaluation contexts."""
+    return interventions.ablation(store, suite, run, step, body, limits)
+
+
+@router.post("/logit-attribution", response_model=LogitAttributionResponse, responses=ERRORS)
+def logit_attribution(
+    suite: SuiteName, run: RunName, step: Step, body: LogitAttributionRequest, store: StoreDep, limits: LimitsDep
+) -> LogitAttributionResponse:
+    """Per position, each head's direct-path contribution to the logit of the actual next token."""
+    return probes.logit_attribution(store, suite, run, step, body, limits)

@@ -1,0 +1,88 @@
+"""Request and response models: what `/openapi.json` documents.
+
+Conventions: a head is `layer`, `head` (0-based) and `label` ("L1H3"); per-head grids are
+`[layer][head]`; per-token losses are indexed by context index i (the loss of predicting token
+i + 1 from tokens 0..i, as in `training.analysis.loss`); every value that was not measured (an
+ablation skipped at a snapshot, composition from a later layer to an earlier one) is `null`.
+Request bodies reject unknown fields.
+"""
+
+from backend.models.artifacts import (
+    Ablations,
+    Claim,
+    Composition,
+    ErrorResponse,
+    Floats,
+    Grid,
+    Grid4,
+    HeadScores,
+    HeadTable,
+    HealthResponse,
+    PcaResponse,
+    PcaRun,
+    PhaseWindow,
+    ReportResponse,
+    RunInfo,
+    RunMetricsResponse,
+    SnapshotInfo,
+    SnapshotLosses,
+    SuiteDetail,
+    SuiteList,
+    SuiteSummary,
+    TrainLoss,
+)
+from backend.models.compute import (
+    AblationRequest,
+    AblationResponse,
+    AttentionRequest,
+    AttentionResponse,
+    HeadPattern,
+    LogitAttributionRequest,
+    LogitAttributionResponse,
+    OptionalTextInput,
+    PrefixMatchingRequest,
+    PrefixMatchingResponse,
+    SnapshotRef,
+    Strict,
+    TextInput,
+    TokenPrediction,
+)
+
+__all__ = [
+    "AblationRequest",
+    "AblationResponse",
+    "Ablations",
+    "AttentionRequest",
+    "AttentionResponse",
+    "Claim",
+    "Composition",
+    "ErrorResponse",
+    "Floats",
+    "Grid",
+    "Grid4",
+    "HeadPattern",
+    "HeadScores",
+    "HeadTable",
+    "HealthResponse",
+    "LogitAttributionRequest",
+    "LogitAttributionResponse",
+    "OptionalTextInput",
+    "PcaResponse",
+    "PcaRun",
+    "PhaseWindow",
+    "PrefixMatchingRequest",
+    "PrefixMatchingResponse",
+    "ReportResponse",
+    "RunInfo",
+    "RunMetricsResponse",
+    "SnapshotInfo",
+    "SnapshotLosses",
+    "SnapshotRef",
+    "Strict",
+    "SuiteDetail",
+    "SuiteList",
+    "SuiteSummary",
+    "TextInput",
+    "TokenPrediction",
+    "TrainLoss",
+]

@@ -1,0 +1,125 @@
+"""Request and response models of the routes that run a snapshot on demand: attention,
+prefix matching, ablation, logit attribution. Request bodies reject unknown fields."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from backend.models.artifacts import Floats, Grid
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TextInput(Strict):
+    text: str | None = Field(None, min_length=1, description="tokenised with the suite tokenizer; BOS is prepended")
+    tokens: list[int] | None = Field(None, min_length=2, description="token ids, used as given (no BOS added)")
+
+    @model_validator(mode="after")
+    def _one_input(self):
+        if (self.text is None) == (self.tokens is None):
+            raise ValueError("give exactly one of 'text' and 'tokens'")
+        return self
+
+
+class AttentionRequest(TextInput):
+    layers: list[int] | None = Field(None, min_length=1, description="layers to return (default: all)")
+    heads: list[int] | None = Field(None, min_length=1, description="heads of each chosen layer (default: all)")
+
+
+class OptionalTextInput(Strict):
+    text: str | None = Field(None, min_length=1, description="default: the run's held-out evaluation contexts")
+    tokens: list[int] | None = Field(None, min_length=2)
+
+    @model_validator(mode="after")
+    def _at_most_one(self):
+        if self.text is not None and self.tokens is not None:
+            raise ValueError("give at most one of 'text' and 'tokens'")
+        return self
+
+
+class AblationRequest(OptionalTextInput):
+    heads: list[tuple[int, int]] = Field(min_length=1, description="[[layer, head], ...] ablated together")
+    mode: Literal["mean", "pattern_preserving"] = "mean"
+
+
+class PrefixMatchingRequest(Strict):
+    seed: int | None = Field(None, ge=0, le=2**63 - 1, description="default: the analysis seed")
+    n_sequences: int | None = Field(None, ge=1, le=100, description="default: the analysis count (the paper's 10)")
+
+
+class LogitAttributionRequest(TextInput):
+    pass
+
+
+class SnapshotRef(BaseModel):
+    suite: str
+    run: str
+    step: int
+
+
+class TokenPrediction(BaseModel):
+    token_id: int
+    token: str
+    prob: float
+
+
+class HeadPattern(BaseModel):
+    layer: int
+    head: int
+    label: str
+    pattern: list[list[float]] = Field(
+        description="[query][key], row q holding keys 0..q (later keys are masked out); each row sums to 1"
+    )
+
+
+class AttentionResponse(SnapshotRef):
+    token_ids: list[int]
+    tokens: list[str]
+    patterns: list[HeadPattern]
+    loss: Floats = Field(description="per-token loss (nats) by context index")
+    mean_loss: float | None
+    top_predictions: list[list[TokenPrediction]] = Field(description="[position]: the 5 likeliest next tokens")
+
+
+class PrefixMatchingResponse(SnapshotRef):
+    seed: int
+    n_sequences: int
+    n_random: int
+    n_repeats: int
+    scores: Grid
+    analysis_seed: int
+    stored: Grid | None = Field(
+        description="the analysis's stored scores at this step (same seed and count give the same values)"
+    )
+
+
+class AblationResponse(SnapshotRef):
+    mode: Literal["mean", "pattern_preserving"]
+    heads: list[str]
+    input: Literal["text", "tokens", "heldout"]
+    n_sequences: int
+    clean_loss: float | None
+    ablated_loss: float | None
+    delta_loss: float | None
+    icl_late: int
+    icl_early: int
+    icl_width: int = Field(description="each ICL loss is averaged over context indices within this distance")
+    clean_icl: float | None = Field(description="null when the input is too short for the ICL indices")
+    ablated_icl: float | None
+    delta_icl: float | None
+    loss_clean: Floats = Field(description="per-token loss by context index (mean over sequences)")
+    loss_ablated: Floats
+    tokens: list[str] | None = Field(description="the input as token strings (text or tokens input only)")
+
+
+class LogitAttributionResponse(SnapshotRef):
+    token_ids: list[int]
+    tokens: list[str]
+    logits: Floats = Field(description="[position]: the model's logit for the actual next token")
+    contributions: list[Grid] = Field(
+        description="[position][layer][head]: each head's direct-path share of that logit"
+    )

@@ -1,0 +1,1 @@
+"""What the routes delegate to: plain functions over an `ArtifactStore`, testable without HTTP."""

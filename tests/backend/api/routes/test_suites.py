@@ -1,0 +1,80 @@
+"""GET /suites, /suites/{suite}, /suites/{suite}/pca, /suites/{suite}/report."""
+
+import pytest
+
+from tests.backend.helpers import manifest
+from training import schema
+
+
+def test_list_suites_shows_the_tiny_suite_and_its_runs(client, suite, tiny_suite):
+    body = client.get("/suites").json()
+    assert body["suites"] == [{"name": suite, "runs": schema.list_runs(tiny_suite), "analysed": True}]
+
+
+def test_read_suite_lists_every_snapshot_of_every_run(client, suite, tiny_suite):
+    body = client.get(f"/suites/{suite}").json()
+    assert [r["name"] for r in body["runs"]] == schema.list_runs(tiny_suite)
+    for run in body["runs"]:
+        m = manifest(tiny_suite, run["name"])
+        assert [s["step"] for s in run["snapshots"]] == [s["step"] for s in m["snapshots"]]
+        assert [s["heldout_loss"] for s in run["snapshots"]] == [s["heldout_loss"] for s in m["snapshots"]]
+        assert run["model"] == m["model"] and run["status"] == "complete"
+        assert run["analysed_steps"] == [s["step"] for s in m["snapshots"]]
+    assert "train_documents" not in body["data"]
+    assert body["data"]["vocab_size"] == manifest(tiny_suite, "attn1")["model"]["d_vocab"]
+
+
+def test_read_suite_not_found_names_the_suite(client):
+    r = client.get("/suites/nosuch")
+    assert r.status_code == 404
+    assert "'nosuch'" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("name", ["Tiny", "%2e%2e", ".hidden", "a%20b", "x" * 65])
+def test_read_suite_rejects_names_outside_the_schema(client, name):
+    r = client.get(f"/suites/{name}")
+    assert r.status_code == 422
+    assert "suite" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/suites/..%2F..%2Fetc/runs/passwd/metrics",
+        "/suites/../../etc",
+        "/suites/..",
+        "/suites/tiny/runs/..%2Fattn2/metrics",
+    ],
+)
+def test_traversal_paths_never_leave_the_artifacts_dir(client, path):
+    assert client.get(path).status_code in (404, 422)
+
+
+def test_read_pca_cuts_the_trajectory_to_the_components_asked(client, suite, tiny_suite):
+    body = client.get(f"/suites/{suite}/pca", params={"components": 2}).json()
+    stored = schema.read_analysis(tiny_suite, "pca")
+    assert body["components"] == 2 and body["explained_variance"] == stored["explained_variance"][:2]
+    for run, r in body["runs"].items():
+        assert r["steps"] == stored["runs"][run]["steps"]
+        assert r["coords"] == [c[:2] for c in stored["runs"][run]["coords"]]
+        assert r["phase"]["reason"]
+
+
+def test_read_pca_rejects_more_components_than_stored(client, suite, tiny_suite):
+    stored = schema.read_analysis(tiny_suite, "pca")["components"]
+    r = client.get(f"/suites/{suite}/pca", params={"components": stored + 1})
+    assert r.status_code == 422 and f"at most {stored}" in r.json()["detail"]
+    assert client.get(f"/suites/{suite}/pca", params={"components": 0}).status_code == 422
+
+
+def test_read_report_returns_every_claim_and_the_markdown(client, suite, tiny_suite):
+    body = client.get(f"/suites/{suite}/report").json()
+    stored = schema.read_analysis(tiny_suite, "report")
+    assert [c["id"] for c in body["claims"]] == [c["id"] for c in stored["claims"]] == list("abcdefg")
+    assert body["markdown"].startswith("# Claims report")
+
+
+def test_read_report_not_found_before_the_suite_is_analysed(copy_client, suite_copy):
+    (schema.analysis_dir(suite_copy) / "report.json").unlink()
+    r = copy_client.get(f"/suites/{suite_copy.name}/report")
+    assert r.status_code == 404 and "report" in r.json()["detail"]
