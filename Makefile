@@ -17,8 +17,13 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install -q -r requirements.txt
 	touch $@
 
-# Trains the default suite unless it is there (complete runs are skipped, interrupted ones resume).
+# Starts the REST service and the dashboard, prints their URLs and, if the default suite is
+# missing or unfinished, trains it in the background (interrupted runs resume). Ctrl-C stops all.
 up: setup
+	ARTIFACTS_DIR=$(ARTIFACTS) $(PY) scripts/stack.py up
+
+# Only (re)train the default suite: complete runs are skipped, interrupted ones resume.
+train: setup
 	$(PY) -m training train --preset default --out $(ARTIFACTS) --resume
 
 test: setup

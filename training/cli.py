@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     analyze = sub.add_parser("analyze", help="measure every snapshot not yet analysed (incremental)")
     analyze.add_argument("suite_dir", type=Path, help="e.g. artifacts/default")
+    analyze.add_argument("--runs", help="comma-separated subset of runs (default: all); suite tables are rebuilt either way")
     analyze.add_argument("--set", dest="overrides", action="append", default=[], metavar="analysis.KEY=VALUE", help="override an analysis setting (repeatable)")
 
     report = sub.add_parser("report", help="write the claims report (report.md, report.json)")
@@ -72,17 +73,21 @@ def existing_suite(path: Path) -> Path:
     return path
 
 
-def analyze_suite(suite_path: Path, overrides: list[str] = ()) -> None:
+def analyze_suite(suite_path: Path, overrides: list[str] = (), only: list[str] | None = None) -> None:
     import time
 
     from training.analyze import analysis_config, analyze_run
     from training.suite_analysis import analyze_suite_tables
 
     runs = schema.list_runs(suite_path)
+    unknown = sorted(set(only or []) - set(runs))
+    if unknown:
+        raise ConfigError(f"--runs: no run {unknown[0]!r} in {suite_path}; runs: {', '.join(runs)}")
     configs = {run: analysis_config(schema.read_manifest(suite_path / run), overrides) for run in runs}
     t0 = time.perf_counter()
     for run in runs:
-        analyze_run(suite_path / run, configs[run], log=log)
+        if not only or run in only:
+            analyze_run(suite_path / run, configs[run], log=log)
     if not runs:
         log(f"{suite_path} has no runs yet")
         return
@@ -100,7 +105,8 @@ def write_report(suite_path: Path) -> None:
 
 
 def cmd_analyze(args) -> int:
-    analyze_suite(existing_suite(args.suite_dir), args.overrides)
+    only = [r.strip() for r in args.runs.split(",") if r.strip()] if args.runs else None
+    analyze_suite(existing_suite(args.suite_dir), args.overrides, only)
     return 0
 
 

@@ -136,7 +136,8 @@ class AnalysisConfig:
     icl_late: int | None = None  # None: the paper's 500 of 512, scaled to n_ctx
     icl_early: int | None = None  # None: the paper's 50 of 512, scaled to n_ctx
     icl_width: int | None = None  # average each index's loss over +-width indices; None: n_ctx // 64
-    pca_tokens: int = 2000  # per-token-loss vectors: this many tokens, each from its own context
+    pca_tokens: int = 2000  # per-token-loss vectors: this many held-out tokens ...
+    pca_tokens_per_context: int = 1  # ... this many per context (the paper: 1, each from its own)
     pca_seed: int = 99
     pca_components: int = 5
     ablations: bool = True
@@ -150,6 +151,7 @@ class AnalysisConfig:
         _check(self.prefix_repeats >= 2, "analysis.prefix_repeats", "must be at least 2")
         _check(0 <= self.prefix_exclude < 0.5, "analysis.prefix_exclude", "must be in [0, 0.5)")
         _check(self.pca_tokens >= 8, "analysis.pca_tokens", "must be at least 8")
+        _check(self.pca_tokens_per_context >= 1, "analysis.pca_tokens_per_context", "must be positive")
         _check(self.pca_components >= 1, "analysis.pca_components", "must be positive")
         _check(self.ablation_every >= 1, "analysis.ablation_every", "must be positive")
 

@@ -14,7 +14,7 @@ import torch
 
 from training import schema
 from training.analysis import attribution, loss, trajectory
-from training.analyze import AnalysisConfig, run_inputs, snapshot_model
+from training.analyze import AnalysisConfig, pca_losses, run_inputs, snapshot_model
 
 
 def phase_windows(suite_path: Path) -> dict[str, dict]:
@@ -81,11 +81,11 @@ def before_after_table(suite_path: Path, phases: dict[str, dict], cfg: AnalysisC
         inputs = run_inputs(suite_path, manifest["model"]["n_ctx"], cfg)
         n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
         with torch.no_grad():
-            clean = torch.cat([loss.per_token_loss(model, x)[:, -1] for x in inputs.pca_tokens])
+            clean = pca_losses(lambda x: loss.per_token_loss(model, x), inputs.pca_tokens)
             deltas = torch.zeros(n_layers, n_heads, len(clean))
             for layer in range(n_layers):
                 for head in range(n_heads):
-                    ablated = torch.cat([attribution.ablate_heads_loss(model, x, [(layer, head)], mode="mean")[:, -1] for x in inputs.pca_tokens])
+                    ablated = pca_losses(lambda x: attribution.ablate_heads_loss(model, x, [(layer, head)], mode="mean"), inputs.pca_tokens)
                     deltas[layer, head] = ablated - clean
         out[run] = {
             "before_step": phase["start_step"],
