@@ -1,0 +1,29 @@
+"""The inductionscope dashboard: navigation over the pages in `dashboard/pages/`.
+
+.venv/bin/uvicorn backend.main:app             # the REST service, on :8000
+.venv/bin/streamlit run dashboard/app.py       # this app; INDUCTIONSCOPE_API=http://host:port to point elsewhere
+"""
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `streamlit run` puts dashboard/ itself on sys.path, and the pages import `dashboard.*`
+    sys.path.insert(0, str(ROOT))
+
+PAGES = Path(__file__).parent / "pages"
+
+st.set_page_config(page_title="inductionscope", page_icon=":material/search:", layout="wide")
+st.navigation(
+    [
+        st.Page(PAGES / "phase_change.py", title="Phase change", icon=":material/monitoring:", default=True),
+        st.Page(PAGES / "heads.py", title="Heads", icon=":material/grid_view:"),
+        st.Page(PAGES / "attention.py", title="Attention", icon=":material/visibility:"),
+        st.Page(PAGES / "trajectories.py", title="Trajectories", icon=":material/timeline:"),
+        st.Page(PAGES / "tokens.py", title="Tokens", icon=":material/text_fields:"),
+        st.Page(PAGES / "ablations.py", title="Ablations", icon=":material/content_cut:"),
+        st.Page(PAGES / "claims.py", title="Claims", icon=":material/fact_check:"),
+    ]
+).run()

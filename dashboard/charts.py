@@ -1,0 +1,307 @@
+"""Plotly figures of runs over training, as pure functions of the service's answers (no Streamlit
+here, so they are tested directly). Training time is "tokens seen" on a log axis throughout, as in
+the paper; each run's phase window is shaded. Per-head figures are in `head_charts`, per-token
+ones in `token_charts`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+from dashboard.api_types import Grid, Pca, RunMetrics
+from dashboard.ui import fmt_tokens, head_label, window
+
+TOKENS_AXIS = {"type": "log", "title": "tokens seen"}
+WINDOW_OPACITY = 0.12
+SELECTED = "#d62728"
+
+
+def run_colors(runs: Sequence[str]) -> dict[str, str]:
+    palette = qualitative.Plotly
+    return {run: palette[i % len(palette)] for i, run in enumerate(runs)}
+
+
+def positive(xs: Sequence[float | None]) -> list[float | None]:
+    """A log axis cannot show step 0 (0 tokens seen): those points are left out."""
+    return [x if x is not None and x > 0 else None for x in xs]
+
+
+def shade_window(
+    fig: go.Figure, m: RunMetrics, tokens_per_step: int, color: str, *, row: str | int = "all", label: bool = True
+) -> None:
+    """Shade a run's phase window (in tokens seen) on every subplot."""
+    w = window(m.get("phase"))
+    if w is None:
+        return
+    x0, x1 = max(w[0], 1) * tokens_per_step, max(w[1], 1) * tokens_per_step
+    kwargs = (
+        {"annotation_text": f"{m['run']} window", "annotation_position": "top left", "annotation_font_size": 10}
+        if label
+        else {}
+    )
+    fig.add_vrect(
+        x0=x0, x1=x1, fillcolor=color, opacity=WINDOW_OPACITY, line_width=0, layer="below", row=row, col=1, **kwargs
+    )
+
+
+def max_over_heads(grids: list[Grid]) -> list[float | None]:
+    out = []
+    for grid in grids:
+        values = [v for row in grid for v in row if v is not None]
+        out.append(max(values) if values else None)
+    return out
+
+
+def training_curves(metrics: dict[str, RunMetrics], tokens_per_step: dict[str, int]) -> go.Figure:
+    """Loss, ICL score and maximum prefix-matching score of every run on shared log axes."""
+    colors = run_colors(list(metrics))
+    fig = make_subplots(
+        rows=3,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.06,
+        subplot_titles=(
+            "loss (line: training, dots: held-out)",
+            "ICL score (negative = in-context learning)",
+            "max prefix-matching score over heads",
+        ),
+    )
+    for run, m in metrics.items():
+        c, tps = colors[run], tokens_per_step[run]
+        tl = m["train_loss"]
+        fig.add_trace(
+            go.Scatter(
+                x=positive([s * tps for s in tl["steps"]]),
+                y=tl["values"],
+                name=run,
+                legendgroup=run,
+                line={"color": c, "width": 1.5},
+                mode="lines",
+            ),
+            row=1,
+            col=1,
+        )
+        snaps = m["snapshots"]
+        fig.add_trace(
+            go.Scatter(
+                x=positive(snaps["tokens_seen"]),
+                y=snaps["heldout_loss"],
+                name=f"{run} held-out",
+                legendgroup=run,
+                showlegend=False,
+                mode="markers",
+                marker={"color": c, "size": 5, "symbol": "circle-open"},
+            ),
+            row=1,
+            col=1,
+        )
+        x = positive(m["tokens_seen"])
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=m["icl_score"],
+                name=run,
+                legendgroup=run,
+                showlegend=False,
+                line={"color": c},
+                mode="lines+markers",
+                marker={"size": 4},
+            ),
+            row=2,
+            col=1,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=max_over_heads(m["prefix_matching"]),
+                name=run,
+                legendgroup=run,
+                showlegend=False,
+                line={"color": c},
+                mode="lines+markers",
+                marker={"size": 4},
+            ),
+            row=3,
+            col=1,
+        )
+        shade_window(fig, m, tps, c, label=False)
+    fig.update_xaxes(type="log")
+    fig.update_xaxes(title="tokens seen", row=3, col=1)
+    fig.update_layout(
+        height=780, legend={"orientation": "h", "y": 1.04, "yanchor": "bottom"}, hovermode="x unified", margin={"t": 90}
+    )
+    return fig
+
+
+def loss_by_position_heatmap(m: RunMetrics) -> go.Figure:
+    """Held-out loss at every context index (x) for every analysed snapshot (y, earliest at the bottom)."""
+    labels = [f"step {s:,} · {fmt_tokens(t)}" for s, t in zip(m["steps"], m["tokens_seen"])]
+    rows = list(range(len(labels)))
+    fig = go.Figure(
+        go.Heatmap(
+            z=m["loss_by_position"],
+            y=rows,
+            colorscale="Viridis",
+            colorbar={"title": "loss"},
+            customdata=[[label] * len(r) for label, r in zip(labels, m["loss_by_position"])],
+            hovertemplate="%{customdata}<br>context index %{x}<br>loss %{z:.3f}<extra></extra>",
+        )
+    )
+    w = window(m.get("phase"))
+    if w is not None:
+        for s, text in ((w[0], "window start"), (w[1], "window end")):
+            if s in m["steps"]:
+                fig.add_hline(
+                    y=m["steps"].index(s),
+                    line={"color": "white", "dash": "dash"},
+                    annotation_text=text,
+                    annotation_font_color="white",
+                )
+    every = max(1, -(-len(labels) // 15))  # at most 15 tick labels, so they do not overlap
+    fig.update_layout(
+        height=460,
+        xaxis_title="context index (predicting the next token)",
+        margin={"t": 30},
+        yaxis={"title": "checkpoint", "tickvals": rows[::every], "ticktext": labels[::every]},
+    )
+    return fig
+
+
+def per_position_curves(m: RunMetrics, tokens_per_step: int, positions: Sequence[int]) -> go.Figure:
+    """Loss at a few context indices over training: the late ones fall below the early ones once
+    the model learns in context."""
+    fig = go.Figure()
+    for p in positions:
+        y = [row[p] if p < len(row) else None for row in m["loss_by_position"]]
+        fig.add_trace(go.Scatter(x=positive(m["tokens_seen"]), y=y, name=f"index {p}", mode="lines"))
+    shade_window(fig, m, tokens_per_step, "grey", row=None)
+    fig.update_layout(
+        height=380, xaxis=TOKENS_AXIS, yaxis_title="held-out loss", legend_title="context index", margin={"t": 30}
+    )
+    return fig
+
+
+def pca_trajectories(pca: Pca, selected: tuple[str, int] | None = None) -> go.Figure:
+    """Every run's path through the joint PCA of per-token losses; markers coloured by log step,
+    the phase window drawn thick; `customdata` holds (run, step) for point selection."""
+    colors = run_colors(list(pca["runs"]))
+    ev = pca["explained_variance"]
+    fig = go.Figure()
+    for run, r in pca["runs"].items():
+        xs, ys = [c[0] for c in r["coords"]], [c[1] if len(c) > 1 else 0.0 for c in r["coords"]]
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                name=run,
+                legendgroup=run,
+                line={"color": colors[run], "width": 1.5},
+                hoverinfo="skip",
+            )
+        )
+        w = window(r.get("phase"))
+        if w is not None:
+            idx = [i for i, s in enumerate(r["steps"]) if w[0] <= s <= w[1]]
+            fig.add_trace(
+                go.Scatter(
+                    x=[xs[i] for i in idx],
+                    y=[ys[i] for i in idx],
+                    mode="lines",
+                    name=f"{run} phase window",
+                    legendgroup=run,
+                    line={"color": colors[run], "width": 7},
+                    opacity=0.45,
+                    hoverinfo="skip",
+                )
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="markers",
+                name=run,
+                legendgroup=run,
+                showlegend=False,
+                customdata=[[run, s, t] for s, t in zip(r["steps"], r["tokens_seen"])],
+                marker={
+                    "size": 7,
+                    "color": [math.log10(s + 1) for s in r["steps"]],
+                    "colorscale": "Viridis",
+                    "colorbar": {"title": "log10 step"},
+                    "line": {"width": 0.5, "color": colors[run]},
+                },
+                hovertemplate="%{customdata[0]} step %{customdata[1]:,} (%{customdata[2]:,} tokens)<extra></extra>",
+            )
+        )
+    if selected is not None and selected[0] in pca["runs"] and selected[1] in pca["runs"][selected[0]]["steps"]:
+        r = pca["runs"][selected[0]]
+        c = r["coords"][r["steps"].index(selected[1])]
+        fig.add_trace(
+            go.Scatter(
+                x=[c[0]],
+                y=[c[1] if len(c) > 1 else 0.0],
+                mode="markers",
+                name="selected",
+                hoverinfo="skip",
+                marker={"symbol": "circle-open", "size": 18, "color": SELECTED, "line": {"width": 3}},
+            )
+        )
+
+    def axis(i: int) -> str:
+        return f"PC{i + 1} ({ev[i]:.1%} of variance)" if i < len(ev) and ev[i] is not None else f"PC{i + 1}"
+
+    fig.update_layout(
+        height=600,
+        xaxis_title=axis(0),
+        yaxis_title=axis(1),
+        clickmode="event+select",
+        legend={"orientation": "h", "y": 1.08},
+        margin={"t": 40},
+    )
+    return fig
+
+
+def ablation_history(m: RunMetrics, field: str, tokens_per_step: int, *, title: str) -> go.Figure:
+    """Each head's ablation effect over training (measured at every n-th snapshot only)."""
+    grids = m["ablation"][field]  # type: ignore[literal-required]
+    keep = [i for i, g in enumerate(grids) if any(v is not None for row in g for v in row)]
+    fig = go.Figure()
+    for layer in range(m["n_layers"]):
+        for head in range(m["n_heads"]):
+            fig.add_trace(
+                go.Scatter(
+                    x=positive([m["tokens_seen"][i] for i in keep]),
+                    y=[grids[i][layer][head] for i in keep],
+                    name=head_label(layer, head),
+                    mode="lines+markers",
+                    marker={"size": 4},
+                )
+            )
+    shade_window(fig, m, tokens_per_step, "grey", row=None)
+    fig.add_hline(y=0, line={"color": "grey", "width": 1})
+    fig.update_layout(height=420, xaxis=TOKENS_AXIS, yaxis_title=title, legend_title="head removed", margin={"t": 30})
+    return fig
+
+
+def peak_prefix_matching(runs: dict[str, dict], threshold: float = 0.3) -> go.Figure:
+    """Per run, the highest prefix-matching score of any head at any checkpoint (claims report)."""
+    names = list(runs)
+    peaks = [(runs[r].get("peak_prefix_matching") or {}) for r in names]
+    fig = go.Figure(
+        go.Bar(
+            x=names,
+            y=[p.get("score") for p in peaks],
+            text=[p.get("head", "") for p in peaks],
+            textposition="outside",
+            marker_color=list(run_colors(names).values()),
+            hovertemplate="%{x}: %{y:.3f} (%{text})<extra></extra>",
+        )
+    )
+    fig.add_hline(y=threshold, line={"dash": "dash"}, annotation_text=f"induction head threshold {threshold}")
+    fig.update_layout(height=340, yaxis={"title": "peak prefix-matching score", "range": [0, 1.05]}, margin={"t": 30})
+    return fig

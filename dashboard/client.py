@@ -1,0 +1,178 @@
+"""The dashboard's only way to the data: one typed function per route of the REST service.
+
+The service's address comes from `INDUCTIONSCOPE_API` (default http://localhost:8000). Answers
+are cached with `st.cache_data`: stored curves for a few seconds (a run may be training and
+adding snapshots), on-demand computations for longer (a snapshot never changes). Every failure
+(service down, timeout, error status, non-JSON answer) is raised as `ServiceError`, whose
+`message` is written for the person looking at the page.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Literal
+
+import httpx
+import streamlit as st
+
+from dashboard.api_types import (
+    Ablation,
+    Attention,
+    HeadTable,
+    Health,
+    LogitAttribution,
+    Pca,
+    PrefixMatching,
+    Report,
+    RunMetrics,
+    SuiteDetail,
+    SuiteSummary,
+)
+
+DEFAULT_API = "http://localhost:8000"
+STORED_TTL_S = 15  # short: a training run adds snapshots, `analyze` adds metrics
+COMPUTED_TTL_S = 600  # attention etc. of a fixed snapshot step never changes
+GET_TIMEOUT_S = 30.0
+POST_TIMEOUT_S = 120.0  # the first request for a snapshot loads it from disk
+START_HINT = "Start it from the repository root with `.venv/bin/uvicorn backend.main:app`"
+
+
+class ServiceError(Exception):
+    """A request to the service failed; `message` says what happened and what to do."""
+
+    def __init__(self, message: str, *, status: int | None = None, detail: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status  # HTTP status, None when there was no answer
+        self.detail = detail  # the service's own `detail`
+
+
+def api_url() -> str:
+    return os.environ.get("INDUCTIONSCOPE_API", DEFAULT_API).rstrip("/")
+
+
+def _request(method: str, base: str, path: str, *, params: dict | None = None, body: dict | None = None) -> Any:
+    timeout = GET_TIMEOUT_S if method == "GET" else POST_TIMEOUT_S
+    try:
+        # trust_env=False: a proxy from the environment must not intercept a service on localhost
+        with httpx.Client(base_url=base, timeout=timeout, trust_env=False) as http:
+            response = http.request(method, path, params=params, json=body)
+    except httpx.TimeoutException:
+        raise ServiceError(
+            f"The service at {base} did not answer {path} within {timeout:.0f} s. It may be busy; try again."
+        ) from None
+    except httpx.HTTPError as e:
+        raise ServiceError(
+            f"The inductionscope service is not reachable at {base} ({type(e).__name__}). {START_HINT}, "
+            "or set INDUCTIONSCOPE_API to its address."
+        ) from None
+    try:
+        payload = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ServiceError(
+            f"{base}{path} answered {response.status_code} with something other than JSON: "
+            "is INDUCTIONSCOPE_API pointing at the inductionscope service?",
+            status=response.status_code,
+        ) from None
+    if response.is_error:
+        detail = payload.get("detail") if isinstance(payload, dict) else None
+        detail = detail if isinstance(detail, str) else str(detail or response.reason_phrase)
+        raise ServiceError(
+            f"The service answered {response.status_code}: {detail}", status=response.status_code, detail=detail
+        )
+    return payload
+
+
+# The address is part of each cache key, so pointing the dashboard elsewhere never serves stale answers.
+@st.cache_data(ttl=STORED_TTL_S, show_spinner="Reading from the service…", max_entries=256)
+def _get(base: str, path: str, params: tuple[tuple[str, Any], ...] = ()) -> Any:
+    return _request("GET", base, path, params=dict(params))
+
+
+@st.cache_data(ttl=COMPUTED_TTL_S, show_spinner="Running the snapshot…", max_entries=256)
+def _post(base: str, path: str, body_json: str) -> Any:
+    return _request("POST", base, path, body=json.loads(body_json))
+
+
+def _post_json(path: str, body: dict) -> Any:
+    return _post(api_url(), path, json.dumps({k: v for k, v in body.items() if v is not None}, sort_keys=True))
+
+
+def clear_cache() -> None:
+    """Forget every cached answer (the refresh button, and a run that added snapshots)."""
+    _get.clear()
+    _post.clear()
+
+
+def _snapshot(suite: str, run: str, step: int | str) -> str:
+    return f"/suites/{suite}/runs/{run}/snapshots/{step}"
+
+
+# ---- stored artifacts ------------------------------------------------------------------------
+
+
+def health() -> Health:
+    return _request("GET", api_url(), "/health")  # never cached: it is the liveness check
+
+
+def suites() -> list[SuiteSummary]:
+    return _get(api_url(), "/suites")["suites"]
+
+
+def suite(name: str) -> SuiteDetail:
+    return _get(api_url(), f"/suites/{name}")
+
+
+def suite_fresh(name: str) -> SuiteDetail:
+    """`suite` without the cache: what the refresh check compares against."""
+    return _request("GET", api_url(), f"/suites/{name}")
+
+
+def run_metrics(suite: str, run: str, max_points: int | None = 400) -> RunMetrics:
+    params = (("max_points", max_points),) if max_points else ()
+    return _get(api_url(), f"/suites/{suite}/runs/{run}/metrics", params)
+
+
+def heads(suite: str, run: str, step: int) -> HeadTable:
+    return _get(api_url(), f"{_snapshot(suite, run, step)}/heads")
+
+
+def pca(suite: str, components: int = 2) -> Pca:
+    return _get(api_url(), f"/suites/{suite}/pca", (("components", components),))
+
+
+def report(suite: str) -> Report:
+    return _get(api_url(), f"/suites/{suite}/report")
+
+
+# ---- computed on demand ----------------------------------------------------------------------
+
+
+def attention(
+    suite: str, run: str, step: int, text: str, *, layers: list[int] | None = None, heads: list[int] | None = None
+) -> Attention:
+    return _post_json(f"{_snapshot(suite, run, step)}/attention", {"text": text, "layers": layers, "heads": heads})
+
+
+def prefix_matching(
+    suite: str, run: str, step: int, *, seed: int | None = None, n_sequences: int | None = None
+) -> PrefixMatching:
+    return _post_json(f"{_snapshot(suite, run, step)}/prefix-matching", {"seed": seed, "n_sequences": n_sequences})
+
+
+def ablation(
+    suite: str,
+    run: str,
+    step: int,
+    heads: list[tuple[int, int]],
+    *,
+    mode: Literal["mean", "pattern_preserving"] = "mean",
+    text: str | None = None,
+) -> Ablation:
+    body = {"heads": [list(h) for h in heads], "mode": mode, "text": text}
+    return _post_json(f"{_snapshot(suite, run, step)}/ablation", body)
+
+
+def logit_attribution(suite: str, run: str, step: int, text: str) -> LogitAttribution:
+    return _post_json(f"{_snapshot(suite, run, step)}/logit-attribution", {"text": text})

@@ -1,0 +1,160 @@
+"""Plotly figures of a run's heads: the layer x head grid, one head over training, the paper's
+prefix-matching vs copying scatter, a bar per head."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+
+from dashboard.api_types import Grid, RunMetrics
+from dashboard.charts import SELECTED, TOKENS_AXIS, positive, shade_window
+from dashboard.ui import fmt_tokens, head_label
+
+
+def head_grid(
+    values: Grid, *, title: str, selected: tuple[int, int] | None = None, zrange: tuple[float, float] | None = None
+) -> go.Figure:
+    """A layer x head grid drawn as square markers (not a heatmap) so that clicking a cell sends
+    a plotly selection event; `customdata` holds (layer, head). A score with a known range
+    (`zrange`) keeps one colour scale across checkpoints."""
+    n_layers, n_heads = len(values), max((len(r) for r in values), default=0)
+    xs, ys, zs, custom, text = [], [], [], [], []
+    for layer, row in enumerate(values):
+        for head, v in enumerate(row):
+            xs.append(head), ys.append(layer), zs.append(v), custom.append([layer, head])
+            text.append("—" if v is None else f"{v:.3f}")
+    size = max(14, min(56, 640 // max(n_heads, 1)))
+    fig = go.Figure(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="markers+text",
+            text=text,
+            textfont={"size": 10},
+            customdata=custom,
+            marker={
+                "symbol": "square",
+                "size": size,
+                "color": [math.nan if v is None else v for v in zs],
+                "colorscale": "RdBu_r",
+                "colorbar": {"title": title},
+                "line": {"width": 0},
+                **({"cmin": zrange[0], "cmax": zrange[1]} if zrange else {}),
+            },
+            hovertemplate="L%{customdata[0]}H%{customdata[1]}: %{text}<extra></extra>",
+        )
+    )
+    if selected is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=[selected[1]],
+                y=[selected[0]],
+                mode="markers",
+                hoverinfo="skip",
+                showlegend=False,
+                marker={"symbol": "square-open", "size": size + 6, "color": SELECTED, "line": {"width": 3}},
+            )
+        )
+    fig.update_layout(
+        height=90 + 62 * n_layers, showlegend=False, margin={"t": 20, "b": 40}, clickmode="event+select", dragmode=False
+    )
+    fig.update_xaxes(title="head", tickvals=list(range(n_heads)), range=[-0.6, n_heads - 0.4])
+    fig.update_yaxes(title="layer", tickvals=list(range(n_layers)), range=[n_layers - 0.5, -0.5])
+    return fig
+
+
+def head_history(m: RunMetrics, layer: int, head: int, scores: Sequence[str], tokens_per_step: int) -> go.Figure:
+    """One head's scores over training."""
+    fig = go.Figure()
+    x = positive(m["tokens_seen"])
+    for name in scores:
+        grids = m[name]  # type: ignore[literal-required]
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=[g[layer][head] for g in grids],
+                name=name.replace("_", " "),
+                mode="lines+markers",
+                marker={"size": 4},
+            )
+        )
+    shade_window(fig, m, tokens_per_step, "grey", row=None)
+    fig.update_layout(
+        height=380,
+        xaxis=TOKENS_AXIS,
+        yaxis_title="score",
+        title=f"{head_label(layer, head)} over training",
+        margin={"t": 50},
+    )
+    return fig
+
+
+def prefix_vs_copying(m: RunMetrics, step: int) -> go.Figure:
+    """The paper's scatter: prefix-matching vs copying score of every head, one frame per
+    analysed checkpoint (play or drag the slider), starting at `step`."""
+
+    def points(i: int) -> go.Scatter:
+        labels, xs, ys = [], [], []
+        for layer, row in enumerate(m["prefix_matching"][i]):
+            for head, pm in enumerate(row):
+                labels.append(head_label(layer, head)), xs.append(m["copying"][i][layer][head]), ys.append(pm)
+        return go.Scatter(
+            x=xs,
+            y=ys,
+            text=labels,
+            mode="markers+text",
+            textposition="top center",
+            marker={
+                "size": 11,
+                "color": [int(s[1]) for s in labels],
+                "colorscale": "Viridis",
+                "cmin": 0,
+                "cmax": max(m["n_layers"] - 1, 1),
+            },
+            hovertemplate="%{text}: copying %{x:.2f}, prefix matching %{y:.2f}<extra></extra>",
+        )
+
+    steps = m["steps"]
+    start = steps.index(step) if step in steps else len(steps) - 1
+    frames = [go.Frame(data=[points(i)], name=str(s)) for i, s in enumerate(steps)]
+    slider = {
+        "active": start,
+        "currentvalue": {"prefix": "checkpoint: "},
+        "pad": {"t": 40},
+        "steps": [
+            {
+                "label": f"{s:,} ({fmt_tokens(t)})",
+                "method": "animate",
+                "args": [[str(s)], {"mode": "immediate", "frame": {"duration": 0, "redraw": True}}],
+            }
+            for s, t in zip(steps, m["tokens_seen"])
+        ],
+    }
+    play = {
+        "type": "buttons",
+        "x": 0,
+        "y": -0.12,
+        "xanchor": "left",
+        "buttons": [
+            {"label": "▶ play", "method": "animate", "args": [None, {"frame": {"duration": 250}, "fromcurrent": True}]}
+        ],
+    }
+    fig = go.Figure(data=[points(start)], frames=frames)
+    fig.update_layout(
+        height=520,
+        sliders=[slider],
+        updatemenus=[play],
+        xaxis={"title": "copying score", "range": [-1.05, 1.05]},
+        yaxis={"title": "prefix-matching score", "range": [-0.02, 1.02]},
+        margin={"t": 30},
+    )
+    return fig
+
+
+def head_bars(labels: list[str], values: list[float | None], *, title: str, highlight: str | None = None) -> go.Figure:
+    colors = [SELECTED if label == highlight else "#1f77b4" for label in labels]
+    fig = go.Figure(go.Bar(x=labels, y=values, marker_color=colors, hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
+    fig.update_layout(height=340, yaxis_title=title, xaxis_title="head", margin={"t": 30})
+    return fig

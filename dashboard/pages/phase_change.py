@@ -1,0 +1,72 @@
+"""Phase change (landing page): every run of the suite on shared axes, and loss by context position."""
+
+import streamlit as st
+
+from dashboard import charts, client, sidebar, ui
+
+st.title("Phase change")
+st.markdown(
+    "Every run of the suite on shared axes (tokens seen, log scale). Where an induction head forms, the "
+    "**maximum prefix-matching score** jumps, the **ICL score** falls in the same window (the model predicts "
+    "late tokens better than early ones) and the loss curve shows a bump. Shaded: each run's detected phase window."
+)
+sel = sidebar.render()
+
+data = sel.detail["data"]
+config = data.get("config", {})
+st.caption(
+    f"**Data** of suite `{sel.suite}`: source `{data.get('source', '?')}` · {data.get('tokenizer', '?')} tokenizer, "
+    f"vocabulary {data.get('vocab_size', 0):,} · {data.get('train_tokens', 0):,} training and "
+    f"{data.get('heldout_tokens', 0):,} held-out tokens · repeat_fraction {config.get('repeat_fraction', 0)} "
+    f"(training contexts whose second half repeats the first; held-out text is never altered)"
+)
+with st.expander("Suite data and run configurations"):
+    st.json(data, expanded=False)
+    st.dataframe(
+        [
+            {
+                "run": r["name"],
+                "description": r["description"],
+                "status": r["status"],
+                "snapshots": len(r["snapshots"]),
+                "analysed": len(r["analysed_steps"]),
+                **{
+                    k: r["model"].get(k)
+                    for k in ("n_layers", "attn_only", "d_model", "n_heads", "n_ctx", "positional", "smeared_keys")
+                },
+            }
+            for r in sel.detail["runs"]
+        ],
+        hide_index=True,
+    )
+
+runs = {r["name"]: r for r in sel.detail["runs"] if r["status"] != "unreadable" and r["snapshots"]}
+metrics = {}
+with st.spinner("Loading every run's curves…"), ui.service_errors():
+    for name in runs:
+        metrics[name] = client.run_metrics(sel.suite, name)
+tps = {name: ui.tokens_per_step(runs[name], m["phase"]) for name, m in metrics.items()}
+if not any(m["analysed"] for m in metrics.values()):
+    st.info(f"No run of this suite is analysed yet: only the loss is shown. {ui.analyze_hint(sel.suite)}")
+st.plotly_chart(charts.training_curves(metrics, tps), key="curves")
+st.markdown("  \n".join(f"**{name}**: {ui.phase_text(m['phase'], tps[name])}" for name, m in metrics.items()))
+
+st.subheader(f"Loss by context position: {sel.run['name']}")
+st.markdown(
+    "Held-out loss at each context index (the loss of predicting token i + 1 from tokens 0..i). Before the "
+    "phase change, late tokens are predicted little better than early ones; once the model learns in context, "
+    "the loss keeps falling along the context: the rows darken to the right, and the late-index curves drop "
+    "below the early ones."
+)
+m = metrics.get(sel.run["name"])
+ui.need(
+    m is not None and m["analysed"] and bool(m["loss_by_position"]),
+    f"Run {sel.run['name']!r} is not analysed yet. {ui.analyze_hint(sel.suite)}",
+)
+ui.need(len(m["steps"]) > 1, "Only one analysed snapshot so far: the loss-by-position view needs at least two.")
+st.plotly_chart(charts.loss_by_position_heatmap(m), key="lbp_heatmap")
+n_ctx = len(m["loss_by_position"][0])
+positions = sorted(
+    {p for p in (1, 4, 16, 64, m.get("icl_early"), m.get("icl_late"), n_ctx - 1) if p is not None and 0 <= p < n_ctx}
+)
+st.plotly_chart(charts.per_position_curves(m, tps[sel.run["name"]], positions), key="lbp_curves")

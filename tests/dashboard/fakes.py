@@ -1,0 +1,399 @@
+"""A stand-in for the REST service: the functions of `dashboard.client`, answering with small
+hand-made values that are easy to find again in the charts.
+
+Suite `fake` has two runs. `attn2` (2 layers x 2 heads) forms an induction head, L1H1, in a
+phase window from step 20 to step 80; `attn1` (1 layer x 2 heads) has no window. Every run
+has a step every 100 tokens. A text is "tokenised" into words; its per-token loss drops on the
+second copy of a passage after the window, and ablating L1H1 undoes exactly that drop.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+from dashboard.client import ServiceError
+
+SUITE = "fake"
+STEPS = [0, 10, 20, 40, 80, 160]
+TOKENS_PER_STEP = 100
+WINDOW = (20, 80)
+N_CTX = 8
+HELDOUT = {"attn2": [6.0, 5.5, 5.0, 4.2, 3.9876, 3.9], "attn1": [6.0, 5.6, 5.2, 4.9, 4.7654, 4.7]}
+ICL = {"attn2": [0.05, 0.04, -0.1, -0.6, -0.9, -0.9512], "attn1": [0.05, 0.03, 0.0, -0.1, -0.15, -0.1687]}
+INDUCTION_PEAK = 0.8312  # L1H1's prefix-matching score at the last step
+INDUCTION_COPYING = 0.7123
+SHAPES = {"attn2": (2, 2), "attn1": (1, 2)}
+DOWN = ServiceError(
+    "The inductionscope service is not reachable at http://localhost:8000 (ConnectError). "
+    "Start it from the repository root with `.venv/bin/uvicorn backend.main:app`, or set INDUCTIONSCOPE_API to its address."
+)
+
+
+def _at(values: list[float], n: int) -> list[float]:
+    """The first n values, the last one repeated for steps added by a test."""
+    return [values[min(i, len(values) - 1)] for i in range(n)]
+
+
+def _grid(run: str, i: int, value) -> list[list[float]]:
+    n_layers, n_heads = SHAPES[run]
+    return [[value(layer, head, i) for head in range(n_heads)] for layer in range(n_layers)]
+
+
+def _prefix(layer: int, head: int, i: int) -> float:
+    return round(INDUCTION_PEAK * i / (len(STEPS) - 1), 4) if (layer, head) == (1, 1) else 0.03 + 0.001 * head
+
+
+def _copying(layer: int, head: int, i: int) -> float:
+    return INDUCTION_COPYING if (layer, head) == (1, 1) and i == len(STEPS) - 1 else -0.2 + 0.1 * layer
+
+
+class FakeService:
+    """Answers like the service; set `down` to make every call fail, or trim the data for empty states."""
+
+    def __init__(self):
+        self.down: ServiceError | None = None
+        self.suite_names = [SUITE]
+        self.runs = ["attn2", "attn1"]
+        self.steps = list(STEPS)
+        self.analysed = True
+        self.missing_heads: set[int] = set()  # steps whose head table answers 404
+        self.calls: list[tuple] = []
+
+    def _call(self, name: str, *args) -> None:
+        self.calls.append((name, *args))
+        if self.down is not None:
+            raise self.down
+
+    # ---- stored ------------------------------------------------------------------------------
+    def suites(self):
+        self._call("suites")
+        return [{"name": s, "runs": self.runs, "analysed": self.analysed} for s in self.suite_names]
+
+    def suite(self, name):
+        self._call("suite", name)
+        if name not in self.suite_names:
+            raise ServiceError(
+                f"The service answered 404: no suite named {name!r}", status=404, detail=f"no suite named {name!r}"
+            )
+        runs = [
+            {
+                "name": run,
+                "description": f"{SHAPES[run][0]}-layer attention-only",
+                "status": "complete",
+                "model": {
+                    "n_layers": SHAPES[run][0],
+                    "n_heads": SHAPES[run][1],
+                    "n_ctx": N_CTX,
+                    "attn_only": True,
+                    "d_model": 32,
+                },
+                "train": {"steps": self.steps[-1]},
+                "analysis": {},
+                "tokens_per_step": TOKENS_PER_STEP,
+                "snapshots": [
+                    {"step": s, "tokens_seen": s * TOKENS_PER_STEP, "train_loss": h + 0.1, "heldout_loss": h}
+                    for s, h in zip(self.steps, _at(HELDOUT[run], len(self.steps)))
+                ],
+                "analysed_steps": self.steps if self.analysed else [],
+                "error": None,
+            }
+            for run in self.runs
+        ]
+        data = {
+            "source": "stdlib",
+            "tokenizer": "bpe",
+            "vocab_size": 384,
+            "train_tokens": 52493,
+            "heldout_tokens": 1281,
+            "config": {"source": "stdlib", "repeat_fraction": 0.25, "vocab_size": 384},
+        }
+        return {"name": name, "data": data, "runs": runs}
+
+    suite_fresh = suite
+
+    def phase(self, run):
+        if run == "attn2" and len(self.steps) >= 5:
+            return {
+                "found": True,
+                "reason": "",
+                "start_step": WINDOW[0],
+                "end_step": WINDOW[1],
+                "icl_fraction": 0.91,
+                "tokens_per_step": TOKENS_PER_STEP,
+            }
+        return {
+            "found": False,
+            "reason": "max prefix-matching score never exceeds 0.3 (peak 0.06)",
+            "start_step": None,
+            "end_step": None,
+            "icl_fraction": None,
+            "tokens_per_step": TOKENS_PER_STEP,
+        }
+
+    def run_metrics(self, suite, run, max_points=400):
+        self._call("run_metrics", suite, run)
+        n = len(self.steps) if self.analysed else 0
+        idx = range(n)
+        ablated = [i for i in idx if i % 2 == 0]
+        return {
+            "suite": suite,
+            "run": run,
+            "status": "complete",
+            "n_layers": SHAPES[run][0],
+            "n_heads": SHAPES[run][1],
+            "train_loss": {
+                "steps": [float(s) for s in range(1, self.steps[-1] + 1, 10)] or [0.0],
+                "values": [6.0 - 0.01 * s for s in range(1, self.steps[-1] + 1, 10)] or [6.0],
+                "bucket": 10,
+            },
+            "snapshots": {
+                "steps": self.steps,
+                "tokens_seen": [s * TOKENS_PER_STEP for s in self.steps],
+                "train_loss": [h + 0.1 for h in _at(HELDOUT[run], len(self.steps))],
+                "heldout_loss": _at(HELDOUT[run], len(self.steps)),
+            },
+            "analysed": self.analysed,
+            "steps": self.steps[:n],
+            "tokens_seen": [s * TOKENS_PER_STEP for s in self.steps[:n]],
+            "icl_score": _at(ICL[run], n),
+            "icl_late": 6,
+            "icl_early": 1,
+            "icl_width": 1,
+            "eval_loss": _at(HELDOUT[run], n),
+            "loss_by_position": [
+                [round(6.0 - 0.1 * i - (0.2 * p if i >= 3 else 0.0), 4) for p in range(N_CTX)] for i in idx
+            ],
+            "prefix_matching": [_grid(run, i, _prefix) for i in idx],
+            "previous_token": [_grid(run, i, lambda la, h, i: 0.5 if (la, h) == (0, 0) else 0.1) for i in idx],
+            "duplicate_token": [_grid(run, i, lambda la, h, i: 0.05) for i in idx],
+            "copying": [_grid(run, i, _copying) for i in idx],
+            "eigenvalue_positivity": [_grid(run, i, lambda la, h, i: 0.1 * i) for i in idx],
+            "logit_attribution": [_grid(run, i, lambda la, h, i: 0.01 * h) for i in idx],
+            "composition": {"q": [], "k": [], "v": []},
+            "ablation": {
+                field: [
+                    _grid(
+                        run,
+                        i,
+                        (lambda la, h, i, sign=sign: sign * 0.4321 if (la, h) == (1, 1) and i >= 3 else sign * 0.01)
+                        if i in ablated
+                        else (lambda la, h, i: None),
+                    )
+                    for i in idx
+                ]
+                for field, sign in (
+                    ("mean_delta_icl", 1),
+                    ("mean_delta_loss", 1),
+                    ("pattern_preserving_delta_icl", 1),
+                    ("pattern_preserving_delta_loss", 1),
+                )
+            },
+            "phase": self.phase(run) if self.analysed else None,
+        }
+
+    def heads(self, suite, run, step):
+        self._call("heads", suite, run, step)
+        if step in self.missing_heads or not self.analysed:
+            detail = f"snapshot {suite}/{run} step {step} has not been analysed yet: run `python -m training analyze`"
+            raise ServiceError(f"The service answered 404: {detail}", status=404, detail=detail)
+        i = self.steps.index(step)
+        n_layers, n_heads = SHAPES[run]
+        fields = (
+            "prefix_matching",
+            "previous_token",
+            "duplicate_token",
+            "copying",
+            "eigenvalue_positivity",
+            "logit_attribution",
+        )
+        m = self.run_metrics(suite, run)
+        heads = [
+            {
+                "layer": la,
+                "head": h,
+                "label": f"L{la}H{h}",
+                **{f: m[f][i][la][h] for f in fields},
+                **{f"ablation_{f}": m["ablation"][f][i][la][h] for f in m["ablation"]},
+            }
+            for la in range(n_layers)
+            for h in range(n_heads)
+        ]
+        return {
+            "suite": suite,
+            "run": run,
+            "step": step,
+            "tokens_seen": step * TOKENS_PER_STEP,
+            "icl_score": _at(ICL[run], i + 1)[i],
+            "eval_loss": _at(HELDOUT[run], i + 1)[i],
+            "heads": heads,
+        }
+
+    def pca(self, suite, components=2):
+        self._call("pca", suite)
+        runs = (
+            {
+                run: {
+                    "steps": self.steps,
+                    "tokens_seen": [s * TOKENS_PER_STEP for s in self.steps],
+                    "coords": [
+                        [10.0 - i * (3 if run == "attn2" else 1), (i - 2.0) ** 2 if run == "attn2" else 0.5 * i]
+                        for i in range(len(self.steps))
+                    ],
+                    "phase": self.phase(run),
+                }
+                for run in self.runs
+            }
+            if self.analysed
+            else {}
+        )
+        return {
+            "suite": suite,
+            "components": components,
+            "explained_variance": [0.6123, 0.2046],
+            "n_tokens": 256,
+            "runs": runs,
+            "note": "PCA over per-token losses",
+        }
+
+    def report(self, suite):
+        self._call("report", suite)
+        claims = [
+            {
+                "id": "a",
+                "claim": "Induction heads form in multi-layer attention-only models and never in the 1-layer one.",
+                "status": "pass",
+                "details": "attn2: peak 0.831 (L1H1)",
+                "numbers": {"peaks": {"attn2": {"score": INDUCTION_PEAK}}},
+            },
+            {
+                "id": "e",
+                "claim": "Ablating the induction head removes most of the ICL score.",
+                "status": "fail",
+                "details": "removes 41% (needs 50%)",
+                "numbers": {"fraction": 0.41},
+            },
+            {
+                "id": "c",
+                "claim": "The smeared-key 1-layer model forms induction heads.",
+                "status": "n/a",
+                "details": "no smeared-key run",
+                "numbers": {},
+            },
+        ]
+        runs = {
+            "attn2": {
+                "kind": "2L-attn",
+                "peak_prefix_matching": {"score": INDUCTION_PEAK, "step": 160, "head": "L1H1"},
+            },
+            "attn1": {"kind": "1L-attn", "peak_prefix_matching": {"score": 0.0612, "step": 160, "head": "L0H1"}},
+        }
+        return {
+            "suite": suite,
+            "generated": "2026-01-01T00:00:00+00:00",
+            "passed": 1,
+            "failed": 1,
+            "claims": claims,
+            "runs": runs,
+            "markdown": "# Claims report: suite `fake`",
+        }
+
+    # ---- computed ----------------------------------------------------------------------------
+    @staticmethod
+    def tokenize(text: str) -> list[str]:
+        return ["<|bos|>", *re.findall(r"\s+|\w+|[^\w\s]", text)]
+
+    def _losses(self, tokens: list[str], step: int) -> list[float]:
+        """Loss of token i + 1: 4.0, or 1.0 after the window when (token i, token i + 1) occurred before."""
+        seen, out = set(), []
+        for pair in itertools.pairwise(tokens):
+            out.append(1.0 if pair in seen and step >= WINDOW[1] else 4.0 - 0.001 * step)
+            seen.add(pair)
+        return out
+
+    def attention(self, suite, run, step, text, *, layers=None, heads=None):
+        self._call("attention", suite, run, step, text, tuple(layers or ()), tuple(heads or ()))
+        tokens = self.tokenize(text)
+        if len(tokens) > 64:
+            detail = (
+                f"text is {len(tokens)} tokens long after tokenisation (with BOS); the model's context is 64 tokens"
+            )
+            raise ServiceError(f"The service answered 422: {detail}", status=422, detail=detail)
+        n = len(tokens)
+        patterns = [
+            {
+                "layer": la,
+                "head": h,
+                "label": f"L{la}H{h}",
+                "pattern": [[1.0] if q == 0 else [0.0] * (q - 1) + [0.25, 0.75] for q in range(n)],
+            }
+            for la in (layers or [0])
+            for h in (heads or [0])
+        ]
+        loss = self._losses(tokens, step)
+        preds = [[{"token_id": r, "token": f"tok{r}", "prob": 0.5 / (r + 1)} for r in range(5)] for _ in range(n)]
+        return {
+            "suite": suite,
+            "run": run,
+            "step": step,
+            "token_ids": [hash(t) % 1000 for t in tokens],
+            "tokens": tokens,
+            "patterns": patterns,
+            "loss": loss,
+            "mean_loss": sum(loss) / max(len(loss), 1),
+            "top_predictions": preds,
+        }
+
+    def ablation(self, suite, run, step, heads, *, mode="mean", text=None):
+        self._call("ablation", suite, run, step, tuple(map(tuple, heads)), mode, text)
+        tokens = self.tokenize(text or "a b a b")
+        clean = self._losses(tokens, step)
+        undo = [
+            b - a for a, b in zip(clean, self._losses(tokens, WINDOW[0]))
+        ]  # L1H1 removed: back to before the window
+        # other heads: a small change on the tokens the phase change barely moved
+        ablated = [c + (u if tuple(heads[0]) == (1, 1) else 0.01 * (u < 1)) for c, u in zip(clean, undo)]
+        return {
+            "suite": suite,
+            "run": run,
+            "step": step,
+            "mode": mode,
+            "heads": [f"L{la}H{h}" for la, h in heads],
+            "input": "text",
+            "clean_loss": sum(clean) / len(clean),
+            "ablated_loss": sum(ablated) / len(ablated),
+            "delta_loss": None,
+            "clean_icl": None,
+            "ablated_icl": None,
+            "delta_icl": None,
+            "loss_clean": clean,
+            "loss_ablated": ablated,
+            "tokens": tokens,
+        }
+
+    def prefix_matching(self, suite, run, step, *, seed=None, n_sequences=None):
+        self._call("prefix_matching", suite, run, step)
+        grid = self.run_metrics(suite, run)["prefix_matching"][self.steps.index(step)]
+        return {
+            "suite": suite,
+            "run": run,
+            "step": step,
+            "seed": seed or 0,
+            "n_sequences": n_sequences or 10,
+            "scores": grid,
+            "stored": grid,
+        }
+
+    def logit_attribution(self, suite, run, step, text):
+        self._call("logit_attribution", suite, run, step, text)
+        tokens = self.tokenize(text)
+        n_layers, n_heads = SHAPES[run]
+        return {
+            "suite": suite,
+            "run": run,
+            "step": step,
+            "token_ids": [0] * len(tokens),
+            "tokens": tokens,
+            "logits": [1.0] * (len(tokens) - 1),
+            "contributions": [[[0.1] * n_heads for _ in range(n_layers)] for _ in tokens[1:]],
+        }
