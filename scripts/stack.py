@@ -155,5 +155,8 @@ def _interrupt(signum, frame):
 
 
 if __name__ == "__main__":
+    # Installed explicitly for SIGINT too: a process started in the background by a shell
+    # inherits SIGINT ignored, and Python then never raises KeyboardInterrupt on Ctrl-C.
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     raise SystemExit(main(sys.argv[1:]))
