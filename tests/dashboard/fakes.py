@@ -336,7 +336,8 @@ class FakeService:
             "suite": suite,
             "run": run,
             "step": step,
-            "token_ids": [hash(t) % 1000 for t in tokens],
+            # One id per distinct token string (str hash() is salted per process: ids could collide).
+            "token_ids": [list(dict.fromkeys(tokens)).index(t) for t in tokens],
             "tokens": tokens,
             "patterns": patterns,
             "loss": loss,
