@@ -20,7 +20,7 @@ import torch
 
 from training import data, schema
 from training.analysis import attribution, circuits, loss, scores, trajectory
-from training.config import AnalysisConfig, ConfigError
+from training.config import AnalysisConfig, override
 from training.hooked import hooked_from_state, model_config_from_manifest
 from training.model import Transformer, next_token_loss
 from training.tokenizer import BOS_ID
@@ -158,20 +158,7 @@ def snapshot_models(run_path: Path, manifest: dict, entry: dict) -> tuple:
 def analysis_config(manifest: dict, overrides: list[str] = ()) -> AnalysisConfig:
     """The run's analysis settings (recorded from its preset at training time), overridden by
     `analysis.key=value` strings."""
-    from training.config import replace_checked, parse_value
-
-    import typing
-
-    cfg = AnalysisConfig(**manifest.get("analysis", {}))
-    hints = typing.get_type_hints(AnalysisConfig)
-    changes = {}
-    for item in overrides:
-        key, _, raw = item.partition("=")
-        section, _, name = key.strip().partition(".")
-        if section != "analysis" or name not in hints or not _:
-            raise ConfigError(f"unknown key {key!r}: analyze takes analysis.X=value; known: {', '.join(hints)}")
-        changes[name] = parse_value(key, raw.strip(), hints[name])
-    return replace_checked(cfg, "analysis", changes)
+    return override({"analysis": AnalysisConfig(**manifest.get("analysis", {}))}, list(overrides))["analysis"]
 
 
 def analyze_run(run_path: Path, cfg: AnalysisConfig, log=print) -> dict:

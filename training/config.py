@@ -234,30 +234,29 @@ def replace_checked(config: Any, section: str, changes: dict[str, Any]) -> Any:
     return dataclasses.replace(config, **changes)
 
 
-def apply_overrides(preset: Preset, overrides: list[str]) -> Preset:
-    """Apply `section.field=value` strings (sections: data, model, train, analysis)."""
-    sections: dict[str, dict[str, Any]] = {"data": {}, "model": {}, "train": {}, "analysis": {}}
+def override(configs: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply `section.field=value` strings to the named configs; returns them replaced and
+    re-validated. Unknown sections or fields and badly typed values raise ConfigError naming them."""
+    names = list(configs)
+    shape = " or ".join(filter(None, [", ".join(f"{n}.X" for n in names[:-1]), f"{names[-1]}.X"]))
+    changes: dict[str, dict[str, Any]] = {name: {} for name in names}
     for item in overrides:
         if "=" not in item:
-            raise ConfigError(f"--set {item!r}: expected key=value, e.g. train.lr=1e-3")
+            example = "train.lr=1e-3" if "train" in configs else f"{names[-1]}.X=1"
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. {example}")
         key, raw = item.split("=", 1)
         section, _, name = key.strip().partition(".")
-        if section not in sections or not name:
-            raise ConfigError(f"unknown key {key!r}: keys look like data.X, model.X, train.X or analysis.X")
-        config = getattr(preset, section)
-        hints = typing.get_type_hints(type(config))
+        if section not in configs or not name:
+            raise ConfigError(f"unknown key {key!r}: keys look like {shape}")
+        hints = typing.get_type_hints(type(configs[section]))
         if name not in hints:
-            known = ", ".join(f.name for f in dataclasses.fields(config))
+            known = ", ".join(f.name for f in dataclasses.fields(configs[section]))
             raise ConfigError(f"unknown key {key!r}; known {section} keys: {known}")
-        sections[section][name] = parse_value(key, raw.strip(), hints[name])
-    return dataclasses.replace(
-        preset,
-        data=replace_checked(preset.data, "data", sections["data"]),
-        model=replace_checked(preset.model, "model", sections["model"]),
-        train=replace_checked(preset.train, "train", sections["train"]),
-        analysis=replace_checked(preset.analysis, "analysis", sections["analysis"]),
-    )
+        changes[section][name] = parse_value(key, raw.strip(), hints[name])
+    return {name: replace_checked(config, name, changes[name]) for name, config in configs.items()}
 
 
-def to_dict(config: Any) -> dict[str, Any]:
-    return dataclasses.asdict(config)
+def apply_overrides(preset: Preset, overrides: list[str]) -> Preset:
+    """Apply `section.field=value` strings (sections: data, model, train, analysis)."""
+    sections = ("data", "model", "train", "analysis")
+    return dataclasses.replace(preset, **override({s: getattr(preset, s) for s in sections}, overrides))
