@@ -100,34 +100,21 @@ def training_curves(metrics: dict[str, RunMetrics], tokens_per_step: dict[str, i
             col=1,
         )
         x = positive(m["tokens_seen"])
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=m["icl_score"],
-                name=run,
-                legendgroup=run,
-                showlegend=False,
-                line={"color": c},
-                mode="lines+markers",
-                marker={"size": 4},
-            ),
-            row=2,
-            col=1,
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=max_over_heads(m["prefix_matching"]),
-                name=run,
-                legendgroup=run,
-                showlegend=False,
-                line={"color": c},
-                mode="lines+markers",
-                marker={"size": 4},
-            ),
-            row=3,
-            col=1,
-        )
+        for row, y in ((2, m["icl_score"]), (3, max_over_heads(m["prefix_matching"]))):
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=y,
+                    name=run,
+                    legendgroup=run,
+                    showlegend=False,
+                    line={"color": c},
+                    mode="lines+markers",
+                    marker={"size": 4},
+                ),
+                row=row,
+                col=1,
+            )
         shade_window(fig, m, tps, c, label=False)
     fig.update_xaxes(type="log")
     fig.update_xaxes(title="tokens seen", row=3, col=1)
