@@ -5,8 +5,10 @@
 Starts `uvicorn backend.main:app` in a subprocess on a free port (ARTIFACTS_DIR = the suite's
 parent folder) and measures, over real HTTP:
 - the cold first attention request (snapshot and tokenizer loaded on demand);
-- the attention route for a 128-token text (or n_ctx tokens if the context is shorter) from
-  `--clients` concurrent clients on a warm cache: p50 and p95;
+- the attention route for 128-token texts (or n_ctx tokens if the context is shorter) from
+  `--clients` concurrent clients on a warm snapshot cache: p50 and p95, every request a
+  different held-out text (so the model runs each time), and again with one text repeated
+  (answered from the service's response cache);
 - the metrics route (warm, sequential): p50 and p95;
 and, in this process, TransformerLens' `run_with_cache` on the same tokens, to which the warm
 attention latency is compared (the ratio is the service's overhead: HTTP, JSON, tokenising).
@@ -35,11 +37,13 @@ from training import load_hooked, schema
 from training.tokenizer import BOS_ID, load
 
 
-def text_of_length(suite: Path, n_tokens: int) -> str:
-    """A held-out text that tokenises to exactly `n_tokens` tokens with BOS (or as close below)."""
+def text_of_length(suite: Path, n_tokens: int, start: int = 1000) -> str:
+    """A held-out text from token `start` on that tokenises to exactly `n_tokens` tokens with
+    BOS (or as close below)."""
     tok = load(suite)
     heldout = schema.read_npy(schema.data_dir(suite) / "heldout.npy")
-    ids = [int(t) for t in heldout[1000 : 1000 + 2 * n_tokens] if t != BOS_ID]
+    start %= max(1, len(heldout) - 2 * n_tokens)  # a small suite's held-out text wraps around
+    ids = [int(t) for t in heldout[start : start + 2 * n_tokens] if t != BOS_ID]
     best = ""
     for k in range(n_tokens - 1, 0, -1):  # decoding and re-encoding may merge differently
         text = tok.decode(ids[:k])
@@ -75,18 +79,21 @@ def timed(fn) -> float:
     return (time.perf_counter() - t0) * 1000
 
 
-def concurrent(url: str, body: dict, clients: int, per_client: int) -> list[float]:
+def concurrent(url: str, bodies: list[dict], clients: int, per_client: int) -> list[float]:
+    """Latencies of `clients` threads each posting `per_client` requests back to back; request
+    i of client c sends bodies[(c * per_client + i) % len(bodies)]."""
     times: list[float] = []
     lock = threading.Lock()
 
-    def client() -> None:
-        with httpx.Client(timeout=60) as c:
-            for _ in range(per_client):
-                ms = timed(lambda: c.post(url, json=body).raise_for_status())
+    def client(c: int) -> None:
+        with httpx.Client(timeout=60) as session:
+            for i in range(per_client):
+                body = bodies[(c * per_client + i) % len(bodies)]
+                ms = timed(lambda: session.post(url, json=body).raise_for_status())
                 with lock:
                     times.append(ms)
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
@@ -117,7 +124,11 @@ def main() -> None:
     run = args.run or ("attn2" if "attn2" in runs else runs[0])
     n_ctx = schema.read_manifest(suite / run)["model"]["n_ctx"]
     n_tokens = min(args.tokens, n_ctx)
-    text = text_of_length(suite, n_tokens)
+    # Distinct texts, one per request, so the service's response cache never answers: the
+    # figures below are the model run, not a lookup. One repeated text measures the cache.
+    n_texts = args.clients * args.requests
+    texts = [text_of_length(suite, n_tokens, start=1000 + 3 * n_tokens * k) for k in range(n_texts)]
+    text = texts[0]
     threads = Settings().torch_threads  # the service's own setting, so both run alike
     if threads:
         torch.set_num_threads(threads)
@@ -126,21 +137,20 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}/suites/{suite.name}/runs/{run}"
     server = start_server(suite.parent, port)
     try:
-        body = {"text": text}
-        for key in ("layers", "heads"):
-            if getattr(args, key):
-                body[key] = [int(x) for x in getattr(args, key).split(",")]
-        first = httpx.post(f"{base}/snapshots/latest/attention", json=body, timeout=120)
+        selection = {
+            key: [int(x) for x in getattr(args, key).split(",")] for key in ("layers", "heads") if getattr(args, key)
+        }
+        bodies = [{"text": t, **selection} for t in texts]
+        url = f"{base}/snapshots/latest/attention"
+        first = httpx.post(url, json=bodies[0], timeout=120)
         cold = first.elapsed.total_seconds() * 1000
         first.raise_for_status()
         sent = len(first.json()["token_ids"])
-        concurrent(f"{base}/snapshots/latest/attention", body, args.clients, 3)  # warm every worker thread
+        concurrent(url, bodies[:1], args.clients, 3)  # warm every worker thread
         with httpx.Client(timeout=60) as c:
-            single = [
-                timed(lambda: c.post(f"{base}/snapshots/latest/attention", json=body).raise_for_status())
-                for _ in range(30)
-            ]
-        warm = concurrent(f"{base}/snapshots/latest/attention", body, args.clients, args.requests)
+            single = [timed(lambda b=b: c.post(url, json=b).raise_for_status()) for b in bodies[1:31]]
+        warm = concurrent(url, bodies, args.clients, args.requests)
+        repeated = concurrent(url, bodies[:1], args.clients, args.requests)
         with httpx.Client(timeout=60) as c:
             metrics = [timed(lambda: c.get(f"{base}/metrics").raise_for_status()) for _ in range(20)]
     finally:
@@ -159,6 +169,7 @@ def main() -> None:
     print(f"attention, cold first request        {cold:7.1f} ms")
     print(f"attention, warm, 1 client            {pct(single)}")
     print(f"attention, warm, {args.clients} concurrent clients {pct(warm)}")
+    print(f"  the same text each time (cached)   {pct(repeated)}")
     print(f"metrics, warm, 1 client              {pct(metrics)}")
     print(f"run_with_cache in-process            {pct(direct)}")
     d50 = np.percentile(direct, 50)

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from training import presets, schema
+from training.allocator import keep_buffers_in_heap
 from training.config import ConfigError, apply_overrides
 
 
@@ -134,6 +135,7 @@ def cmd_list(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    keep_buffers_in_heap()  # training and analysis both run long-context batches
     try:
         commands = {"train": cmd_train, "analyze": cmd_analyze, "report": cmd_report, "list": cmd_list}
         return commands[args.command](args)

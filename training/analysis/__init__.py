@@ -15,6 +15,7 @@ differs.
 
 from training.analysis.attribution import (
     ablate_heads_loss,
+    clean_attention_patterns,
     direct_logit_attribution,
     direct_logit_attribution_per_token,
     head_ablation_effects,
@@ -51,6 +52,7 @@ __all__ = [
     "ablation_alignment",
     "attention_patterns",
     "before_after_vector",
+    "clean_attention_patterns",
     "composition_scores",
     "copying_score",
     "default_icl_indices",

@@ -69,6 +69,7 @@ def ablate_heads_loss(
     heads: list[tuple[int, int]],
     *,
     mode: AblationMode,
+    clean_patterns: dict[str, Tensor] | None = None,
 ) -> Float[Tensor, "batch pos-1"]:
     """Per-token next-token loss (nats) with the given heads removed.
 
@@ -81,6 +82,8 @@ def ablate_heads_loss(
       they did, so only what flows through values and the residual stream changes.
     The two modes differ in what replaces the head (its mean vs nothing) as well as in whether
     patterns may move; the paper does not pin down the first choice for its ablations.
+    `clean_patterns` (`clean_attention_patterns` of these tokens) skips the clean run, for
+    callers that ablate many heads of one model on the same tokens.
     """
     by_layer: dict[int, list[int]] = {}
     for layer, head in heads:
@@ -99,14 +102,26 @@ def ablate_heads_loss(
         for layer, hs in by_layer.items()
     ]
     if mode == "pattern_preserving":
-        names = {get_act_name("pattern", layer) for layer in range(model.cfg.n_layers)}
-        with torch.no_grad():
-            _, cache = model.run_with_cache(tokens, names_filter=lambda name: name in names)
-        hooks += [(name, lambda pattern, hook, clean=cache[name]: clean) for name in sorted(names)]
+        if clean_patterns is None:
+            _, clean_patterns = clean_attention_patterns(model, tokens)
+        hooks += [(name, lambda pattern, hook, clean=clean: clean) for name, clean in sorted(clean_patterns.items())]
     elif mode != "mean":
         raise ValueError(f"mode must be 'mean' or 'pattern_preserving', got {mode!r}")
     with torch.no_grad():
         return model.run_with_hooks(tokens, return_type="loss", loss_per_token=True, fwd_hooks=hooks)
+
+
+def clean_attention_patterns(
+    model: HookedTransformer, tokens: Int[Tensor, "batch pos"]
+) -> tuple[Float[Tensor, "batch pos-1"], dict[str, Tensor]]:
+    """One clean run: the per-token loss and every layer's attention pattern, by hook name
+    (`blocks.{layer}.attn.hook_pattern`, each `[batch head query key]`)."""
+    names = {get_act_name("pattern", layer) for layer in range(model.cfg.n_layers)}
+    with torch.no_grad():
+        loss, cache = model.run_with_cache(
+            tokens, return_type="loss", loss_per_token=True, names_filter=lambda name: name in names
+        )
+    return loss, {name: cache[name] for name in names}
 
 
 def head_ablation_effects(
@@ -126,14 +141,17 @@ def head_ablation_effects(
     "clean_icl" (0-d tensors) and "per_token_delta" `[layer head batch pos-1]`, the per-token
     loss changes that `trajectory.ablation_alignment` compares with the phase change.
     """
-    clean = per_token_loss(model, tokens)
+    if mode == "pattern_preserving":  # one clean run serves every head's ablation
+        clean, patterns = clean_attention_patterns(model, tokens)
+    else:
+        clean, patterns = per_token_loss(model, tokens), None
     clean_icl = icl_score(clean, late=icl_late, early=icl_early, width=icl_width)
     n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
     per_token_delta = clean.new_zeros(n_layers, n_heads, *clean.shape)
     delta_icl = clean.new_zeros(n_layers, n_heads)
     for layer in range(n_layers):
         for head in range(n_heads):
-            ablated = ablate_heads_loss(model, tokens, [(layer, head)], mode=mode)
+            ablated = ablate_heads_loss(model, tokens, [(layer, head)], mode=mode, clean_patterns=patterns)
             per_token_delta[layer, head] = ablated - clean
             delta_icl[layer, head] = icl_score(ablated, late=icl_late, early=icl_early, width=icl_width) - clean_icl
     return {

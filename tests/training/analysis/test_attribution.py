@@ -8,6 +8,7 @@ from transformer_lens.utilities import get_act_name
 
 from training.analysis.attribution import (
     ablate_heads_loss,
+    clean_attention_patterns,
     direct_logit_attribution,
     direct_logit_attribution_per_token,
     head_ablation_effects,
@@ -142,3 +143,17 @@ def test_head_ablation_effects_are_per_head_ablations_minus_clean(make_model):
     icl_change = (ablated - clean)[:, 20] - (ablated - clean)[:, 2]
     assert effects["delta_icl"][0, 1].item() == pytest.approx(icl_change.mean().item(), abs=1e-5)
     assert effects["delta_loss"][1, 1] == 0.0 and effects["delta_icl"][1, 1] == 0.0
+
+
+def test_pattern_preserving_effects_reuse_one_clean_run_with_the_same_result(make_model):
+    model = make_model(initializer_range=0.3)
+    tokens = random_tokens(n_pos=24)
+    clean, patterns = clean_attention_patterns(model, tokens)
+    torch.testing.assert_close(clean, per_token_loss(model, tokens))
+    assert sorted(patterns) == [get_act_name("pattern", 0), get_act_name("pattern", 1)]
+    effects = head_ablation_effects(model, tokens, mode="pattern_preserving", icl_late=20, icl_early=2)
+    for layer, head in [(0, 0), (0, 1), (1, 0)]:
+        alone = ablate_heads_loss(model, tokens, [(layer, head)], mode="pattern_preserving")  # its own clean run
+        torch.testing.assert_close(effects["per_token_delta"][layer, head], alone - clean)
+        reused = ablate_heads_loss(model, tokens, [(layer, head)], mode="pattern_preserving", clean_patterns=patterns)
+        torch.testing.assert_close(reused, alone)
