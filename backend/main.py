@@ -1,8 +1,10 @@
-"""The FastAPI app: `uvicorn backend.main:app`. Assembly only; see `backend/API.md`."""
+"""The FastAPI app: `uvicorn backend.main:app`. Assembly only; the API is described in the README."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
 import torch
@@ -12,6 +14,7 @@ from backend.api import errors
 from backend.api.main import api_router
 from backend.core.config import Settings
 from backend.services.store import ArtifactStore
+from training.allocator import keep_buffers_in_heap
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -22,7 +25,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Process-wide, so set when the app starts serving rather than when it is built.
         if settings.torch_threads:
             torch.set_num_threads(settings.torch_threads)
+        keep_buffers_in_heap()  # model runs allocate the same buffers request after request
+        app.state.attention_pool = attention_pool(settings)  # a fresh one each time the app starts
+        # The ~460k objects that importing torch, TransformerLens and the app creates live as
+        # long as the process; frozen, the garbage collector stops walking them, so a full
+        # collection no longer stalls every request in flight (~240 ms measured here).
+        gc.freeze()
         yield
+        app.state.attention_pool.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(
         title="inductionscope",
@@ -32,10 +42,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.store = ArtifactStore(settings.artifacts_dir, settings.cache_size)
+    app.state.attention_pool = attention_pool(settings)  # for use without the lifespan (threads start on demand)
+    app.state.store = ArtifactStore(settings.artifacts_dir, settings.cache_size, settings.response_cache_size)
     errors.install(app)
     app.include_router(api_router)
     return app
+
+
+def attention_pool(settings: Settings) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(settings.attention_threads, thread_name_prefix="attention")
 
 
 app = create_app()

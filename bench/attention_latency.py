@@ -59,9 +59,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(artifacts: Path, port: int) -> subprocess.Popen:
+def start_server(artifacts: Path, port: int, workers: int) -> subprocess.Popen:
     env = {**os.environ, "ARTIFACTS_DIR": str(artifacts), "TOKENIZERS_PARALLELISM": "false"}
     cmd = [sys.executable, "-m", "uvicorn", "backend.main:app", "--port", str(port), "--log-level", "warning"]
+    cmd += ["--workers", str(workers)]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env)
     for _ in range(600):  # up to 60 s for imports on a busy machine
         try:
@@ -112,6 +113,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--requests", type=int, default=25, help="per client")
     ap.add_argument("--tokens", type=int, default=128)
+    ap.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     ap.add_argument("--layers", help="comma-separated layers to request (default: all)")
     ap.add_argument("--heads", help="comma-separated heads of each layer to request (default: all)")
     args = ap.parse_args()
@@ -135,7 +137,7 @@ def main() -> None:
 
     port = free_port()
     base = f"http://127.0.0.1:{port}/suites/{suite.name}/runs/{run}"
-    server = start_server(suite.parent, port)
+    server = start_server(suite.parent, port, args.workers)
     try:
         selection = {
             key: [int(x) for x in getattr(args, key).split(",")] for key in ("layers", "heads") if getattr(args, key)
@@ -152,6 +154,7 @@ def main() -> None:
         warm = concurrent(url, bodies, args.clients, args.requests)
         repeated = concurrent(url, bodies[:1], args.clients, args.requests)
         with httpx.Client(timeout=60) as c:
+            c.get(f"{base}/metrics").raise_for_status()  # the first call loads the run's arrays
             metrics = [timed(lambda: c.get(f"{base}/metrics").raise_for_status()) for _ in range(20)]
     finally:
         server.terminate()

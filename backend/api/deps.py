@@ -1,9 +1,12 @@
 """Dependencies as `Annotated` aliases: the settings, the artifact store, and the path
 parameters, whose patterns match `training.schema`'s names, so a name that could leave
-ARTIFACTS_DIR (`..`, `a/b`) is a 422 before anything touches the disk."""
+ARTIFACTS_DIR (`..`, `a/b`) is a 422 before anything touches the disk. The dependencies are
+`async def` because they only read app state: FastAPI runs a plain `def` dependency in the
+threadpool, a thread hop per dependency per request."""
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -15,19 +18,24 @@ from backend.services.store import ArtifactStore
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"  # training.schema.NAME_RE, at most 64 characters
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_store(request: Request) -> ArtifactStore:
+async def get_store(request: Request) -> ArtifactStore:
     return request.app.state.store
 
 
-def get_text_limits(settings: Annotated[Settings, Depends(get_settings)]) -> TextLimits:
+async def get_text_limits(settings: Annotated[Settings, Depends(get_settings)]) -> TextLimits:
     return TextLimits(max_chars=settings.max_text_chars, max_tokens=settings.max_text_tokens)
 
 
+async def get_attention_pool(request: Request) -> Executor:
+    return request.app.state.attention_pool
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+AttentionPoolDep = Annotated[Executor, Depends(get_attention_pool)]
 StoreDep = Annotated[ArtifactStore, Depends(get_store)]
 LimitsDep = Annotated[TextLimits, Depends(get_text_limits)]
 

@@ -3,9 +3,11 @@
 ARTIFACTS_DIR=artifacts   where the suites are (`python -m training train --out`)
 HOST=127.0.0.1 PORT=8000  where `python -m backend` listens
 CACHE_SIZE=8              snapshots kept loaded (LRU, shared by all requests)
+RESPONSE_CACHE_SIZE=64    attention answers kept, encoded (LRU; 0 turns it off)
 MAX_TEXT_CHARS=100000     longest text accepted before tokenising
 MAX_TEXT_TOKENS=4096      longest token sequence run (the model's n_ctx caps it anyway)
 TORCH_THREADS=1           torch intra-op threads (0: torch's default, one per core)
+ATTENTION_THREADS=1       threads running the attention route, first come first served
 """
 
 from __future__ import annotations
@@ -24,9 +26,14 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     # A loaded snapshot of the `default` suite is a few MB; 8 covers a dashboard comparing runs.
     cache_size: int = Field(8, ge=1)
+    # An attention answer for 128 tokens of the `default` 2-layer model is ~0.6 MB of JSON.
+    response_cache_size: int = Field(64, ge=0)
     max_text_chars: int = Field(100_000, ge=1)
     max_text_tokens: int = Field(4096, ge=2)
     # Set when the app starts serving. Our models are tiny: a forward pass takes ~1 ms on one
     # thread, while two intra-op threads on a busy 2-core machine took ~240 ms (threads waiting
     # for a core). Concurrent requests already run in parallel in the threadpool.
     torch_threads: int = Field(1, ge=0)
+    # One thread, on 2 cores, leaves the other to the event loop and HTTP: more threads made
+    # the GIL the queue and raised the p95 latency under 8 concurrent clients (bench/).
+    attention_threads: int = Field(1, ge=1)

