@@ -24,3 +24,13 @@ def test_settings_reject_a_zero_cache(monkeypatch):
     monkeypatch.setenv("CACHE_SIZE", "0")
     with pytest.raises(ValidationError, match="cache_size"):
         Settings()
+
+
+def test_settings_allow_no_response_cache_but_need_an_attention_thread(monkeypatch):
+    monkeypatch.setenv("RESPONSE_CACHE_SIZE", "0")
+    monkeypatch.setenv("ATTENTION_THREADS", "2")
+    settings = Settings(_env_file=None)
+    assert settings.response_cache_size == 0 and settings.attention_threads == 2
+    monkeypatch.setenv("ATTENTION_THREADS", "0")
+    with pytest.raises(ValidationError, match="attention_threads"):
+        Settings(_env_file=None)

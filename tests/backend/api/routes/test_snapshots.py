@@ -1,5 +1,7 @@
 """POST …/snapshots/{step}/attention, /prefix-matching, /ablation, /logit-attribution."""
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -63,6 +65,19 @@ def test_attention_repeats_are_answered_from_the_response_cache(copy_client, sui
     assert post({"text": TEXT + "x"}).status_code == 200  # other tokens
     assert post({"text": TEXT, "heads": [1]}).status_code == 200  # other heads
     assert len(computed) == 3 and len(copy_client.app.state.store.responses) == 3
+
+
+def test_attention_runs_on_the_attention_pool_off_the_event_loop(copy_client, suite, monkeypatch):
+    threads = []
+    compute = probes.attention
+    monkeypatch.setattr(probes, "attention", lambda *args: threads.append(threading.current_thread().name) or compute(*args))
+    assert copy_client.post(url(suite, route="attention"), json={"text": TEXT}).status_code == 200
+    assert threads and threads[0].startswith("attention")
+
+
+def test_attention_errors_raised_on_the_pool_keep_their_status(client, suite):
+    r = client.post(url(suite, run="attn9", route="attention"), json={"text": TEXT})
+    assert r.status_code == 404 and "'attn9'" in r.json()["detail"]
 
 
 def test_attention_without_a_response_cache_gives_the_same_answer(client, suite, suite_copy):
