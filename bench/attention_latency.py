@@ -130,7 +130,6 @@ def main() -> None:
     # figures below are the model run, not a lookup. One repeated text measures the cache.
     n_texts = args.clients * args.requests
     texts = [text_of_length(suite, n_tokens, start=1000 + 3 * n_tokens * k) for k in range(n_texts)]
-    text = texts[0]
     threads = Settings().torch_threads  # the service's own setting, so both run alike
     if threads:
         torch.set_num_threads(threads)
