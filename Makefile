@@ -26,7 +26,11 @@ up: setup
 train: setup
 	$(PY) -m training train --preset default --out $(ARTIFACTS) --resume
 
+# Lint, format and the architecture's import contracts first (seconds), then the tests.
 test: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest
 
 clean-venv:

@@ -8,7 +8,8 @@
 `make up` runs `up`; docker-compose.yml runs `api`, `dashboard` and `trainer`, so Docker and the
 local way start exactly the same commands (tests/test_stack.py checks this). Settings come from
 the environment: ARTIFACTS_DIR (artifacts), API_HOST (127.0.0.1), API_PORT (8000),
-DASHBOARD_HOST (127.0.0.1), DASHBOARD_PORT (8501), INDUCTIONSCOPE_API (http://API_HOST:API_PORT).
+DASHBOARD_HOST (127.0.0.1), DASHBOARD_PORT (8501), INDUCTIONSCOPE_API (http://API_HOST:API_PORT),
+TRAINER_PRIORITY (idle) and TRAINER_NICE (19): how the trainer yields the cores to the others.
 Only the standard library is imported here: the dashboard image has no torch.
 """
 
@@ -37,7 +38,10 @@ def settings() -> dict[str, str]:
         "dashboard_host": env.get("DASHBOARD_HOST", "127.0.0.1"),
         "dashboard_port": env.get("DASHBOARD_PORT", "8501"),
     }
-    s["api_url"] = env.get("INDUCTIONSCOPE_API", f"http://{'localhost' if s['api_host'] in ('0.0.0.0', '127.0.0.1') else s['api_host']}:{s['api_port']}")
+    s["api_url"] = env.get(
+        "INDUCTIONSCOPE_API",
+        f"http://{'localhost' if s['api_host'] in ('0.0.0.0', '127.0.0.1') else s['api_host']}:{s['api_port']}",
+    )
     return s
 
 
@@ -48,8 +52,21 @@ def command(part: str, extra: list[str] | None = None) -> list[str]:
     if part == "api":
         return [py, "-m", "uvicorn", "backend.main:app", "--host", s["api_host"], "--port", s["api_port"]]
     if part == "dashboard":
-        return [py, "-m", "streamlit", "run", "dashboard/app.py", "--server.address", s["dashboard_host"],
-                "--server.port", s["dashboard_port"], "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+        return [
+            py,
+            "-m",
+            "streamlit",
+            "run",
+            "dashboard/app.py",
+            "--server.address",
+            s["dashboard_host"],
+            "--server.port",
+            s["dashboard_port"],
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ]
     if part == "trainer":
         return [py, "-m", "training", "train", "--out", s["artifacts"], *(extra or DEFAULT_TRAIN_ARGS)]
     raise ValueError(f"unknown part {part!r}")
@@ -79,13 +96,43 @@ def suite_complete(artifacts: Path, suite: str = "default") -> bool:
     return all(json.loads(p.read_text()).get("status") == "complete" for p in runs)
 
 
+def yield_to_requests() -> None:
+    """Lower this process's CPU priority so that the trainer yields the cores to the service
+    and the dashboard when they have work (a request, a page to draw) and takes every idle
+    cycle otherwise. TRAINER_PRIORITY: `idle` (default: Linux's SCHED_IDLE class, which runs
+    only when nothing else wants the CPU; falls back to nice 19 elsewhere), `nice` (nice
+    TRAINER_NICE, default 19), or `normal` (no change). Inherited across exec, so it applies
+    to `make up`'s trainer and to the compose `trainer` alike."""
+    mode = os.environ.get("TRAINER_PRIORITY", "idle")
+    if mode not in ("idle", "nice", "normal"):
+        raise SystemExit(f"error: TRAINER_PRIORITY={mode!r}: use idle, nice or normal")
+    if mode == "normal":
+        return
+    if mode == "idle" and hasattr(os, "SCHED_IDLE"):
+        try:
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+            return
+        except OSError:  # not permitted in this container: fall back to nice
+            pass
+    os.nice(int(os.environ.get("TRAINER_NICE", "19")))
+
+
 def relay(proc: subprocess.Popen, label: str) -> None:
     for line in proc.stdout:
         print(f"[{label}] {line}", end="", flush=True)
 
 
 def start(part: str, extra: list[str] | None = None) -> subprocess.Popen:
-    proc = subprocess.Popen(command(part, extra), cwd=ROOT, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        command(part, extra),
+        cwd=ROOT,
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        preexec_fn=yield_to_requests if part == "trainer" else None,
+    )
     threading.Thread(target=relay, args=(proc, part), daemon=True).start()
     return proc
 
@@ -104,18 +151,30 @@ def stop(procs: dict[str, subprocess.Popen]) -> None:
 
 def up() -> int:
     s = settings()
-    for name, host, port in (("API_PORT", s["api_host"], s["api_port"]), ("DASHBOARD_PORT", s["dashboard_host"], s["dashboard_port"])):
+    for name, host, port in (
+        ("API_PORT", s["api_host"], s["api_port"]),
+        ("DASHBOARD_PORT", s["dashboard_host"], s["dashboard_port"]),
+    ):
         if not port_free(host, int(port)):
-            print(f"error: port {port} on {host} is taken (set {name}=<another port>, e.g. {name}={int(port) + 1} make up)", file=sys.stderr)
+            print(
+                f"error: port {port} on {host} is taken (set {name}=<another port>, e.g. {name}={int(port) + 1} make up)",
+                file=sys.stderr,
+            )
             return 2
     Path(s["artifacts"]).mkdir(parents=True, exist_ok=True)
     procs = {"api": start("api"), "dashboard": start("dashboard")}
     if not suite_complete(ROOT / s["artifacts"] if not Path(s["artifacts"]).is_absolute() else Path(s["artifacts"])):
-        print("[stack] the default suite is missing or unfinished: training it in the background (about an hour on 2 CPU cores); "
-              "the dashboard shows the runs as they arrive", flush=True)
+        print(
+            "[stack] the default suite is missing or unfinished: training it in the background (about an hour on "
+            "2 CPU cores); the dashboard shows each run's curves live, and its full analysis when it finishes",
+            flush=True,
+        )
         procs["trainer"] = start("trainer")
-    print(f"\n[stack] REST API:  {s['api_url']}  (docs: {s['api_url']}/docs)\n"
-          f"[stack] dashboard: http://localhost:{s['dashboard_port']}\n[stack] Ctrl-C stops everything\n", flush=True)
+    print(
+        f"\n[stack] REST API:  {s['api_url']}  (docs: {s['api_url']}/docs)\n"
+        f"[stack] dashboard: http://localhost:{s['dashboard_port']}\n[stack] Ctrl-C stops everything\n",
+        flush=True,
+    )
     try:
         while True:
             for name, proc in list(procs.items()):
@@ -146,6 +205,8 @@ def main(argv: list[str]) -> int:
     part, extra = argv[0], argv[1:]
     if part == "up":
         return up()
+    if part == "trainer":
+        yield_to_requests()
     os.chdir(ROOT)
     os.execvpe(command(part, extra or None)[0], command(part, extra or None), child_env())
 

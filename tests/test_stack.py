@@ -25,7 +25,11 @@ def compose() -> dict:
 
 
 def test_compose_file_is_valid_against_the_compose_specification():
-    result = subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(COMPOSE)], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(COMPOSE)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -33,7 +37,9 @@ def test_docker_compose_config_accepts_the_file_where_the_plugin_exists():
     docker = shutil.which("docker")
     if not docker or subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
         pytest.skip("this machine's docker client has no compose plugin")
-    result = subprocess.run([docker, "compose", "-f", str(COMPOSE), "config", "--quiet"], capture_output=True, text=True)
+    result = subprocess.run(
+        [docker, "compose", "-f", str(COMPOSE), "config", "--quiet"], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -44,7 +50,9 @@ def test_compose_services_run_the_same_commands_as_make_up():
     assert services["trainer"]["entrypoint"] == ["python", "scripts/stack.py", "trainer"]
     assert services["trainer"]["command"] == stack.DEFAULT_TRAIN_ARGS
     assert services["dashboard"]["depends_on"]["api"]["condition"] == "service_healthy"
-    assert "trainer" not in services["api"].get("depends_on", {}) and "trainer" not in services["dashboard"].get("depends_on", {})
+    assert "trainer" not in services["api"].get("depends_on", {}) and "trainer" not in services["dashboard"].get(
+        "depends_on", {}
+    )
     for name in ("api", "dashboard"):
         assert all(v.endswith(":ro") for v in services[name]["volumes"])
     # ... and make up runs stack.py too, whose parts are the commands below.
@@ -56,7 +64,11 @@ def test_compose_services_run_the_same_commands_as_make_up():
 def test_stack_parts_are_the_documented_commands():
     assert stack.command("api")[1:4] == ["-m", "uvicorn", "backend.main:app"]
     assert stack.command("dashboard")[1:5] == ["-m", "streamlit", "run", "dashboard/app.py"]
-    assert stack.command("trainer")[1:4] == ["-m", "training", "train"] and stack.command("trainer")[-3:] == ["--preset", "default", "--resume"]
+    assert stack.command("trainer")[1:4] == ["-m", "training", "train"] and stack.command("trainer")[-3:] == [
+        "--preset",
+        "default",
+        "--resume",
+    ]
     assert stack.command("trainer", ["--preset", "tiny"])[-2:] == ["--preset", "tiny"]
 
 
@@ -67,7 +79,9 @@ def test_images_install_cpu_torch_first_run_as_non_root_and_the_dashboard_has_no
     dash = (REPO / "docker/Dockerfile.dashboard").read_text()
     for text in (main, dash):
         assert "USER app" in text
-    assert "torch" not in (REPO / "requirements-dashboard.txt").read_text().replace("# The dashboard's own dependencies (its Docker image installs only these: no torch).", "")
+    assert "torch" not in (REPO / "requirements-dashboard.txt").read_text().replace(
+        "# The dashboard's own dependencies (its Docker image installs only these: no torch).", ""
+    )
     assert "COPY training" not in dash and "COPY backend" not in dash
 
 
@@ -83,7 +97,9 @@ def test_up_refuses_a_taken_port_with_a_message(tmp_path):
         taken.listen()
         port = taken.getsockname()[1]
         env = {**os.environ, "API_PORT": str(port), "DASHBOARD_PORT": str(free_port()), "ARTIFACTS_DIR": str(tmp_path)}
-        result = subprocess.run([sys.executable, "scripts/stack.py", "up"], cwd=REPO, env=env, capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            [sys.executable, "scripts/stack.py", "up"], cwd=REPO, env=env, capture_output=True, text=True, timeout=30
+        )
     assert result.returncode == 2
     assert f"port {port} on 127.0.0.1 is taken" in result.stderr and "API_PORT" in result.stderr
 
@@ -104,7 +120,14 @@ def test_up_serves_api_and_dashboard_without_training_when_the_suite_is_there_an
     shutil.copytree(tiny_suite, tmp_path / "default")  # a complete, analysed suite named "default"
     api, dash = free_port(), free_port()
     env = {**os.environ, "API_PORT": str(api), "DASHBOARD_PORT": str(dash), "ARTIFACTS_DIR": str(tmp_path)}
-    proc = subprocess.Popen([sys.executable, "scripts/stack.py", "up"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "scripts/stack.py", "up"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         assert wait_http(f"http://127.0.0.1:{api}/health", 60)
         assert wait_http(f"http://127.0.0.1:{dash}/", 60)
@@ -114,3 +137,23 @@ def test_up_serves_api_and_dashboard_without_training_when_the_suite_is_there_an
     assert proc.returncode == 0, out
     assert f"http://localhost:{dash}" in out and "training it in the background" not in out
     assert "stopping" in out
+
+
+@pytest.mark.parametrize(("mode", "expect"), [("idle", "idle"), ("nice", "nice"), ("normal", "normal")])
+def test_trainer_yields_the_cores_as_configured(mode, expect):
+    code = (
+        "import os, sys; sys.path.insert(0, 'scripts'); import stack; stack.yield_to_requests(); "
+        "idle = hasattr(os, 'SCHED_IDLE') and os.sched_getscheduler(0) == os.SCHED_IDLE; "
+        "print('idle' if idle else 'nice' if os.nice(0) >= 19 else 'normal')"
+    )
+    env = {**os.environ, "TRAINER_PRIORITY": mode}
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == expect or (mode == "idle" and out.stdout.strip() == "nice")  # no SCHED_IDLE: nice
+
+
+def test_trainer_priority_rejects_an_unknown_mode():
+    code = "import sys; sys.path.insert(0, 'scripts'); import stack; stack.yield_to_requests()"
+    env = {**os.environ, "TRAINER_PRIORITY": "fast"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "TRAINER_PRIORITY='fast'" in out.stderr

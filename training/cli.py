@@ -27,24 +27,49 @@ def log(message: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m training", description="Train and analyse suites of small transformers.")
+    parser = argparse.ArgumentParser(
+        prog="python -m training", description="Train and analyse suites of small transformers."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train a suite of models from a preset")
     train.add_argument("--preset", required=True, help=f"one of: {', '.join(presets.names())}")
     train.add_argument("--out", type=Path, default=Path("artifacts"), help="artifacts folder (default: artifacts)")
     train.add_argument("--suite", help="suite name (default: the preset's name)")
-    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a preset value, e.g. train.lr=1e-3 (repeatable)")
+    train.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a preset value, e.g. train.lr=1e-3 (repeatable)",
+    )
     train.add_argument("--runs", help="comma-separated subset of the preset's runs")
-    train.add_argument("--resume", action="store_true", help="continue interrupted runs from their last resume checkpoint")
+    train.add_argument(
+        "--resume", action="store_true", help="continue interrupted runs from their last resume checkpoint"
+    )
     train.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
 
-    train.add_argument("--no-analyze", action="store_true", help="skip the analysis that follows training")
+    train.add_argument(
+        "--no-analyze", action="store_true", help="skip the analysis (and claims report) that follows each run"
+    )
+    train.add_argument(
+        "--no-live-metrics", action="store_true", help="do not measure the live metrics at every snapshot"
+    )
 
     analyze = sub.add_parser("analyze", help="measure every snapshot not yet analysed (incremental)")
     analyze.add_argument("suite_dir", type=Path, help="e.g. artifacts/default")
-    analyze.add_argument("--runs", help="comma-separated subset of runs (default: all); suite tables are rebuilt either way")
-    analyze.add_argument("--set", dest="overrides", action="append", default=[], metavar="analysis.KEY=VALUE", help="override an analysis setting (repeatable)")
+    analyze.add_argument(
+        "--runs", help="comma-separated subset of runs (default: all); suite tables are rebuilt either way"
+    )
+    analyze.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="analysis.KEY=VALUE",
+        help="override an analysis setting (repeatable)",
+    )
 
     report = sub.add_parser("report", help="write the claims report (report.md, report.json)")
     report.add_argument("suite_dir", type=Path)
@@ -60,10 +85,24 @@ def cmd_train(args) -> int:
     preset = apply_overrides(presets.load(args.preset), args.overrides)
     suite = schema.check_name("suite", args.suite or preset.name)
     runs = [r.strip() for r in args.runs.split(",") if r.strip()] if args.runs else None
-    suite_path = train_suite(preset, args.out, suite, runs=runs, resume=args.resume, device=args.device, log=log)
-    if not args.no_analyze:
-        analyze_suite(suite_path)
-        write_report(suite_path)
+
+    def after_run(run_path: Path) -> None:
+        # Each run is analysed as soon as it is trained, and the suite tables and the claims
+        # report are rebuilt: claims are decided as their runs arrive ("waiting" until then).
+        analyze_suite(run_path.parent, only=[run_path.name])
+        write_report(run_path.parent)
+
+    train_suite(
+        preset,
+        args.out,
+        suite,
+        runs=runs,
+        resume=args.resume,
+        device=args.device,
+        live_metrics=not args.no_live_metrics,
+        after_run=None if args.no_analyze else after_run,
+        log=log,
+    )
     return 0
 
 
@@ -94,7 +133,7 @@ def analyze_suite(suite_path: Path, overrides: list[str] = (), only: list[str] |
         return
     phases = analyze_suite_tables(suite_path, configs[runs[0]])
     for run, phase in phases.items():
-        log(f"{run}: {phase['reason']}")
+        log(f"{run}: {phase.reason}")
     log(f"analysis of {suite_path.name} took {time.perf_counter() - t0:.0f} s")
 
 
@@ -129,7 +168,7 @@ def cmd_list(args) -> int:
     for suite in suites:
         for run in schema.list_runs(args.out / suite):
             m = schema.read_manifest(args.out / suite / run)
-            print(f"  {suite}/{run}: {m['status']}, {len(m['snapshots'])} snapshots")
+            print(f"  {suite}/{run}: {m.status}, {len(m.snapshots)} snapshots")
     return 0
 
 

@@ -84,7 +84,7 @@ def hf_documents(cfg: DataConfig) -> Iterator[Document]:
     """Stream a Hugging Face dataset (`hf:NAME[:CONFIG]`); NAME may be a `save_to_disk` folder."""
     import datasets
 
-    spec = cfg.source[len("hf:"):]
+    spec = cfg.source[len("hf:") :]
     name, _, config = spec.partition(":")
     if not name:
         raise ConfigError("data.source: expected hf:NAME[:CONFIG]")

@@ -22,6 +22,7 @@ from transformer_lens import HookedTransformer, HookedTransformerConfig
 from training import schema
 from training.config import ModelConfig
 from training.model import Transformer, smear_keys
+from training.records import Manifest
 
 EXTRA_PARAM = "smear_alpha"  # per-layer tensors that are not HookedTransformer parameters
 
@@ -71,7 +72,9 @@ class _Unrotate:
         return self.value
 
 
-def hooked_from_state(cfg: ModelConfig, state: dict[str, torch.Tensor], device: str = "cpu", tokenizer=None) -> HookedTransformer:
+def hooked_from_state(
+    cfg: ModelConfig, state: dict[str, torch.Tensor], device: str = "cpu", tokenizer=None
+) -> HookedTransformer:
     """Build a HookedTransformer from a training-model state dict, with the extension hooks."""
     model = HookedTransformer(hooked_config(cfg, device), tokenizer=tokenizer, move_to_device=True)
     weights = {k: v for k, v in state.items() if not k.endswith(EXTRA_PARAM)}
@@ -79,12 +82,16 @@ def hooked_from_state(cfg: ModelConfig, state: dict[str, torch.Tensor], device: 
     # HookedTransformer registers buffers (IGNORE, mask, rotary tables) not in our state dict.
     missing = [k for k in missing if not k.endswith(("IGNORE", "mask", "rotary_sin", "rotary_cos"))]
     if missing or unexpected:
-        raise schema.ArtifactError(f"snapshot does not match the architecture: missing {missing[:3]}, unexpected {unexpected[:3]}")
+        raise schema.ArtifactError(
+            f"snapshot does not match the architecture: missing {missing[:3]}, unexpected {unexpected[:3]}"
+        )
     pos = model.W_pos.detach() if cfg.positional != "rotary" else None
     for layer in range(cfg.n_layers):
         if cfg.positional == "shortformer" and layer >= cfg.n_qk_pos_layers:
             for name, W in (("hook_q", model.blocks[layer].attn.W_Q), ("hook_k", model.blocks[layer].attn.W_K)):
-                model.add_hook(f"blocks.{layer}.attn.{name}", partial(_remove_qk_pos, W=W.detach(), pos=pos), is_permanent=True)
+                model.add_hook(
+                    f"blocks.{layer}.attn.{name}", partial(_remove_qk_pos, W=W.detach(), pos=pos), is_permanent=True
+                )
         if cfg.smeared_keys:
             alpha = state[f"blocks.{layer}.attn.{EXTRA_PARAM}"].to(device)
             model.add_hook(f"blocks.{layer}.attn.hook_k", partial(_smear, alpha=alpha), is_permanent=True)
@@ -102,11 +109,18 @@ def hooked_from_model(model: Transformer, tokenizer=None) -> HookedTransformer:
     return hooked_from_state(model.cfg, {k: v.detach() for k, v in model.state_dict().items()}, device, tokenizer)
 
 
-def model_config_from_manifest(manifest: dict) -> ModelConfig:
-    return ModelConfig(**manifest["model"])
+def model_config_from_manifest(manifest: Manifest) -> ModelConfig:
+    """The run's model config; ArtifactError naming the manifest if its `model` does not fit."""
+    try:
+        return ModelConfig(**manifest.model)
+    except (TypeError, ValueError) as e:  # an unknown field, or a value ModelConfig rejects
+        where = f"{manifest.suite}/{manifest.run}/manifest.json"
+        raise schema.ArtifactError(f"{where}: field 'model' does not load: {e}") from None
 
 
-def load_hooked(run_dir: Path | str, step: int | str = "latest", device: str = "cpu", *, with_tokenizer: bool = True) -> HookedTransformer:
+def load_hooked(
+    run_dir: Path | str, step: int | str = "latest", device: str = "cpu", *, with_tokenizer: bool = True
+) -> HookedTransformer:
     """The snapshot of `run_dir` at `step` (or "latest") as a HookedTransformer.
 
     Logits equal the training model's (tested to 1e-4 for every architecture option). The

@@ -209,6 +209,4 @@ def next_token_loss(
     logits: Float[Tensor, "batch pos d_vocab"], tokens: Int[Tensor, "batch pos"]
 ) -> Float[Tensor, "batch pos-1"]:
     """Per-token cross-entropy of predicting tokens[:, 1:] from logits[:, :-1] (nats)."""
-    return F.cross_entropy(
-        einops.rearrange(logits[:, :-1], "b t v -> b v t"), tokens[:, 1:], reduction="none"
-    )
+    return F.cross_entropy(einops.rearrange(logits[:, :-1], "b t v -> b v t"), tokens[:, 1:], reduction="none")

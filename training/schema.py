@@ -31,9 +31,22 @@ from typing import Any
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+from training.records import (
+    SCHEMA_VERSION,
+    Manifest,
+    MetricsIndex,
+    PhaseWindow,
+    RecordError,
+    Report,
+    RunProgress,
+    SnapshotEntry,
+    from_json,
+    to_json,
+)
+
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
 MANIFEST = "manifest.json"
+PROGRESS = "progress.json"
 
 
 class ArtifactError(ValueError):
@@ -43,7 +56,9 @@ class ArtifactError(ValueError):
 def check_name(kind: str, name: str) -> str:
     """Validate a suite or run name (`[a-z0-9][a-z0-9_-]*`, at most 64 chars); return it."""
     if not isinstance(name, str) or len(name) > 64 or not NAME_RE.fullmatch(name):
-        raise ArtifactError(f"invalid {kind} name {name!r}: use lowercase letters, digits, '_' and '-', starting with a letter or digit")
+        raise ArtifactError(
+            f"invalid {kind} name {name!r}: use lowercase letters, digits, '_' and '-', starting with a letter or digit"
+        )
     return name
 
 
@@ -145,17 +160,26 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def read_snapshot(run_path: Path, entry: dict, *, verify: bool = True) -> dict:
+def read_record(cls: type, path: Path) -> Any:
+    """The JSON file at `path` as a `cls` record (see `training.records`); ArtifactError naming
+    the file and the field if it is missing, corrupt or does not fit."""
+    try:
+        return from_json(cls, read_json(path), str(path))
+    except RecordError as e:
+        raise ArtifactError(str(e)) from None
+
+
+def read_snapshot(run_path: Path, entry: SnapshotEntry, *, verify: bool = True) -> dict:
     """Load one snapshot's tensors (torch) given its manifest entry; checks the sha256."""
     from safetensors import SafetensorError
     from safetensors.torch import load
 
-    path = Path(run_path) / "snapshots" / entry["file"]
+    path = Path(run_path) / "snapshots" / entry.file
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         raise ArtifactError(f"missing snapshot file {path}") from None
-    if verify and hashlib.sha256(data).hexdigest() != entry["sha256"]:
+    if verify and hashlib.sha256(data).hexdigest() != entry.sha256:
         raise ArtifactError(f"corrupt snapshot file {path}: sha256 does not match the manifest")
     try:
         return load(data)
@@ -163,39 +187,64 @@ def read_snapshot(run_path: Path, entry: dict, *, verify: bool = True) -> dict:
         raise ArtifactError(f"corrupt snapshot file {path}: {e}") from None
 
 
-def read_manifest(run_path: Path) -> dict:
-    manifest = read_json(Path(run_path) / MANIFEST)
-    if not isinstance(manifest, dict) or manifest.get("schema_version") != SCHEMA_VERSION:
-        raise ArtifactError(f"{Path(run_path) / MANIFEST}: unknown schema version")
+def read_manifest(run_path: Path) -> Manifest:
+    """The run's manifest, every field checked; a snapshot's file name can never point elsewhere."""
+    path = Path(run_path) / MANIFEST
+    raw = read_json(path)
+    if not isinstance(raw, dict) or raw.get("schema_version") != SCHEMA_VERSION:
+        raise ArtifactError(f"{path}: unknown schema version")
+    return _manifest(raw, path)
+
+
+def _manifest(raw: dict, path: Path) -> Manifest:
+    try:
+        manifest = from_json(Manifest, raw, str(path))
+    except RecordError as e:
+        raise ArtifactError(str(e)) from None
+    for i, s in enumerate(manifest.snapshots):
+        if s.file != snapshot_name(s.step):
+            raise ArtifactError(f"{path}: field 'snapshots[{i}].file' should be {snapshot_name(s.step)!r}")
     return manifest
 
 
-def write_manifest(run_path: Path, manifest: dict) -> None:
-    atomic_write_json(Path(run_path) / MANIFEST, {**manifest, "schema_version": SCHEMA_VERSION})
+def write_manifest(run_path: Path, manifest: Manifest) -> None:
+    atomic_write_json(Path(run_path) / MANIFEST, to_json(manifest))
 
 
-def find_snapshot(manifest: dict, step: int | str) -> dict:
+def write_progress(run_path: Path, progress: RunProgress) -> None:
+    atomic_write_json(Path(run_path) / PROGRESS, to_json(progress))
+
+
+def read_progress(run_path: Path) -> RunProgress | None:
+    """The training progress of a run, or None if it has none (never trained by this code)."""
+    path = Path(run_path) / PROGRESS
+    return read_record(RunProgress, path) if path.exists() else None
+
+
+def find_snapshot(manifest: Manifest, step: int | str) -> SnapshotEntry:
     """The manifest entry for `step` (an int, or "latest")."""
-    snaps = manifest.get("snapshots", [])
+    snaps = manifest.snapshots
     if not snaps:
-        raise ArtifactError(f"run {manifest.get('run')!r} has no snapshots yet")
+        raise ArtifactError(f"run {manifest.run!r} has no snapshots yet")
     if step == "latest":
         return snaps[-1]
     try:
         step = int(step)
     except (TypeError, ValueError):
         raise ArtifactError(f"invalid step {step!r}: use an integer or 'latest'") from None
-    for entry in snaps:
-        if entry["step"] == step:
-            return entry
-    raise ArtifactError(f"run {manifest.get('run')!r} has no snapshot at step {step}")
+    entry = manifest.entry(step)
+    if entry is None:
+        raise ArtifactError(f"run {manifest.run!r} has no snapshot at step {step}")
+    return entry
 
 
 def list_suites(root: Path | str) -> list[str]:
     root = Path(root)
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and NAME_RE.fullmatch(p.name) and tokenizer_path(p).exists())
+    return sorted(
+        p.name for p in root.iterdir() if p.is_dir() and NAME_RE.fullmatch(p.name) and tokenizer_path(p).exists()
+    )
 
 
 def list_runs(suite_path: Path) -> list[str]:
@@ -227,21 +276,77 @@ def analysis_dir(suite_path: Path) -> Path:
     return Path(suite_path) / "analysis"
 
 
-def read_metrics_index(run_path: Path) -> dict:
-    """The run's metrics index (`steps`, `settings`, `arrays`, `scalars`); ArtifactError if none."""
-    return read_json(metrics_dir(run_path) / METRICS_INDEX)
+def read_metrics_index(run_path: Path) -> MetricsIndex:
+    """The run's metrics index; ArtifactError if there is none or it does not fit."""
+    return read_record(MetricsIndex, metrics_dir(run_path) / METRICS_INDEX)
 
 
-def read_metric(run_path: Path, name: str) -> np.ndarray:
+def write_metrics_index(run_path: Path, index: MetricsIndex) -> None:
+    atomic_write_json(metrics_dir(run_path) / METRICS_INDEX, to_json(index))
+
+
+def read_metric(run_path: Path, name: str, index: MetricsIndex | None = None) -> np.ndarray:
     """One stacked metric array, first axis = the index's `steps`."""
-    index = read_metrics_index(run_path)
-    if name not in index["arrays"]:
+    index = index or read_metrics_index(run_path)
+    if name not in index.arrays:
         raise ArtifactError(f"run {Path(run_path).name!r} has no metric {name!r}")
-    return read_npy(metrics_dir(run_path) / index["arrays"][name]["file"])
+    return read_npy(metrics_dir(run_path) / index.arrays[name].file)
+
+
+def read_phases(suite_path: Path) -> dict[str, PhaseWindow]:
+    """`analysis/phase.json`: the phase window (or why there is none) of every analysed run."""
+    path = analysis_dir(suite_path) / "phase.json"
+    try:
+        return from_json(dict[str, PhaseWindow], read_json(path), str(path))
+    except RecordError as e:
+        raise ArtifactError(str(e)) from None
+
+
+def write_phases(suite_path: Path, phases: dict[str, PhaseWindow]) -> None:
+    atomic_write_json(analysis_dir(suite_path) / "phase.json", to_json(phases))
+
+
+def read_report(suite_path: Path) -> Report:
+    return read_record(Report, analysis_dir(suite_path) / "report.json")
+
+
+def write_report(suite_path: Path, report: Report, markdown: str) -> None:
+    atomic_write_json(analysis_dir(suite_path) / "report.json", to_json(report))
+    atomic_write_bytes(analysis_dir(suite_path) / "report.md", markdown.encode())
 
 
 def read_analysis(suite_path: Path, name: str) -> Any:
-    """A suite-level analysis table: "pca", "phase", "before_after" or "report"."""
-    if name not in ("pca", "phase", "before_after", "report"):
+    """A suite-level analysis table as stored: "pca" or "before_after" (plain JSON)."""
+    if name not in ("pca", "before_after"):
         raise ArtifactError(f"unknown analysis table {name!r}")
     return read_json(analysis_dir(suite_path) / f"{name}.json")
+
+
+# ---- what an analysis measures on ------------------------------------------------------------
+#
+#    artifacts/<suite>/<run>/metrics/inputs.safetensors   evaluation contexts and prefix-matching
+#                                                          sequences, with the resolved settings
+
+INPUTS = "inputs.safetensors"
+
+
+def write_analysis_inputs(run_path: Path, tensors: dict, settings: dict[str, Any]) -> None:
+    """Store the token sets a run is measured on, and the settings they were built with, so
+    that readers (the service) use exactly the analysis's inputs without rebuilding them."""
+    atomic_write_safetensors(metrics_dir(run_path) / INPUTS, tensors, {"settings": json.dumps(settings)})
+
+
+def read_analysis_inputs(run_path: Path) -> tuple[dict, dict[str, Any]]:
+    """(tensors, settings) as `write_analysis_inputs` stored them; ArtifactError if absent."""
+    from safetensors import SafetensorError, safe_open
+
+    path = metrics_dir(run_path) / INPUTS
+    if not path.exists():
+        raise ArtifactError(f"missing file {path}: the run has no analysis inputs yet")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            settings = json.loads(f.metadata()["settings"])
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
+    except (SafetensorError, OSError, KeyError, ValueError) as e:
+        raise ArtifactError(f"corrupt file {path}: {e}") from None
+    return tensors, settings

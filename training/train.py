@@ -13,14 +13,16 @@ import dataclasses
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from training import data, schema
-from training.config import ConfigError, Preset, RunSpec
+from training.config import AnalysisConfig, ConfigError, Preset, RunSpec
 from training.model import Transformer, next_token_loss
+from training.records import Manifest, RunProgress, SnapshotEntry
 from training.schedule import learning_rate, snapshot_steps
 
 RESUME_FILE = "resume/checkpoint.safetensors"
@@ -30,8 +32,12 @@ def code_version() -> str:
     """The git commit of the code (with "+dirty" if modified), or "unknown" outside git."""
     root = Path(__file__).resolve().parents[1]
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "training"], cwd=root, capture_output=True, text=True, timeout=5).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "training"], cwd=root, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return (sha or "unknown") + ("+dirty" if dirty and sha else "")
@@ -46,27 +52,75 @@ def resolve_device(name: str) -> torch.device:
 
 
 class Progress:
-    """tqdm on a terminal, plain log lines (every ~10 s) otherwise."""
+    """tqdm on a terminal, plain log lines (every ~10 s) otherwise; and `progress.json` in the
+    run folder every ~2 s, which the service reads to show what is training."""
 
-    def __init__(self, total: int, start: int, label: str, log):
+    WRITE_EVERY_S = 2.0
+
+    def __init__(self, total: int, start: int, label: str, log, run_path: Path | None = None):
         self.tty = sys.stderr.isatty()
-        self.log, self.label, self.last = log, label, 0.0
+        self.log, self.label, self.last, self.last_write = log, label, 0.0, 0.0
+        self.run_path, self.start = run_path, start
+        self.t0 = time.perf_counter()
         if self.tty:
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, initial=start, desc=label, unit="step", dynamic_ncols=True)
 
-    def update(self, step: int, total: int, loss: float, tokens_per_s: float) -> None:
+    def update(self, step: int, total: int, loss: float, elapsed: float, tokens_per_step: int) -> None:
+        tokens_per_s = tokens_per_step * step / max(elapsed, 1e-9)
+        now = time.monotonic()
         if self.tty:
             self.bar.update(1)
             self.bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tokens_per_s / 1000:.1f}k", refresh=False)
-        elif time.monotonic() - self.last > 10 or step == total:
-            self.last = time.monotonic()
+        elif now - self.last > 10 or step == total:
+            self.last = now
             self.log(f"{self.label}: step {step}/{total} loss {loss:.3f} {tokens_per_s / 1000:.1f}k tokens/s")
+        if self.run_path is not None and (now - self.last_write > self.WRITE_EVERY_S or step == total):
+            self.last_write = now
+            # The recent rate (since this process started), not the run's average: a resumed
+            # run or a busy machine changes it.
+            recent = (step - self.start) / max(time.perf_counter() - self.t0, 1e-9)
+            schema.write_progress(
+                self.run_path,
+                RunProgress(
+                    run=self.label,
+                    step=step,
+                    steps=total,
+                    tokens_per_s=round(recent * tokens_per_step, 1),
+                    elapsed_s=round(elapsed, 2),
+                    eta_s=round((total - step) / max(recent, 1e-9), 1),
+                    updated=time.time(),
+                ),
+            )
 
     def close(self) -> None:
         if self.tty:
             self.bar.close()
+
+
+class LiveMetrics:
+    """The registry's live metrics, measured by the trainer at every snapshot on the model in
+    memory and stored through the schema as the analysis stores them (stage "live"), so the
+    service shows the curves while the run trains. `seconds` is their total cost."""
+
+    def __init__(self, run_path: Path, cfg: AnalysisConfig, n_ctx: int, log):
+        from training import analyze
+
+        self.analyze, self.run_path, self.cfg, self.seconds = analyze, run_path, cfg, 0.0
+        t0 = time.perf_counter()
+        self.inputs = analyze.run_inputs(run_path.parent, n_ctx, cfg)
+        analyze.store_inputs(run_path, cfg, self.inputs)
+        self.seconds += time.perf_counter() - t0
+
+    def measure(self, model: Transformer, manifest: Manifest, step: int) -> None:
+        t0 = time.perf_counter()
+        path = schema.metrics_snapshot_path(self.run_path, step)
+        if self.analyze.stored_stage(path, self.cfg.settings_hash()) != "full":  # never downgrade
+            metrics = self.analyze.live_metrics(model, self.inputs)
+            self.analyze.write_snapshot_metrics(self.run_path, step, metrics, self.cfg.settings_hash(), "live")
+        self.analyze.stack_run_metrics(self.run_path, manifest, self.cfg, self.inputs)
+        self.seconds += time.perf_counter() - t0
 
 
 @torch.no_grad()
@@ -95,7 +149,7 @@ def load_resume(run_path: Path, model, opt) -> tuple[int, list[float], float]:
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata()
         tensors = {k: f.get_tensor(k) for k in f.keys()}
-    model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+    model.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
     params = [p for g in opt.param_groups for p in g["params"]]
     for i, p in enumerate(params):
         state = {k.split(".", 2)[2]: v.to(p.device) for k, v in tensors.items() if k.startswith(f"opt.{i}.")}
@@ -105,81 +159,108 @@ def load_resume(run_path: Path, model, opt) -> tuple[int, list[float], float]:
     return int(meta["step"]), tensors["train_loss"].tolist(), float(meta["elapsed_s"])
 
 
-def train_run(preset: Preset, run: RunSpec, suite_path: Path, info: dict, *, resume: bool, device: str, log=print) -> str:
+def train_run(
+    preset: Preset,
+    run: RunSpec,
+    suite_path: Path,
+    info: dict,
+    *,
+    resume: bool,
+    device: str,
+    live_metrics: bool = True,
+    log=print,
+) -> str:
     """Train one run of the suite; returns "trained", "resumed" or "skipped" (already complete)."""
     cfg_t = preset.train
     run_path = suite_path / schema.check_name("run", run.name)
     manifest_path = run_path / schema.MANIFEST
     if manifest_path.exists():
         manifest = schema.read_manifest(run_path)
-        if manifest.get("status") == "complete":
-            log(f"{run.name}: already trained ({len(manifest['snapshots'])} snapshots), skipping")
+        if manifest.status == "complete":
+            log(f"{run.name}: already trained ({len(manifest.snapshots)} snapshots), skipping")
             return "skipped"
         if not resume:
-            raise ConfigError(f"run {run.name!r} in {suite_path} is incomplete: pass --resume to continue it, or delete {run_path}")
+            raise ConfigError(
+                f"run {run.name!r} in {suite_path} is incomplete: pass --resume to continue it, or delete {run_path}"
+            )
     cfg_m = preset.run_model(run, info["vocab_size"])
     dev = resolve_device(device if device != "auto" else cfg_t.device)
     torch.set_num_threads(cfg_t.threads)
     torch.manual_seed(cfg_t.seed)  # the one seed: model init (global RNG) and nothing else
     model = Transformer(cfg_m).to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg_t.lr, betas=(cfg_t.beta1, cfg_t.beta2), weight_decay=cfg_t.weight_decay)
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=cfg_t.lr, betas=(cfg_t.beta1, cfg_t.beta2), weight_decay=cfg_t.weight_decay
+    )
     stream = data.load_split(suite_path, "train")
-    eval_x = data.eval_batch(data.load_split(suite_path, "heldout"), n_sequences=cfg_t.eval_sequences, n_ctx=cfg_m.n_ctx).to(dev)
+    eval_x = data.eval_batch(
+        data.load_split(suite_path, "heldout"), n_sequences=cfg_t.eval_sequences, n_ctx=cfg_m.n_ctx
+    ).to(dev)
     plan = snapshot_steps(cfg_t)
     tokens_per_step = cfg_t.batch_size * cfg_m.n_ctx
 
     step, losses, elapsed, status = 0, [], 0.0, "trained"
-    manifest = {
-        "suite": suite_path.name,
-        "run": run.name,
-        "description": run.description,
-        "preset": preset.name,
-        "status": "training",
-        "model": dataclasses.asdict(cfg_m),
-        "train": dataclasses.asdict(cfg_t),
-        "analysis": dataclasses.asdict(preset.analysis),  # the settings `analyze` will use
-        "data": {k: v for k, v in info.items() if k != "config"} | {"config": dataclasses.asdict(preset.data)},
-        "code_version": code_version(),
-        "torch_version": torch.__version__,
-        "device": str(dev),
-        "tokens_per_step": tokens_per_step,
-        "snapshot_steps": plan,
-        "snapshots": [],
-    }
+    manifest = Manifest(
+        suite=suite_path.name,
+        run=run.name,
+        description=run.description,
+        preset=preset.name,
+        status="training",
+        model=dataclasses.asdict(cfg_m),
+        train=dataclasses.asdict(cfg_t),
+        analysis=dataclasses.asdict(preset.analysis),  # the settings `analyze` and the live metrics use
+        data={k: v for k, v in info.items() if k != "config"} | {"config": dataclasses.asdict(preset.data)},
+        code_version=code_version(),
+        torch_version=torch.__version__,
+        device=str(dev),
+        tokens_per_step=tokens_per_step,
+        snapshot_steps=plan,
+        snapshots=[],
+    )
     for stale in run_path.glob("**/.*.tmp"):  # left by a killed writer; never referenced
         stale.unlink()
     if resume and (run_path / RESUME_FILE).exists():
         step, losses, elapsed = load_resume(run_path, model, opt)
         old = schema.read_manifest(run_path) if manifest_path.exists() else manifest
-        manifest["snapshots"] = [s for s in old.get("snapshots", []) if s["step"] <= step]
+        manifest = dataclasses.replace(manifest, snapshots=[s for s in old.snapshots if s.step <= step])
         status = "resumed"
         log(f"{run.name}: resuming at step {step}")
+    live = LiveMetrics(run_path, preset.analysis, cfg_m.n_ctx, log) if live_metrics else None
 
     def snapshot(step: int) -> None:
+        nonlocal manifest
         file = schema.snapshot_name(step)
         sha = schema.atomic_write_safetensors(run_path / "snapshots" / file, model.state_dict(), {"step": str(step)})
-        manifest["snapshots"] = [s for s in manifest["snapshots"] if s["step"] != step] + [{
-            "step": step,
-            "tokens_seen": step * tokens_per_step,
-            "train_loss": float(np.mean(losses[-20:])) if losses else None,  # mean of the last 20 steps
-            "heldout_loss": heldout_loss(model, eval_x),
-            "wall_time_s": round(elapsed, 2),
-            "file": file,
-            "sha256": sha,
-        }]
+        entry = SnapshotEntry(
+            step=step,
+            tokens_seen=step * tokens_per_step,
+            train_loss=float(np.mean(losses[-20:])) if losses else None,  # mean of the last 20 steps
+            heldout_loss=heldout_loss(model, eval_x),
+            wall_time_s=round(elapsed, 2),
+            file=file,
+            sha256=sha,
+        )
+        snaps = [s for s in manifest.snapshots if s.step != step] + [entry]
+        manifest = dataclasses.replace(manifest, snapshots=snaps)
         schema.atomic_write_npy(run_path / "train_loss.npy", np.asarray(losses, dtype=np.float32))
-        schema.write_manifest(run_path, manifest)  # last: the snapshot is now visible
+        schema.write_manifest(run_path, manifest)  # the snapshot is now visible
+        if live is not None:  # after the manifest: the metrics index lists only visible snapshots
+            live.measure(model, manifest, step)
 
     if step == 0:
         snapshot(0)
         save_resume(run_path, model, opt, 0, losses, elapsed)
     model.train()
-    progress = Progress(cfg_t.steps, step, run.name, log)
+    progress = Progress(cfg_t.steps, step, run.name, log, run_path)
     t_start = time.perf_counter() - elapsed  # wall time includes evaluation and I/O
     try:
         while step < cfg_t.steps:
             x = data.train_batch(
-                stream, step, seed=cfg_t.seed, batch_size=cfg_t.batch_size, n_ctx=cfg_m.n_ctx, repeat_fraction=preset.data.repeat_fraction
+                stream,
+                step,
+                seed=cfg_t.seed,
+                batch_size=cfg_t.batch_size,
+                n_ctx=cfg_m.n_ctx,
+                repeat_fraction=preset.data.repeat_fraction,
             ).to(dev)
             for group in opt.param_groups:
                 group["lr"] = learning_rate(cfg_t, step)
@@ -191,30 +272,51 @@ def train_run(preset: Preset, run: RunSpec, suite_path: Path, info: dict, *, res
             step += 1
             losses.append(loss.item())
             elapsed = time.perf_counter() - t_start
-            progress.update(step, cfg_t.steps, losses[-1], tokens_per_step * step / max(elapsed, 1e-9))
+            progress.update(step, cfg_t.steps, losses[-1], elapsed, tokens_per_step)
             if step in plan:
                 snapshot(step)
             if step in plan or step % cfg_t.resume_every == 0:
                 save_resume(run_path, model, opt, step, losses, elapsed)
     finally:
         progress.close()
-    manifest["status"] = "complete"
-    manifest["train_time_s"] = round(elapsed, 2)
+    manifest = dataclasses.replace(manifest, status="complete", train_time_s=round(elapsed, 2))
     schema.write_manifest(run_path, manifest)
     (run_path / RESUME_FILE).unlink(missing_ok=True)  # a complete run needs no resume point
-    log(f"{run.name}: done, {cfg_t.steps} steps in {elapsed:.0f} s, held-out loss {manifest['snapshots'][-1]['heldout_loss']:.3f}")
+    live_note = f", live metrics {live.seconds:.1f} s ({live.seconds / max(elapsed, 1e-9):.1%})" if live else ""
+    log(
+        f"{run.name}: done, {cfg_t.steps} steps in {elapsed:.0f} s, "
+        f"held-out loss {manifest.snapshots[-1].heldout_loss:.3f}{live_note}"
+    )
     return status
 
 
-def train_suite(preset: Preset, out: Path, suite: str, *, runs: list[str] | None = None, resume: bool = False, device: str = "auto", log=print) -> Path:
-    """Prepare the suite's data and train each selected run; returns the suite folder."""
+def train_suite(
+    preset: Preset,
+    out: Path,
+    suite: str,
+    *,
+    runs: list[str] | None = None,
+    resume: bool = False,
+    device: str = "auto",
+    live_metrics: bool = True,
+    after_run: Callable[[Path], None] | None = None,
+    log=print,
+) -> Path:
+    """Prepare the suite's data and train each selected run, in the preset's order; returns the
+    suite folder. `after_run(run_path)` is called when each run is complete (the CLI analyses it
+    there, so its full analysis and the claims report follow each run, not the whole suite)."""
     selected = preset.select_runs(runs)
     n_ctx = {preset.run_model(r, preset.model.d_vocab).n_ctx for r in selected}
     if len(n_ctx) != 1:
         raise ConfigError("model.n_ctx must be the same for every run of a suite (they share batches)")
     suite_path = schema.suite_dir(out, suite)
     info = data.prepare_suite_data(preset.data, n_ctx.pop(), suite_path, log)
-    log(f"suite {suite}: {info['train_tokens']:,} training tokens, {info['heldout_tokens']:,} held-out, vocabulary {info['vocab_size']}")
+    log(
+        f"suite {suite}: {info['train_tokens']:,} training tokens, {info['heldout_tokens']:,} held-out, "
+        f"vocabulary {info['vocab_size']}"
+    )
     for run in selected:
-        train_run(preset, run, suite_path, info, resume=resume, device=device, log=log)
+        train_run(preset, run, suite_path, info, resume=resume, device=device, live_metrics=live_metrics, log=log)
+        if after_run is not None:
+            after_run(suite_path / run.name)
     return suite_path

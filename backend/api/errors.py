@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from backend.errors import InputError, NotFoundError, UnavailableError
 from backend.models import ErrorResponse
-from training import schema
+from training.science import schema
 
 STATUS = {NotFoundError: 404, InputError: 422, UnavailableError: 503, schema.ArtifactError: 503}
 

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from training.science import Claim, PhaseWindow, RunProgress
+
 Floats = list[float | None]
 Grid = list[list[float | None]]  # [layer][head]
 Grid4 = list[list[list[list[float | None]]]]  # [layer_from][head_from][layer_to][head_to]
@@ -54,7 +56,8 @@ class RunInfo(BaseModel):
     analysis: dict[str, Any]
     tokens_per_step: int | None
     snapshots: list[SnapshotInfo]
-    analysed_steps: list[int]
+    analysed_steps: list[int] = Field(description="snapshots with the full analysis")
+    live_steps: list[int] = Field(description="snapshots with metrics, live or analysed")
     error: str | None = Field(None, description="why the run's files cannot be read (status 'unreadable')")
 
 
@@ -64,13 +67,24 @@ class SuiteDetail(BaseModel):
     runs: list[RunInfo]
 
 
-class PhaseWindow(BaseModel):
-    found: bool
-    reason: str
-    start_step: int | None = None
-    end_step: int | None = None
-    icl_fraction: float | None = None
-    tokens_per_step: int | None = None
+class TrainingStatus(BaseModel):
+    """A run that is training now: where it is, how fast, and its best head so far."""
+
+    run: str
+    step: int
+    steps: int
+    tokens_per_s: float
+    elapsed_s: float
+    eta_s: float = Field(description="seconds left at the recent rate")
+    updated_s_ago: float = Field(description="seconds since the trainer last wrote its progress")
+    best_head: str | None = Field(description="the head with the largest live prefix-matching score")
+    best_score: float | None
+
+
+class SuiteStatus(BaseModel):
+    suite: str
+    training: list[TrainingStatus] = Field(description="runs training now (progress written in the last minute)")
+    runs: dict[str, str] = Field(description="every run's status: training, complete, ...")
 
 
 class PcaRun(BaseModel):
@@ -89,22 +103,36 @@ class PcaResponse(BaseModel):
     note: str
 
 
-class Claim(BaseModel):
-    id: str
-    claim: str
-    status: Literal["pass", "fail", "n/a"]
-    details: str
-    numbers: dict[str, Any]
-
-
 class ReportResponse(BaseModel):
     suite: str
     generated: str
     passed: int
     failed: int
+    waiting: int = Field(description="claims whose runs are not trained and analysed yet")
     claims: list[Claim]
     runs: dict[str, Any]
     markdown: str | None = Field(description="report.md, as `python -m training report` prints it")
+
+
+class MetricInfo(BaseModel):
+    """One entry of the metric registry (`training.analysis.registry`)."""
+
+    name: str
+    axes: list[str] = Field(description="per snapshot: [] scalar, [layer, head] per head, ...")
+    label: str
+    low: float | None = Field(description="lower end of the value range (null: unbounded)")
+    high: float | None
+    meaning: str
+    section: str = Field(description="where Olsson et al. 2022 (or Elhage et al. 2021) define it")
+    stage: Literal["live", "analysis", "ablation"] = Field(
+        description="live: measured by the trainer at every snapshot; analysis/ablation: by the analysis"
+    )
+    per_head: bool
+
+
+class MetricRegistry(BaseModel):
+    metrics: list[MetricInfo]
+    induction_threshold: float = Field(description="prefix-matching score above which a head is an induction head")
 
 
 # ---- a run's curves and a snapshot's head table ----------------------------------------------
@@ -129,11 +157,11 @@ class Composition(BaseModel):
     v: list[Grid4]
 
 
-class Ablations(BaseModel):
-    mean_delta_loss: list[Grid]
-    mean_delta_icl: list[Grid]
-    pattern_preserving_delta_loss: list[Grid]
-    pattern_preserving_delta_icl: list[Grid]
+class BestHeads(BaseModel):
+    """Per measured snapshot, the largest value of a per-head metric over heads and its head."""
+
+    values: Floats
+    heads: list[str | None]
 
 
 class RunMetricsResponse(BaseModel):
@@ -144,44 +172,38 @@ class RunMetricsResponse(BaseModel):
     n_heads: int
     train_loss: TrainLoss
     snapshots: SnapshotLosses = Field(description="every snapshot in the manifest")
-    analysed: bool = Field(
-        description="False until `python -m training analyze` has run; the lists below are then empty"
-    )
-    steps: list[int] = Field(description="analysed snapshots: the first axis of every list below")
+    analysed: bool = Field(description="every measured snapshot has the full analysis")
+    live: bool = Field(description="some measured snapshots have only the trainer's live metrics so far")
+    steps: list[int] = Field(description="measured snapshots: the first axis of every list below")
     tokens_seen: list[int]
+    stages: list[Literal["live", "full"]] = Field(
+        description="per measured snapshot: live (the registry's live metrics only; others are null) or full"
+    )
     icl_score: Floats = Field(
-        description="loss at context index icl_late minus at icl_early (each averaged over ±icl_width indices); negative = in-context learning"
+        description="loss at context index icl_late minus at icl_early (each averaged over ±icl_width indices); "
+        "negative = in-context learning"
     )
     icl_late: int | None
     icl_early: int | None
     icl_width: int | None
     eval_loss: Floats
     loss_by_position: list[Floats] = Field(description="[snapshot][context index]")
-    prefix_matching: list[Grid]
-    previous_token: list[Grid]
-    duplicate_token: list[Grid]
-    copying: list[Grid]
-    eigenvalue_positivity: list[Grid]
-    logit_attribution: list[Grid]
+    head_metrics: dict[str, list[Grid]] = Field(
+        description="every per-head metric of the registry (GET /registry) that is stored: name -> [snapshot][layer][head]"
+    )
+    best_heads: dict[str, BestHeads] = Field(description="per per-head metric: its maximum over heads per snapshot")
     composition: Composition
-    ablation: Ablations
-    phase: PhaseWindow | None = Field(description="the detected phase-change window, from analysis/phase.json")
+    phase: PhaseWindow | None = Field(
+        description="the phase-change window: from analysis/phase.json, or detected on the live curves while training"
+    )
+    progress: RunProgress | None = Field(description="the trainer's progress, while the run trains")
 
 
 class HeadScores(BaseModel):
     layer: int
     head: int
     label: str
-    prefix_matching: float | None
-    previous_token: float | None
-    duplicate_token: float | None
-    copying: float | None
-    eigenvalue_positivity: float | None
-    logit_attribution: float | None
-    ablation_mean_delta_loss: float | None
-    ablation_mean_delta_icl: float | None
-    ablation_pattern_preserving_delta_loss: float | None
-    ablation_pattern_preserving_delta_icl: float | None
+    scores: dict[str, float | None] = Field(description="every per-head metric of the registry stored at this step")
 
 
 class HeadTable(BaseModel):
@@ -189,6 +211,7 @@ class HeadTable(BaseModel):
     run: str
     step: int
     tokens_seen: int
+    stage: Literal["live", "full"]
     icl_score: float | None
     eval_loss: float | None
     heads: list[HeadScores]

@@ -4,8 +4,6 @@ the run's analysis settings, so with the analysis defaults they reproduce the st
 
 from __future__ import annotations
 
-import dataclasses
-
 import torch
 
 from backend.errors import InputError, UnavailableError
@@ -13,48 +11,53 @@ from backend.models import AblationRequest, AblationResponse, PrefixMatchingRequ
 from backend.services.convert import floats, scalar
 from backend.services.inputs import check_heads, encode, token_strings
 from backend.services.probes import TextLimits
-from backend.services.store import ArtifactStore, LoadedSnapshot
-from training.analysis import attribution, loss, scores
-from training.analyze import analysis_config
-from training.config import AnalysisConfig
-from training.schema import head_label
+from backend.services.store import ArtifactStore
+from training.science import BOS_ID, attribution, head_label, loss, scores
 
 
-def _analysis_config(snap: LoadedSnapshot) -> AnalysisConfig:
+def _settings(store: ArtifactStore, suite: str, run: str) -> tuple:
+    inputs = store.inputs(suite, run)
+    s = inputs.settings
     try:
-        return analysis_config(snap.manifest)
-    except (TypeError, ValueError) as e:  # ConfigError is a ValueError
-        raise UnavailableError(
-            f"the analysis settings in {snap.manifest.get('suite')}/{snap.run}/manifest.json do not load: {e}"
-        ) from None
-
-
-def _inputs(store: ArtifactStore, suite: str, snap: LoadedSnapshot, cfg: AnalysisConfig):
-    try:
-        return store.run_inputs(suite, snap, cfg)
-    except ValueError as e:  # e.g. too few token types for the prefix-matching sequences
-        if isinstance(e, (InputError, UnavailableError)):
-            raise
-        raise InputError(f"cannot build the analysis inputs for {suite}/{snap.run}: {e}") from None
+        icl = (int(s["icl_late"]), int(s["icl_early"]), int(s["icl_width"]))
+        prefix = {
+            k: s[k] for k in ("prefix_seed", "prefix_sequences", "prefix_random", "prefix_repeats", "prefix_exclude")
+        }
+    except (KeyError, TypeError, ValueError) as e:
+        raise UnavailableError(f"the stored analysis settings of {suite}/{run} lack a field: {e}") from None
+    return inputs, icl, prefix
 
 
 def prefix_matching(
     store: ArtifactStore, suite: str, run: str, step: str, req: PrefixMatchingRequest
 ) -> PrefixMatchingResponse:
-    """`scores.prefix_matching_scores` on `scores.prefix_matching_sequences` drawn with `seed`,
-    built exactly as `training.analyze.run_inputs` builds the analysis's own."""
+    """`scores.prefix_matching_scores` on the run's stored prefix-matching sequences, or on
+    `scores.prefix_matching_sequences` drawn with another `seed` or count, built with the
+    stored settings exactly as the analysis builds its own."""
     snap = store.snapshot(suite, run, step)
-    analysis = _analysis_config(snap)
-    cfg = dataclasses.replace(
-        analysis,
-        prefix_seed=analysis.prefix_seed if req.seed is None else req.seed,
-        prefix_sequences=analysis.prefix_sequences if req.n_sequences is None else req.n_sequences,
-    )
-    inputs = _inputs(store, suite, snap, cfg)
-    with snap.lock, torch.no_grad():
-        values = scores.prefix_matching_scores(
-            snap.model, inputs.prefix_tokens, n_random=inputs.prefix_random, n_repeats=cfg.prefix_repeats
-        )
+    inputs, _, prefix = _settings(store, suite, run)
+    seed = prefix["prefix_seed"] if req.seed is None else req.seed
+    n_sequences = prefix["prefix_sequences"] if req.n_sequences is None else req.n_sequences
+    n_random, n_repeats = prefix["prefix_random"], prefix["prefix_repeats"]
+    if seed == prefix["prefix_seed"] and n_sequences == prefix["prefix_sequences"]:
+        tokens = inputs.prefix_tokens
+    else:
+        try:
+            tokens = scores.prefix_matching_sequences(
+                store.token_counts(suite),
+                n_sequences=n_sequences,
+                n_random=n_random,
+                n_repeats=n_repeats,
+                exclude_fraction=prefix["prefix_exclude"],
+                bos_token=BOS_ID,
+                seed=seed,
+            )
+        except ValueError as e:  # e.g. too few token types for the sequences
+            raise InputError(f"cannot build prefix-matching sequences for {suite}/{run}: {e}") from None
+    # On the plain-torch model, as the trainer and the analysis measure it: the same values.
+    with torch.no_grad():
+        patterns = snap.plain(tokens, return_patterns=True)[1]
+    values = torch.stack([scores.prefix_matching_score(p, n_random=n_random, n_repeats=n_repeats) for p in patterns])
     metrics = store.metrics(suite, run)
     stored = None
     if metrics is not None and snap.step in metrics.steps and "prefix_matching" in metrics.arrays:
@@ -63,12 +66,12 @@ def prefix_matching(
         suite=suite,
         run=run,
         step=snap.step,
-        seed=cfg.prefix_seed,
-        n_sequences=cfg.prefix_sequences,
-        n_random=inputs.prefix_random,
-        n_repeats=cfg.prefix_repeats,
+        seed=seed,
+        n_sequences=n_sequences,
+        n_random=n_random,
+        n_repeats=n_repeats,
         scores=floats(values),
-        analysis_seed=analysis.prefix_seed,
+        analysis_seed=prefix["prefix_seed"],
         stored=stored,
     )
 
@@ -80,8 +83,7 @@ def ablation(
     against the clean run, on the text or, by default, the run's held-out evaluation contexts."""
     snap = store.snapshot(suite, run, step)
     heads = check_heads(snap, req.heads)
-    cfg = _analysis_config(snap)
-    inputs = _inputs(store, suite, snap, cfg)
+    inputs, (late, early, width), _ = _settings(store, suite, run)
     strings = None
     if req.text is None and req.tokens is None:
         tokens, kind = inputs.eval_tokens, "heldout"
@@ -100,7 +102,6 @@ def ablation(
     with snap.lock, torch.no_grad():
         clean = loss.per_token_loss(snap.model, tokens)  # (batch, pos-1)
         ablated = attribution.ablate_heads_loss(snap.model, tokens, heads, mode=req.mode)
-    late, early, width = inputs.icl_late, inputs.icl_early, inputs.icl_width
     icl_ok = late < clean.shape[-1]  # a short text has no loss at the late index
     clean_icl = loss.icl_score(clean, late=late, early=early, width=width) if icl_ok else None
     ablated_icl = loss.icl_score(ablated, late=late, early=early, width=width) if icl_ok else None

@@ -1,34 +1,50 @@
-"""A run's curves over training and one snapshot's per-head table, from the stored analysis.
+"""A run's curves over training, one snapshot's per-head table, the metric registry, and what
+is training now: all from the stored metrics (live or analysed), read through the store.
 
-Nothing is computed here but downsampling: the values are those `python -m training analyze`
-wrote (`training.analyze.analyze_snapshot`), read through the store.
+Nothing is computed here but downsampling, the maximum over heads (`science.best_heads`) and,
+while a run trains and has no stored phase window yet, the phase-window detector on its live
+curves. Every per-head metric of the registry that is stored is served, by name: adding one to
+the registry is enough to see it here.
 """
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
-from backend.errors import NotFoundError, UnavailableError
-from backend.models import Ablations, Composition, HeadScores, HeadTable, RunMetricsResponse, SnapshotLosses, TrainLoss
+from backend.errors import NotFoundError
+from backend.models import (
+    BestHeads,
+    Composition,
+    HeadScores,
+    HeadTable,
+    MetricInfo,
+    MetricRegistry,
+    RunMetricsResponse,
+    SnapshotLosses,
+    SuiteStatus,
+    TrainingStatus,
+    TrainLoss,
+)
 from backend.services.convert import downsample, floats, scalar
 from backend.services.store import ArtifactStore, RunMetrics
-from training.schema import head_label
-
-HEAD_METRICS = (
-    "prefix_matching",
-    "previous_token",
-    "duplicate_token",
-    "copying",
-    "eigenvalue_positivity",
-    "logit_attribution",
+from training.science import (
+    INDUCTION_THRESHOLD,
+    PhaseWindow,
+    best_heads,
+    head_label,
+    registry,
+    trajectory,
 )
-# response field -> stored array (the analysis abbreviates pattern-preserving as "pp")
-ABLATIONS = {
-    "mean_delta_loss": "ablation_mean_delta_loss",
-    "mean_delta_icl": "ablation_mean_delta_icl",
-    "pattern_preserving_delta_loss": "ablation_pp_delta_loss",
-    "pattern_preserving_delta_icl": "ablation_pp_delta_icl",
-}
+
+STALE_PROGRESS_S = 60.0  # a trainer that has not written its progress for this long has stopped
+
+
+def metric_registry() -> MetricRegistry:
+    return MetricRegistry(
+        metrics=[MetricInfo(**m) for m in registry.describe()], induction_threshold=INDUCTION_THRESHOLD
+    )
 
 
 def _array(metrics: RunMetrics | None, name: str) -> list:
@@ -37,11 +53,32 @@ def _array(metrics: RunMetrics | None, name: str) -> list:
     return floats(metrics.arrays[name])
 
 
-def _phase(store: ArtifactStore, suite: str, run: str) -> dict | None:
+def _per_head(metrics: RunMetrics | None) -> list[str]:
+    if metrics is None:
+        return []
+    return [m.name for m in registry.METRICS if m.per_head and m.name in metrics.arrays]
+
+
+def _best(metrics: RunMetrics, name: str) -> BestHeads:
+    values, heads = best_heads(metrics.arrays[name])
+    return BestHeads(values=values, heads=[None if h is None else head_label(*h) for h in heads])
+
+
+def phase(store: ArtifactStore, suite: str, run: str, metrics: RunMetrics | None) -> PhaseWindow | None:
+    """The stored phase window of the run; while it has none (still training, not analysed),
+    the detector's answer on the live curves, so the window shows as soon as it exists."""
     try:
-        return store.analysis(suite, "phase").get(run)
+        stored = store.analysis(suite, "phase").get(run)
     except NotFoundError:
-        return None
+        stored = None
+    if stored is not None and (metrics is None or metrics.index.complete):
+        return stored
+    if metrics is None or len(metrics.steps) < 3 or "max_prefix_matching" not in metrics.index.scalars:
+        return stored
+    s = metrics.index.scalars
+    steps = metrics.steps
+    window = trajectory.detect_phase_change(steps, s["icl_score"], s["max_prefix_matching"])
+    return PhaseWindow(**{**window.__dict__, "tokens_per_step": metrics.index.tokens_seen[-1] // max(steps[-1], 1)})
 
 
 def run_metrics(store: ArtifactStore, suite: str, run: str, max_points: int | None = None) -> RunMetricsResponse:
@@ -49,64 +86,105 @@ def run_metrics(store: ArtifactStore, suite: str, run: str, max_points: int | No
     manifest = store.manifest(suite, run)
     metrics = store.metrics(suite, run)
     steps, values, bucket = downsample(store.train_loss(suite, run), max_points)
-    snaps = manifest.get("snapshots", [])
-    settings = metrics.index.get("settings", {}) if metrics else {}
+    snaps = manifest.snapshots
+    settings = metrics.index.settings if metrics else {}
+    stages = metrics.index.stages if metrics else []
     return RunMetricsResponse(
         suite=suite,
         run=run,
-        status=manifest.get("status", "unknown"),
-        n_layers=manifest["model"]["n_layers"],
-        n_heads=manifest["model"]["n_heads"],
+        status=manifest.status,
+        n_layers=manifest.model["n_layers"],
+        n_heads=manifest.model["n_heads"],
         train_loss=TrainLoss(steps=steps.tolist(), values=floats(values), bucket=bucket),
         snapshots=SnapshotLosses(
-            steps=[s["step"] for s in snaps],
-            tokens_seen=[s["tokens_seen"] for s in snaps],
-            train_loss=[None if s.get("train_loss") is None else scalar(s["train_loss"]) for s in snaps],
-            heldout_loss=[None if s.get("heldout_loss") is None else scalar(s["heldout_loss"]) for s in snaps],
+            steps=[s.step for s in snaps],
+            tokens_seen=[s.tokens_seen for s in snaps],
+            train_loss=[None if s.train_loss is None else scalar(s.train_loss) for s in snaps],
+            heldout_loss=[None if s.heldout_loss is None else scalar(s.heldout_loss) for s in snaps],
         ),
-        analysed=metrics is not None,
+        analysed=bool(stages) and all(s == "full" for s in stages),
+        live="live" in stages,
         steps=metrics.steps if metrics else [],
-        tokens_seen=metrics.index.get("tokens_seen", []) if metrics else [],
+        tokens_seen=metrics.index.tokens_seen if metrics else [],
+        stages=stages,
         icl_score=_array(metrics, "icl_score"),
         icl_late=settings.get("icl_late"),
         icl_early=settings.get("icl_early"),
         icl_width=settings.get("icl_width"),
         eval_loss=_array(metrics, "eval_loss"),
         loss_by_position=_array(metrics, "loss_by_position"),
-        **{name: _array(metrics, name) for name in HEAD_METRICS},
+        head_metrics={name: _array(metrics, name) for name in _per_head(metrics)},
+        best_heads={name: _best(metrics, name) for name in _per_head(metrics)},
         composition=Composition(**{m: _array(metrics, f"composition_{m}") for m in "qkv"}),
-        ablation=Ablations(**{field: _array(metrics, name) for field, name in ABLATIONS.items()}),
-        phase=_phase(store, suite, run),
+        phase=phase(store, suite, run, metrics),
+        progress=store.progress(suite, run) if manifest.status == "training" else None,
     )
 
 
 def head_table(store: ArtifactStore, suite: str, run: str, step: str) -> HeadTable:
-    """Every stored score of every head at one analysed snapshot."""
+    """Every stored score of every head at one measured snapshot (live or analysed)."""
     entry = store.entry(suite, run, step)
     metrics = store.metrics(suite, run)
-    if metrics is None or entry["step"] not in metrics.steps:
+    if metrics is None or entry.step not in metrics.steps:
         raise NotFoundError(
-            f"snapshot {suite}/{run} step {entry['step']} has not been analysed yet: run `python -m training analyze`"
+            f"snapshot {suite}/{run} step {entry.step} has no metrics yet: the trainer measures each "
+            "snapshot as it writes it, and the analysis follows when the run is trained"
         )
-    i = metrics.steps.index(entry["step"])
+    i = metrics.steps.index(entry.step)
     at = {name: a[i] for name, a in metrics.arrays.items()}
-    if "prefix_matching" not in at:
-        raise UnavailableError(f"the metrics of {suite}/{run} have no prefix_matching array")
-    n_layers, n_heads = at["prefix_matching"].shape
-    nan = np.full((n_layers, n_heads), np.nan)
-    heads = []
-    for layer in range(n_layers):
-        for head in range(n_heads):
-            row = {name: scalar(at.get(name, nan)[layer, head]) for name in HEAD_METRICS}
-            row |= {f"ablation_{field}": scalar(at.get(name, nan)[layer, head]) for field, name in ABLATIONS.items()}
-            heads.append(HeadScores(layer=layer, head=head, label=head_label(layer, head), **row))
+    n_layers, n_heads = store.manifest(suite, run).model["n_layers"], store.manifest(suite, run).model["n_heads"]
+    per_head = _per_head(metrics)
+    heads = [
+        HeadScores(
+            layer=layer,
+            head=head,
+            label=head_label(layer, head),
+            scores={name: scalar(at[name][layer, head]) for name in per_head},
+        )
+        for layer in range(n_layers)
+        for head in range(n_heads)
+    ]
     return HeadTable(
         suite=suite,
         run=run,
-        step=entry["step"],
-        tokens_seen=entry["tokens_seen"],
+        step=entry.step,
+        tokens_seen=entry.tokens_seen,
+        stage=metrics.index.stages[i],
         icl_score=scalar(at["icl_score"]) if "icl_score" in at else None,
         eval_loss=scalar(at["eval_loss"]) if "eval_loss" in at else None,
         heads=heads,
         **{f"composition_{m}": floats(at[f"composition_{m}"]) if f"composition_{m}" in at else [] for m in "qkv"},
     )
+
+
+def suite_status(store: ArtifactStore, suite: str) -> SuiteStatus:
+    """Which runs train now (their progress is fresh), and every run's status."""
+    training, statuses = [], {}
+    now = time.time()
+    for run in store.runs(suite):
+        manifest = store.manifest(suite, run)
+        statuses[run] = manifest.status
+        progress = store.progress(suite, run) if manifest.status == "training" else None
+        if progress is None or now - progress.updated > STALE_PROGRESS_S:
+            if manifest.status == "training":
+                statuses[run] = "interrupted"
+            continue
+        best, head = None, None
+        metrics = store.metrics(suite, run)
+        if metrics is not None and "prefix_matching" in metrics.arrays and metrics.steps:
+            values, heads = best_heads(metrics.arrays["prefix_matching"][-1:])
+            best, head = values[0], None if heads[0] is None else head_label(*heads[0])
+        training.append(
+            TrainingStatus(
+                run=run,
+                step=progress.step,
+                steps=progress.steps,
+                tokens_per_s=progress.tokens_per_s,
+                elapsed_s=progress.elapsed_s,
+                eta_s=progress.eta_s,
+                updated_s_ago=round(max(now - progress.updated, 0.0), 1),
+                best_head=head,
+                best_score=None if best is None or not np.isfinite(best) else round(best, 4),
+            )
+        )
+    return SuiteStatus(suite=suite, training=training, runs=statuses)

@@ -15,8 +15,7 @@ from backend.models import AttentionRequest, LogitAttributionRequest, LogitAttri
 from backend.services.convert import floats, scalar
 from backend.services.inputs import encode, piece_strings, select_heads, token_strings
 from backend.services.store import ArtifactStore, LoadedSnapshot
-from training.analysis.attribution import direct_logit_attribution_per_token
-from training.schema import head_label
+from training.science import attribution, head_label
 
 TOP_K = 5
 
@@ -74,7 +73,10 @@ def attention_json(
             "loss": loss.numpy(),
             "mean_loss": scalar(loss.mean()),
             "top_predictions": [
-                [{"token_id": i, "token": t, "prob": p} for i, t, p in zip(row_ids, piece_strings(pieces, row_ids), row_p)]
+                [
+                    {"token_id": i, "token": t, "prob": p}
+                    for i, t, p in zip(row_ids, piece_strings(pieces, row_ids), row_p)
+                ]
                 for row_ids, row_p in zip(top_ids, top_probs)
             ],
         },
@@ -104,7 +106,9 @@ def logit_attribution(
         store, suite, snap, text=req.text, tokens=req.tokens, max_chars=limits.max_chars, max_tokens=limits.max_tokens
     )
     with snap.lock, torch.no_grad():
-        contributions = direct_logit_attribution_per_token(snap.model, tokens[None])[0]  # (pos-1, layer, head)
+        contributions = attribution.direct_logit_attribution_per_token(snap.model, tokens[None])[
+            0
+        ]  # (pos-1, layer, head)
         logits = snap.model(tokens[None], return_type="logits")[0]  # (pos, d_vocab)
         next_logit = logits[:-1].gather(-1, tokens[1:, None])[:, 0]
     ids = tokens.tolist()

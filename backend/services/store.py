@@ -17,20 +17,29 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from transformer_lens import HookedTransformer
 
 from backend.errors import NotFoundError, UnavailableError
-from backend.services.cache import FileCache, LRUCache, file_version
-from training import schema
-from training.config import AnalysisConfig
-from training.model import Transformer
+from backend.services.cache import FileCache, LRUCache
+from training.science import (
+    Manifest,
+    MetricsIndex,
+    RunProgress,
+    SnapshotEntry,
+    Transformer,
+    hooked_from_state,
+    load_tokenizer,
+    model_config_from_manifest,
+    schema,
+)
 
 
 @dataclass
 class LoadedSnapshot:
     run: str
     step: int
-    manifest: dict
+    manifest: Manifest
     model: HookedTransformer
     lock: threading.Lock
     sha256: str  # of the snapshot file: with (suite, run, step) it names these exact weights
@@ -45,14 +54,24 @@ class LoadedSnapshot:
 
 @dataclass(frozen=True)
 class RunMetrics:
-    """A run's stacked analysis: the metrics index and every array it lists (first axis = steps)."""
+    """A run's stacked metrics (live or analysed): the index and every array it lists (first
+    axis = the index's steps)."""
 
-    index: dict
+    index: MetricsIndex
     arrays: dict[str, np.ndarray]
 
     @property
     def steps(self) -> list[int]:
-        return self.index["steps"]
+        return self.index.steps
+
+
+@dataclass(frozen=True)
+class AnalysisInputs:
+    """What the run is measured on, as the analysis (or the trainer) stored it."""
+
+    eval_tokens: torch.Tensor
+    prefix_tokens: torch.Tensor
+    settings: dict
 
 
 class ArtifactStore:
@@ -62,7 +81,6 @@ class ArtifactStore:
         # Encoded answers of the attention route, keyed on the snapshot's sha256 and the exact
         # tokens and heads: a dashboard redraws the same text many times.
         self.responses = LRUCache(response_cache_size)
-        self._inputs = LRUCache(max(2, cache_size))
         self._files = FileCache()
 
     # ---- errors --------------------------------------------------------------------------
@@ -104,16 +122,21 @@ class ArtifactStore:
             raise NotFoundError(f"suite {suite!r} has no run named {run!r}")
         return suite_path / run
 
-    def manifest(self, suite: str, run: str) -> dict:
+    def manifest(self, suite: str, run: str) -> Manifest:
         path = self.run_path(suite, run)
-        return self._read(
-            ("manifest", suite, run), [path / schema.MANIFEST], lambda: checked_manifest(path, f"{suite}/{run}")
-        )
+        return self._read(("manifest", suite, run), [path / schema.MANIFEST], lambda: schema.read_manifest(path))
 
-    def entry(self, suite: str, run: str, step: int | str) -> dict:
+    def progress(self, suite: str, run: str) -> RunProgress | None:
+        """The run's training progress (`progress.json`), or None if it has none."""
+        path = self.run_path(suite, run) / schema.PROGRESS
+        if not path.exists():
+            return None
+        return self._read(("progress", suite, run), [path], lambda: schema.read_progress(path.parent))
+
+    def entry(self, suite: str, run: str, step: int | str) -> SnapshotEntry:
         """The manifest entry of `step` (an int, a digit string or "latest")."""
         manifest = self.manifest(suite, run)
-        if not manifest.get("snapshots"):
+        if not manifest.snapshots:
             raise NotFoundError(f"run {suite}/{run} has no snapshots yet")
         if step != "latest":
             try:
@@ -143,19 +166,9 @@ class ArtifactStore:
 
         def load() -> RunMetrics:
             index = schema.read_metrics_index(run_path)
-            if not (
-                isinstance(index, dict)
-                and isinstance(index.get("steps"), list)
-                and isinstance(index.get("arrays"), dict)
-                and all(isinstance(a, dict) and isinstance(a.get("file"), str) for a in index["arrays"].values())
-            ):
-                raise UnavailableError(f"{suite}/{run}/metrics/index.json does not have the expected fields")
-            arrays = {
-                name: schema.read_npy(schema.metrics_dir(run_path) / info["file"])
-                for name, info in index["arrays"].items()
-            }
-            stale = [name for name, a in arrays.items() if a.shape[:1] != (len(index["steps"]),)]
-            if stale:  # `analyze` restacks the arrays before it rewrites the index
+            arrays = {name: schema.read_metric(run_path, name, index) for name in index.arrays}
+            stale = [name for name, a in arrays.items() if a.shape[:1] != (len(index.steps),)]
+            if stale:  # the writer restacks the arrays before it rewrites the index
                 raise UnavailableError(
                     f"metrics of {suite}/{run} are being rewritten ({stale[0]}.npy); retry in a moment"
                 )
@@ -164,14 +177,17 @@ class ArtifactStore:
         return self._read(("metrics", suite, run), [index_path], load)
 
     def analysis(self, suite: str, name: str) -> Any:
-        """A suite-level analysis table ("pca", "phase", "report"); NotFoundError if not written yet."""
+        """A suite-level analysis table: "pca" (JSON), "phase" ({run: PhaseWindow}) or "report"
+        (Report); NotFoundError if not written yet."""
         suite_path = self.suite_path(suite)
         path = schema.analysis_dir(suite_path) / f"{name}.json"
         if not path.is_file():
             raise NotFoundError(
-                f"suite {suite!r} has no {name} table yet: run `python -m training analyze` (and `report`)"
+                f"suite {suite!r} has no {name} table yet: it is written when the first run has been analysed"
             )
-        return self._read(("analysis", suite, name), [path], lambda: schema.read_analysis(suite_path, name))
+        readers = {"phase": schema.read_phases, "report": schema.read_report}
+        read = readers.get(name, lambda p: schema.read_analysis(p, name))
+        return self._read(("analysis", suite, name), [path], lambda: read(suite_path))
 
     def report_markdown(self, suite: str) -> str | None:
         path = schema.analysis_dir(self.suite_path(suite)) / "report.md"
@@ -181,10 +197,8 @@ class ArtifactStore:
 
     def tokenizer(self, suite: str):
         """The suite tokenizer (`tokenizers.Tokenizer`)."""
-        from training import tokenizer
-
         suite_path = self.suite_path(suite)
-        return self._read(("tokenizer", suite), [schema.tokenizer_path(suite_path)], lambda: tokenizer.load(suite_path))
+        return self._read(("tokenizer", suite), [schema.tokenizer_path(suite_path)], lambda: load_tokenizer(suite_path))
 
     def token_pieces(self, suite: str) -> list[str]:
         """The text of every token id, decoded once per tokenizer (a byte-level piece of a
@@ -201,8 +215,6 @@ class ArtifactStore:
 
     def snapshot(self, suite: str, run: str, step: int | str) -> LoadedSnapshot:
         """The snapshot as a HookedTransformer, loaded once into the LRU cache."""
-        from training.hooked import hooked_from_state, model_config_from_manifest
-
         run_path = self.run_path(suite, run)
         manifest = self.manifest(suite, run)
         entry = self.entry(suite, run, step)
@@ -218,44 +230,29 @@ class ArtifactStore:
                 raise self.unavailable(e) from None
             except (RuntimeError, KeyError, ValueError, TypeError) as e:  # a state dict that does not fit
                 raise UnavailableError(
-                    f"snapshot file {suite}/{run}/snapshots/{entry['file']} does not load: {e}"
+                    f"snapshot file {suite}/{run}/snapshots/{entry.file} does not load: {e}"
                 ) from None
-            return LoadedSnapshot(run, entry["step"], manifest, model, threading.Lock(), entry["sha256"], plain.eval())
+            return LoadedSnapshot(run, entry.step, manifest, model, threading.Lock(), entry.sha256, plain.eval())
 
-        return self.snapshots.get((suite, run, entry["step"], entry["sha256"]), load)
+        return self.snapshots.get((suite, run, entry.step, entry.sha256), load)
 
-    def run_inputs(self, suite: str, snap: LoadedSnapshot, cfg: AnalysisConfig):
-        """`training.analyze.run_inputs` for this suite, context length and analysis settings."""
-        from training.analyze import run_inputs
+    def inputs(self, suite: str, run: str) -> AnalysisInputs:
+        """The run's evaluation contexts, prefix-matching sequences and resolved analysis
+        settings, as stored by the trainer or the analysis (never rebuilt here)."""
+        run_path = self.run_path(suite, run)
+        path = schema.metrics_dir(run_path) / schema.INPUTS
+        if not path.exists():
+            raise UnavailableError(
+                f"run {suite}/{run} has no analysis inputs yet: they are written with its first snapshot"
+            )
 
-        suite_path = self.suite_path(suite)
-        data = schema.data_dir(suite_path)
-        version = tuple(file_version(data / f) for f in ("heldout.npy", "token_counts.npy"))
-        key = (suite, snap.n_ctx, cfg.settings_hash(), version)
-        try:
-            return self._inputs.get(key, lambda: run_inputs(suite_path, snap.n_ctx, cfg))
-        except schema.ArtifactError as e:
-            raise self.unavailable(e) from None
+        def load() -> AnalysisInputs:
+            tensors, settings = schema.read_analysis_inputs(run_path)
+            return AnalysisInputs(tensors["eval_tokens"], tensors["prefix_tokens"], settings)
 
+        return self._read(("inputs", suite, run), [path], load)
 
-def checked_manifest(run_path: Path, name: str) -> dict:
-    """`schema.read_manifest`, plus the fields the service relies on (else UnavailableError)."""
-    manifest = schema.read_manifest(run_path)
-    model, snaps = manifest.get("model"), manifest.get("snapshots", [])
-    ok = isinstance(model, dict) and all(isinstance(model.get(k), int) for k in ("n_layers", "n_heads", "n_ctx"))
-    ok = (
-        ok
-        and isinstance(snaps, list)
-        and all(
-            isinstance(s, dict)
-            and isinstance(s.get("step"), int)
-            and isinstance(s.get("file"), str)
-            and isinstance(s.get("sha256"), str)
-            and isinstance(s.get("tokens_seen"), int)
-            and s["file"] == schema.snapshot_name(s["step"])  # a file name can never point elsewhere
-            for s in snaps
-        )
-    )
-    if not ok:
-        raise UnavailableError(f"{name}/manifest.json does not have the expected fields")
-    return manifest
+    def token_counts(self, suite: str) -> np.ndarray:
+        """Training-split frequency of every token id (the prefix-matching sequences' source)."""
+        path = schema.data_dir(self.suite_path(suite)) / "token_counts.npy"
+        return self._read(("counts", suite), [path], lambda: schema.read_npy(path))

@@ -15,7 +15,7 @@ from backend.models import (
     SuiteSummary,
 )
 from backend.services.store import ArtifactStore
-from training import schema
+from training.science import schema
 
 
 def health(store: ArtifactStore) -> HealthResponse:
@@ -42,14 +42,17 @@ def run_info(store: ArtifactStore, suite: str, run: str) -> RunInfo:
     metrics = store.metrics(suite, run)
     return RunInfo(
         name=run,
-        description=m.get("description", ""),
-        status=m.get("status", "unknown"),
-        model=m.get("model", {}),
-        train=m.get("train", {}),
-        analysis=m.get("analysis", {}),
-        tokens_per_step=m.get("tokens_per_step"),
-        snapshots=[SnapshotInfo(**{k: s.get(k) for k in SnapshotInfo.model_fields}) for s in m.get("snapshots", [])],
-        analysed_steps=metrics.steps if metrics else [],
+        description=m.description,
+        status=m.status,
+        model=m.model,
+        train=m.train,
+        analysis=m.analysis,
+        tokens_per_step=m.tokens_per_step,
+        snapshots=[SnapshotInfo(**{k: getattr(s, k) for k in SnapshotInfo.model_fields}) for s in m.snapshots],
+        analysed_steps=[s for s, stage in zip(metrics.steps, metrics.index.stages) if stage == "full"]
+        if metrics
+        else [],
+        live_steps=metrics.steps if metrics else [],
     )
 
 
@@ -71,12 +74,13 @@ def suite_detail(store: ArtifactStore, suite: str) -> SuiteDetail:
                     tokens_per_step=None,
                     snapshots=[],
                     analysed_steps=[],
+                    live_steps=[],
                     error=str(e),
                 )
             )
             continue
         if not data:  # every run of a suite shares its data; the document lists can be thousands long
-            data = {k: v for k, v in store.manifest(suite, run).get("data", {}).items() if not k.endswith("_documents")}
+            data = {k: v for k, v in store.manifest(suite, run).data.items() if not k.endswith("_documents")}
     return SuiteDetail(name=suite, data=data, runs=runs)
 
 
@@ -110,7 +114,4 @@ def pca(store: ArtifactStore, suite: str, components: int) -> PcaResponse:
 
 def report(store: ArtifactStore, suite: str) -> ReportResponse:
     table = store.analysis(suite, "report")
-    try:
-        return ReportResponse(**table, markdown=store.report_markdown(suite))
-    except (TypeError, ValueError) as e:
-        raise UnavailableError(f"{suite}/analysis/report.json does not have the expected fields: {e}") from None
+    return ReportResponse(**schema.to_json(table), markdown=store.report_markdown(suite))

@@ -7,7 +7,7 @@ from pathlib import Path
 from training import schema
 
 
-def manifest(suite_path: Path, run: str) -> dict:
+def manifest(suite_path: Path, run: str) -> schema.Manifest:
     return schema.read_manifest(suite_path / run)
 
 

@@ -1,5 +1,6 @@
 """Artifacts that change or break while the service runs (on a private copy of the suite)."""
 
+import dataclasses
 import shutil
 
 from tests.backend.helpers import url
@@ -11,8 +12,8 @@ TEXT = "import os\nimport sys\n"
 def test_snapshot_appears_without_restart(copy_client, suite_copy):
     suite, run_path = suite_copy.name, suite_copy / "attn2"
     full = schema.read_manifest(run_path)
-    last, previous = full["snapshots"][-1]["step"], full["snapshots"][-2]["step"]
-    schema.write_manifest(run_path, {**full, "snapshots": full["snapshots"][:-1], "status": "training"})
+    last, previous = full.snapshots[-1].step, full.snapshots[-2].step
+    schema.write_manifest(run_path, dataclasses.replace(full, snapshots=full.snapshots[:-1], status="training"))
 
     assert (
         copy_client.post(url(suite, step="latest", route="attention"), json={"text": TEXT}).json()["step"] == previous
@@ -41,28 +42,26 @@ def test_new_suite_and_run_appear_without_restart(copy_client, suite_copy):
 
 def test_corrupt_snapshot_is_a_503_naming_the_file_and_only_that_snapshot_fails(copy_client, suite_copy):
     suite, run_path = suite_copy.name, suite_copy / "attn2"
-    snaps = schema.read_manifest(run_path)["snapshots"]
+    snaps = schema.read_manifest(run_path).snapshots
     broken, fine = snaps[5], snaps[6]
-    path = run_path / "snapshots" / broken["file"]
+    path = run_path / "snapshots" / broken.file
     path.write_bytes(path.read_bytes()[:100] + b"garbage")
 
-    r = copy_client.post(url(suite, step=broken["step"], route="attention"), json={"text": TEXT})
+    r = copy_client.post(url(suite, step=broken.step, route="attention"), json={"text": TEXT})
     assert r.status_code == 503
-    assert f"{suite}/attn2/snapshots/{broken['file']}" in r.json()["detail"]
+    assert f"{suite}/attn2/snapshots/{broken.file}" in r.json()["detail"]
     assert str(suite_copy.parent) not in r.json()["detail"]  # no server paths
-    assert copy_client.post(url(suite, step=fine["step"], route="attention"), json={"text": TEXT}).status_code == 200
-    assert (
-        copy_client.get(url(suite, step=broken["step"], route="heads")).status_code == 200
-    )  # stored metrics still serve
+    assert copy_client.post(url(suite, step=fine.step, route="attention"), json={"text": TEXT}).status_code == 200
+    assert copy_client.get(url(suite, step=broken.step, route="heads")).status_code == 200  # stored metrics still serve
     assert copy_client.get(f"/suites/{suite}/runs/attn2/metrics").status_code == 200
 
 
 def test_missing_snapshot_file_is_a_503_naming_it(copy_client, suite_copy):
     run_path = suite_copy / "attn1"
-    entry = schema.read_manifest(run_path)["snapshots"][3]
-    (run_path / "snapshots" / entry["file"]).unlink()
-    r = copy_client.post(url(suite_copy.name, run="attn1", step=entry["step"], route="prefix-matching"), json={})
-    assert r.status_code == 503 and entry["file"] in r.json()["detail"]
+    entry = schema.read_manifest(run_path).snapshots[3]
+    (run_path / "snapshots" / entry.file).unlink()
+    r = copy_client.post(url(suite_copy.name, run="attn1", step=entry.step, route="prefix-matching"), json={})
+    assert r.status_code == 503 and entry.file in r.json()["detail"]
     assert copy_client.post(url(suite_copy.name, run="attn1", route="prefix-matching"), json={}).status_code == 200
 
 

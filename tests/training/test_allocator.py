@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from training.allocator import keep_buffers_in_heap
-from training.model import Transformer
 from training.config import ModelConfig
+from training.model import Transformer
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")

@@ -5,18 +5,21 @@ import pytest
 from training.cli import main
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["train", "--preset", "nope"], "unknown preset 'nope'"),
-    (["train", "--preset", "tiny", "--set", "train.lrr=1"], "unknown key 'train.lrr'"),
-    (["train", "--preset", "tiny", "--set", "train.lr=fast"], "train.lr: expected float, got 'fast'"),
-    (["train", "--preset", "tiny", "--set", "model.positional=alibi"], "model.positional: 'alibi' is not one of"),
-    (["train", "--preset", "tiny", "--set", "model.n_layers=9"], "model.n_layers must be between 1 and 6"),
-    (["train", "--preset", "tiny", "--set", "lr=1"], "keys look like data.X, model.X, train.X or analysis.X"),
-    (["train", "--preset", "tiny", "--set", "novalue"], "expected key=value"),
-    (["train", "--preset", "tiny", "--runs", "attn9"], "unknown run 'attn9'"),
-    (["train", "--preset", "tiny", "--suite", "Bad/Name"], "invalid suite name 'Bad/Name'"),
-    (["train", "--preset", "tiny", "--set", "data.source=/no/such/dir"], "data.source: no such file"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--preset", "nope"], "unknown preset 'nope'"),
+        (["train", "--preset", "tiny", "--set", "train.lrr=1"], "unknown key 'train.lrr'"),
+        (["train", "--preset", "tiny", "--set", "train.lr=fast"], "train.lr: expected float, got 'fast'"),
+        (["train", "--preset", "tiny", "--set", "model.positional=alibi"], "model.positional: 'alibi' is not one of"),
+        (["train", "--preset", "tiny", "--set", "model.n_layers=9"], "model.n_layers must be between 1 and 6"),
+        (["train", "--preset", "tiny", "--set", "lr=1"], "keys look like data.X, model.X, train.X or analysis.X"),
+        (["train", "--preset", "tiny", "--set", "novalue"], "expected key=value"),
+        (["train", "--preset", "tiny", "--runs", "attn9"], "unknown run 'attn9'"),
+        (["train", "--preset", "tiny", "--suite", "Bad/Name"], "invalid suite name 'Bad/Name'"),
+        (["train", "--preset", "tiny", "--set", "data.source=/no/such/dir"], "data.source: no such file"),
+    ],
+)
 def test_bad_input_is_a_one_line_error_naming_it(argv, message, capsys, tmp_path):
     assert main([*argv, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err

@@ -14,7 +14,9 @@ def write_corpus(root):
     (root / "a.txt").write_text("the cat sat on the mat. " * 20)
     (root / "notes.md").write_text("# Notes\nthe dog sat on the log.\n" * 20)
     (root / "code.py").write_text("def f(x):\n    return x + 1\n" * 20)
-    (root / "docs.jsonl").write_text(json.dumps({"text": "first json doc"}) + "\n\n" + json.dumps({"text": "second"}) + "\n")
+    (root / "docs.jsonl").write_text(
+        json.dumps({"text": "first json doc"}) + "\n\n" + json.dumps({"text": "second"}) + "\n"
+    )
     (root / "ignored.bin").write_bytes(b"\x00\x01")
     return root
 

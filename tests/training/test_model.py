@@ -11,7 +11,9 @@ from training.model import Transformer, smear_keys
 
 OPTIONS = [
     dict(n_layers=n, attn_only=a, layernorm=ln, positional=pos, smeared_keys=sm)
-    for n, a, ln, pos, sm in itertools.product([1, 2], [True, False], [True, False], ["standard", "shortformer"], [False, True])
+    for n, a, ln, pos, sm in itertools.product(
+        [1, 2], [True, False], [True, False], ["standard", "shortformer"], [False, True]
+    )
 ] + [
     dict(n_layers=6, attn_only=True, layernorm=True, positional="standard", smeared_keys=False),
     dict(n_layers=3, attn_only=True, layernorm=True, positional="shortformer", smeared_keys=True, qk_pos_layers=1),
@@ -27,7 +29,7 @@ def random_model(**options) -> Transformer:
     cfg = ModelConfig(d_model=32, n_heads=2, d_head=8, n_ctx=24, d_vocab=40, smear_init=0.3, **options)
     model = Transformer(cfg)
     with torch.no_grad():  # non-trivial biases, LayerNorm weights and smearing
-        for name, p in model.named_parameters():
+        for _name, p in model.named_parameters():
             if p.ndim == 1:
                 p.normal_(0, 0.3)
     return model
@@ -88,11 +90,14 @@ def test_shortformer_keeps_positions_out_of_the_residual_stream():
     assert torch.allclose(resid, resid[0].expand_as(resid))  # same token everywhere, no position
 
 
-@pytest.mark.parametrize("bad, key", [
-    (dict(n_layers=7), "model.n_layers"),
-    (dict(smear_init=1.0), "model.smear_init"),
-    (dict(qk_pos_layers=1), "model.qk_pos_layers"),
-])
+@pytest.mark.parametrize(
+    "bad, key",
+    [
+        (dict(n_layers=7), "model.n_layers"),
+        (dict(smear_init=1.0), "model.smear_init"),
+        (dict(qk_pos_layers=1), "model.qk_pos_layers"),
+    ],
+)
 def test_invalid_model_config_names_the_field(bad, key):
     with pytest.raises(ConfigError, match=key):
         ModelConfig(**bad)

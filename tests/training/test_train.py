@@ -15,6 +15,7 @@ from tests.conftest import REPO
 from training import data, hooked, presets, schema
 from training.config import apply_overrides
 from training.model import Transformer
+from training.records import Manifest
 from training.schedule import learning_rate, snapshot_steps
 
 RUNS = ["attn1", "attn2", "attn3", "smeared1", "mlp2"]
@@ -24,17 +25,17 @@ def test_tiny_suite_writes_every_run_with_at_least_40_verified_snapshots(tiny_su
     assert schema.list_runs(tiny_suite) == sorted(RUNS)
     for run in RUNS:
         manifest = schema.read_manifest(tiny_suite / run)
-        assert manifest["status"] == "complete"
-        snaps = manifest["snapshots"]
-        assert len(snaps) >= 40 and snaps[0]["step"] == 0
-        assert [s["step"] for s in snaps] == manifest["snapshot_steps"]
+        assert manifest.status == "complete"
+        snaps = manifest.snapshots
+        assert len(snaps) >= 40 and snaps[0].step == 0
+        assert [s.step for s in snaps] == manifest.snapshot_steps
         for s in snaps:
-            assert schema.sha256_file(tiny_suite / run / "snapshots" / s["file"]) == s["sha256"]
-            assert s["tokens_seen"] == s["step"] * manifest["tokens_per_step"]
-        assert snaps[-1]["heldout_loss"] < snaps[0]["heldout_loss"] - 0.5  # it learned
+            assert schema.sha256_file(tiny_suite / run / "snapshots" / s.file) == s.sha256
+            assert s.tokens_seen == s.step * manifest.tokens_per_step
+        assert snaps[-1].heldout_loss < snaps[0].heldout_loss - 0.5  # it learned
         losses = np.load(tiny_suite / run / "train_loss.npy")
-        assert losses.shape == (manifest["train"]["steps"],) and np.isfinite(losses).all()
-        assert manifest["data"]["train_documents"] and manifest["data"]["train_tokens"] > 0
+        assert losses.shape == (manifest.train["steps"],) and np.isfinite(losses).all()
+        assert manifest.data["train_documents"] and manifest.data["train_tokens"] > 0
         assert not (tiny_suite / run / "resume").exists() or not any((tiny_suite / run / "resume").iterdir())
     assert (tiny_suite / "tokenizer.json").exists()
 
@@ -46,7 +47,7 @@ def test_load_hooked_matches_the_training_model_on_a_test_batch(tiny_suite, run)
     model = Transformer(hooked.model_config_from_manifest(manifest))
     model.load_state_dict(schema.read_snapshot(tiny_suite / run, entry))
     tokens = data.eval_batch(data.load_split(tiny_suite, "heldout"), n_sequences=4, n_ctx=model.cfg.n_ctx)
-    ht = hooked.load_hooked(tiny_suite / run, entry["step"])
+    ht = hooked.load_hooked(tiny_suite / run, entry.step)
     assert (ht(tokens) - model(tokens)).abs().max().item() <= 1e-4
     assert ht.to_tokens("def f(x):", prepend_bos=False).shape[1] >= 1  # the suite tokenizer is attached
 
@@ -56,10 +57,10 @@ def test_corrupt_snapshot_is_reported_by_name(tiny_suite, tmp_path):
 
     run = tmp_path / "attn1"
     shutil.copytree(tiny_suite / "attn1", run)
-    entry = schema.read_manifest(run)["snapshots"][3]
-    (run / "snapshots" / entry["file"]).write_bytes(b"garbage")
-    with pytest.raises(schema.ArtifactError, match=entry["file"]):
-        hooked.load_hooked(run, entry["step"], with_tokenizer=False)
+    entry = schema.read_manifest(run).snapshots[3]
+    (run / "snapshots" / entry.file).write_bytes(b"garbage")
+    with pytest.raises(schema.ArtifactError, match=entry.file):
+        hooked.load_hooked(run, entry.step, with_tokenizer=False)
 
 
 def test_every_run_sees_the_same_batches():
@@ -79,30 +80,70 @@ def test_schedules_warm_up_and_cover_the_run():
 
 def cli(*args, **kwargs):
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen([sys.executable, "-m", "training", *args], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+    return subprocess.Popen(
+        [sys.executable, "-m", "training", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
 
 
-RESUME_ARGS = ["train", "--preset", "tiny", "--runs", "attn2", "--set", "train.steps=300", "--set", "train.resume_every=10"]
+# The analysis after training is not what these tests check: --no-analyze. The live metrics are.
+RESUME_ARGS = ["train", "--preset", "tiny", "--runs", "attn2", "--no-analyze"]
+RESUME_ARGS += ["--set", "train.steps=300", "--set", "train.resume_every=10"]
+STALL_S = 300  # a child that writes no new snapshot for this long is stuck, however busy the machine
 
 
-def test_resume_after_sigkill_gives_the_same_snapshots(tmp_path):
+def snapshot_count(run_path) -> int:
+    try:
+        return len(json.loads((run_path / "manifest.json").read_text())["snapshots"])
+    except (FileNotFoundError, json.JSONDecodeError, KeyError):
+        return 0
+
+
+def wait_while_progressing(proc, run_path, until: int | None = None) -> None:
+    """Wait for `proc` to exit (or to have written `until` snapshots), as long as it keeps
+    writing snapshots: a slow, busy machine only makes this take longer."""
+    last, last_change = snapshot_count(run_path), time.monotonic()
+    while proc.poll() is None:
+        n = snapshot_count(run_path)
+        if until is not None and n >= until:
+            return
+        if n != last:
+            last, last_change = n, time.monotonic()
+        assert time.monotonic() - last_change < STALL_S, f"no new snapshot for {STALL_S} s"
+        time.sleep(0.005)
+
+
+@pytest.fixture
+def children():
+    """Processes a test starts; every one still running is killed when the test ends."""
+    procs = []
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+def test_resume_after_sigkill_gives_the_same_snapshots_and_live_metrics(tmp_path, children):
     ref = cli(*RESUME_ARGS, "--out", str(tmp_path / "ref"))
-    assert ref.wait(timeout=120) == 0, ref.stderr.read()
-    ref_manifest = schema.read_manifest(tmp_path / "ref" / "tiny" / "attn2")
+    children.append(ref)
+    ref_path = tmp_path / "ref" / "tiny" / "attn2"
+    wait_while_progressing(ref, ref_path)
+    assert ref.returncode == 0, ref.stderr.read()
+    ref_manifest = schema.read_manifest(ref_path)
 
     out = tmp_path / "killed"
     run_path = out / "tiny" / "attn2"
     kills = 0
     for wait_for in (5, 20):  # kill twice, at different points of training
         proc = cli(*RESUME_ARGS, "--out", str(out), "--resume")
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                if len(json.loads((run_path / "manifest.json").read_text())["snapshots"]) >= wait_for:
-                    break
-            except (FileNotFoundError, json.JSONDecodeError, KeyError):
-                pass
-            time.sleep(0.005)
+        children.append(proc)
+        wait_while_progressing(proc, run_path, until=wait_for)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
@@ -110,23 +151,35 @@ def test_resume_after_sigkill_gives_the_same_snapshots(tmp_path):
     assert kills >= 1
     # While killed, the manifest lists only complete, verified snapshots.
     partial = schema.read_manifest(run_path)
-    assert partial["status"] == "training"
-    for s in partial["snapshots"]:
-        assert schema.sha256_file(run_path / "snapshots" / s["file"]) == s["sha256"]
+    assert partial.status == "training"
+    for s in partial.snapshots:
+        assert schema.sha256_file(run_path / "snapshots" / s.file) == s.sha256
 
     done = cli(*RESUME_ARGS, "--out", str(out), "--resume")
-    assert done.wait(timeout=120) == 0, done.stderr.read()
+    children.append(done)
+    wait_while_progressing(done, run_path)
+    assert done.returncode == 0, done.stderr.read()
     manifest = schema.read_manifest(run_path)
-    strip = lambda snaps: [(s["step"], s["sha256"], s["heldout_loss"]) for s in snaps]
-    assert strip(manifest["snapshots"]) == strip(ref_manifest["snapshots"])
-    assert np.array_equal(np.load(run_path / "train_loss.npy"), np.load(tmp_path / "ref" / "tiny" / "attn2" / "train_loss.npy"))
+
+    def strip(snaps):
+        return [(s.step, s.sha256, s.heldout_loss) for s in snaps]
+
+    assert strip(manifest.snapshots) == strip(ref_manifest.snapshots)
+    assert np.array_equal(np.load(run_path / "train_loss.npy"), np.load(ref_path / "train_loss.npy"))
     assert not list(run_path.glob("**/.*.tmp"))
+    index = schema.read_metrics_index(run_path)
+    assert index.steps == [s.step for s in manifest.snapshots] and set(index.stages) == {"live"}
+    for name in ("prefix_matching", "icl_score", "loss_by_position"):
+        assert np.array_equal(schema.read_metric(run_path, name), schema.read_metric(ref_path, name)), name
 
 
 def test_incomplete_run_without_resume_is_refused(tmp_path):
     run_path = tmp_path / "tiny" / "attn1"
     run_path.mkdir(parents=True)
-    schema.write_manifest(run_path, {"run": "attn1", "status": "training", "snapshots": []})
+    manifest = Manifest(
+        suite="tiny", run="attn1", status="training", model={}, train={}, analysis={}, tokens_per_step=1, snapshots=[]
+    )
+    schema.write_manifest(run_path, manifest)
     preset = apply_overrides(presets.load("tiny"), [])
     from training.config import ConfigError
     from training.train import train_suite

@@ -56,9 +56,7 @@ def direct_logit_attribution_per_token(
     return torch.stack(per_layer, dim=-2)
 
 
-def direct_logit_attribution(
-    model: HookedTransformer, tokens: Int[Tensor, "batch pos"]
-) -> Float[Tensor, "layer head"]:
+def direct_logit_attribution(model: HookedTransformer, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "layer head"]:
     """`direct_logit_attribution_per_token` averaged over the batch and positions."""
     return direct_logit_attribution_per_token(model, tokens).mean(dim=(0, 1))
 
@@ -97,10 +95,7 @@ def ablate_heads_loss(
             z[:, :, heads_here] = 0.0
         return z
 
-    hooks = [
-        (get_act_name("z", layer), lambda z, hook, hs=hs: ablate_z(z, hook, hs))
-        for layer, hs in by_layer.items()
-    ]
+    hooks = [(get_act_name("z", layer), lambda z, hook, hs=hs: ablate_z(z, hook, hs)) for layer, hs in by_layer.items()]
     if mode == "pattern_preserving":
         if clean_patterns is None:
             _, clean_patterns = clean_attention_patterns(model, tokens)

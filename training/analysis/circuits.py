@@ -109,7 +109,7 @@ def ov_eigenvalue_positivity(model: HookedTransformer) -> Float[Tensor, "layer h
 
 def paired_composition_scores(
     w_a: Float[Tensor, "*#pair d_model d_model"], w_b: Float[Tensor, "*#pair d_model d_model"]
-) -> Float[Tensor, "..."]:
+) -> Float[Tensor, ...]:
     """||W_A W_B||_F / (||W_A||_F ||W_B||_F), pairs broadcast (Elhage et al. 2021, "Composition")."""
     product = w_a @ w_b
     return product.norm(dim=(-2, -1)) / (w_a.norm(dim=(-2, -1)) * w_b.norm(dim=(-2, -1)))

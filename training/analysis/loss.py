@@ -31,9 +31,7 @@ def loss_by_position(per_token_loss: Float[Tensor, "batch context"]) -> Float[Te
     return per_token_loss.mean(0)
 
 
-def icl_score(
-    per_token_loss: Float[Tensor, "batch context"], *, late: int, early: int, width: int = 0
-) -> float:
+def icl_score(per_token_loss: Float[Tensor, "batch context"], *, late: int, early: int, width: int = 0) -> float:
     """In-context learning score (Olsson et al. 2022, "Key Concepts", "In-context learning").
 
     Mean over examples of loss[late] - loss[early], at context indices (module docstring). We

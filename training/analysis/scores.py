@@ -15,6 +15,10 @@ from torch import Tensor
 from transformer_lens import HookedTransformer
 from transformer_lens.utilities import get_act_name
 
+# Prefix-matching score above which a head counts as an induction head (uniform attention over
+# a 101-token sequence scores about 0.03; a perfect induction head 1.0).
+INDUCTION_THRESHOLD = 0.3
+
 
 def prefix_matching_sequences(
     token_counts: np.ndarray | Tensor,
@@ -43,8 +47,7 @@ def prefix_matching_sequences(
     eligible = types[n_cut : len(types) - n_cut]
     if len(eligible) < n_random:
         raise ValueError(
-            f"only {len(eligible)} token types are eligible for prefix-matching sequences, "
-            f"{n_random} are needed"
+            f"only {len(eligible)} token types are eligible for prefix-matching sequences, {n_random} are needed"
         )
     generator = torch.Generator().manual_seed(seed)
     draws = torch.stack(

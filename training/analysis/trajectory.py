@@ -9,13 +9,15 @@ the phase change.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 import torch
 from jaxtyping import Float
 from torch import Tensor
+
+from training.analysis.scores import INDUCTION_THRESHOLD
+from training.records import PhaseWindow
 
 
 class JointPCA(NamedTuple):
@@ -46,9 +48,7 @@ def joint_pca(loss_vectors: Float[Tensor, "snapshot token"], n_components: int) 
     total = variance.sum()
     ratio = variance[:n_components] / total if total > 0 else torch.zeros(n_components, dtype=torch.float64)
     dtype = loss_vectors.dtype
-    return JointPCA(
-        (centred @ components.T).to(dtype), ratio.to(dtype), components.to(dtype), mean.to(dtype)
-    )
+    return JointPCA((centred @ components.T).to(dtype), ratio.to(dtype), components.to(dtype), mean.to(dtype))
 
 
 def before_after_vector(
@@ -81,28 +81,12 @@ def ablation_alignment(
     return unit @ target
 
 
-@dataclass(frozen=True)
-class PhaseWindow:
-    """Where the phase change happens, or why none was found (`found` False, `reason`).
-
-    `start_step`/`end_step` bound the rise of the max prefix-matching score; they are set even
-    when `found` is False because the ICL score does not follow it. `icl_fraction` is the share
-    of the ICL score's range that it falls within the window widened by one snapshot.
-    """
-
-    found: bool
-    reason: str
-    start_step: int | None = None
-    end_step: int | None = None
-    icl_fraction: float | None = None
-
-
 def detect_phase_change(
     steps: Sequence[int] | Tensor | np.ndarray,
     icl: Sequence[float] | Tensor | np.ndarray,
     max_prefix: Sequence[float] | Tensor | np.ndarray,
     *,
-    threshold: float = 0.3,
+    threshold: float = INDUCTION_THRESHOLD,
     min_rise: float = 0.1,
     levels: tuple[float, float] = (0.1, 0.9),
     min_icl_fraction: float = 0.5,
@@ -135,16 +119,16 @@ def detect_phase_change(
     i_base = int(p[: i_peak + 1].argmin())
     rise = p[i_peak] - p[i_base]
     if rise < min_rise:
-        return PhaseWindow(
-            False, f"max prefix-matching score rises by only {rise:.2f} before its peak (< {min_rise})"
-        )
+        return PhaseWindow(False, f"max prefix-matching score rises by only {rise:.2f} before its peak (< {min_rise})")
     slopes = np.diff(p[i_base : i_peak + 1]) / np.diff(x[i_base : i_peak + 1])
     steepest = i_base + int(slopes.argmax())  # the rise from snapshot `steepest` to the next
     low, high = p[i_base] + levels[0] * rise, p[i_base] + levels[1] * rise
     start = max(i for i in range(i_base, steepest + 1) if p[i] <= low)
     end = min(i for i in range(steepest + 1, i_peak + 1) if p[i] >= high)
     start_step, end_step = int(np.asarray(steps)[start]), int(np.asarray(steps)[end])
-    window = f"max prefix-matching score rises from {p[start]:.2f} to {p[end]:.2f} between steps {start_step} and {end_step}"
+    window = (
+        f"max prefix-matching score rises from {p[start]:.2f} to {p[end]:.2f} between steps {start_step} and {end_step}"
+    )
 
     icl_range = icl_values.max() - icl_values.min()
     if icl_range <= 0:

@@ -47,7 +47,11 @@ PRESET = Preset(
     runs=(
         RunSpec("attn2", {"n_layers": 2}, "2-layer attention-only"),
         RunSpec("attn1", {"n_layers": 1}, "1-layer attention-only (control: cannot form an induction head)"),
-        RunSpec("smeared1", {"n_layers": 1, "smeared_keys": True}, "1-layer attention-only with smeared keys (paper, Argument 2)"),
+        RunSpec(
+            "smeared1",
+            {"n_layers": 1, "smeared_keys": True},
+            "1-layer attention-only with smeared keys (paper, Argument 2)",
+        ),
         RunSpec("attn3", {"n_layers": 3}, "3-layer attention-only"),
         RunSpec("mlp2", {"n_layers": 2, "attn_only": False}, "2-layer with MLPs"),
     ),

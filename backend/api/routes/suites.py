@@ -1,4 +1,4 @@
-"""GET /suites, /suites/{suite}, /suites/{suite}/pca, /suites/{suite}/report."""
+"""GET /suites, /suites/{suite}, /suites/{suite}/status, /suites/{suite}/pca, /suites/{suite}/report."""
 
 from typing import Annotated
 
@@ -6,8 +6,8 @@ from fastapi import APIRouter, Query
 
 from backend.api.deps import StoreDep, SuiteName
 from backend.api.errors import responses
-from backend.models import PcaResponse, ReportResponse, SuiteDetail, SuiteList
-from backend.services import suites
+from backend.models import PcaResponse, ReportResponse, SuiteDetail, SuiteList, SuiteStatus
+from backend.services import metrics, suites
 
 router = APIRouter(prefix="/suites", tags=["suites"])
 
@@ -35,3 +35,10 @@ def read_pca(suite: SuiteName, store: StoreDep, components: Annotated[int, Query
 def read_report(suite: SuiteName, store: StoreDep) -> ReportResponse:
     """The claims report (`python -m training report`): each claim of the paper, pass/fail, with its numbers."""
     return suites.report(store, suite)
+
+
+@router.get("/{suite}/status", response_model=SuiteStatus, responses=responses(404, 422, 503))
+def read_status(suite: SuiteName, store: StoreDep) -> SuiteStatus:
+    """What trains now: per training run its step, tokens/s, time left and best head so far
+    (live prefix matching); and every run's status (training, complete, interrupted)."""
+    return metrics.suite_status(store, suite)

@@ -97,9 +97,7 @@ def test_previous_token_pattern_scores_one_previous_and_zero_prefix():
 def test_uniform_attention_scores_match_the_closed_form():
     pattern = pattern_from_targets([list(range(q + 1)) for q in range(N_POS)])
     # Query q = 1 + r*n + i (repeat r >= 1) has r targets among its q + 1 keys.
-    expected = np.mean(
-        [r / (2 + r * N_RANDOM + i) for r in range(1, N_REPEATS) for i in range(N_RANDOM)]
-    )
+    expected = np.mean([r / (2 + r * N_RANDOM + i) for r in range(1, N_REPEATS) for i in range(N_RANDOM)])
     score = prefix_matching_score(pattern, n_random=N_RANDOM, n_repeats=N_REPEATS).item()
     assert score == pytest.approx(expected, rel=1e-5)
     assert score == pytest.approx(0.0305, abs=5e-4)
@@ -136,7 +134,9 @@ def test_prefix_and_previous_scores_agree_with_transformer_lens_detect_head(make
     on_text = head_scores_on_text(model, seqs)
     torch.testing.assert_close(ours, tl["induction_head"] * N_POS / 75, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(on_text["previous_token"], tl["previous_token_head"] * N_POS / 100, atol=1e-5, rtol=1e-4)
-    torch.testing.assert_close(on_text["duplicate_token"], tl["duplicate_token_head"] * N_POS / 75, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(
+        on_text["duplicate_token"], tl["duplicate_token_head"] * N_POS / 75, atol=1e-5, rtol=1e-4
+    )
     assert ours.argmax() == tl["induction_head"].argmax()
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from tests.backend.helpers import manifest, url
 from training import schema
+from training.analysis import registry
 
 
 @pytest.fixture(scope="module")
@@ -16,43 +17,51 @@ def metrics(client, suite):
 
 def test_read_metrics_lengths_match_the_manifest(metrics, tiny_suite):
     m = manifest(tiny_suite, "attn2")
-    steps = [s["step"] for s in m["snapshots"]]
+    steps = [s.step for s in m.snapshots]
     assert metrics["snapshots"]["steps"] == steps == metrics["steps"]
-    assert metrics["snapshots"]["heldout_loss"] == [s["heldout_loss"] for s in m["snapshots"]]
-    assert len(metrics["train_loss"]["values"]) == m["train"]["steps"] and metrics["train_loss"]["bucket"] == 1
-    n_layers, n_heads = m["model"]["n_layers"], m["model"]["n_heads"]
-    for name in (
-        "icl_score",
-        "eval_loss",
-        "loss_by_position",
-        "prefix_matching",
-        "previous_token",
-        "duplicate_token",
-        "copying",
-        "eigenvalue_positivity",
-        "logit_attribution",
-    ):
+    assert metrics["snapshots"]["heldout_loss"] == [s.heldout_loss for s in m.snapshots]
+    assert len(metrics["train_loss"]["values"]) == m.train["steps"] and metrics["train_loss"]["bucket"] == 1
+    assert metrics["analysed"] and not metrics["live"] and set(metrics["stages"]) == {"full"}
+    n_layers, n_heads = m.model["n_layers"], m.model["n_heads"]
+    for name in ("icl_score", "eval_loss", "loss_by_position"):
         assert len(metrics[name]) == len(steps), name
-    assert np.shape(metrics["prefix_matching"]) == (len(steps), n_layers, n_heads)
-    assert np.shape(metrics["loss_by_position"]) == (len(steps), m["model"]["n_ctx"] - 1)
+    per_head = [x.name for x in registry.METRICS if x.per_head]
+    assert sorted(metrics["head_metrics"]) == sorted(per_head) == sorted(metrics["best_heads"])
+    for name in per_head:
+        assert np.shape(metrics["head_metrics"][name]) == (len(steps), n_layers, n_heads), name
+    assert np.shape(metrics["loss_by_position"]) == (len(steps), m.model["n_ctx"] - 1)
     assert np.shape(metrics["composition"]["k"]) == (len(steps), n_layers, n_heads, n_layers, n_heads)
 
 
 def test_read_metrics_values_equal_the_stored_arrays(metrics, tiny_suite):
     run_path = tiny_suite / "attn2"
-    np.testing.assert_allclose(metrics["prefix_matching"], schema.read_metric(run_path, "prefix_matching"), rtol=1e-6)
+    stored = schema.read_metric(run_path, "prefix_matching")
+    np.testing.assert_allclose(metrics["head_metrics"]["prefix_matching"], stored, rtol=1e-6)
     np.testing.assert_allclose(metrics["train_loss"]["values"], np.load(run_path / "train_loss.npy"), rtol=1e-6)
-    assert metrics["phase"] == schema.read_analysis(tiny_suite, "phase")["attn2"]
+    assert metrics["phase"] == schema.to_json(schema.read_phases(tiny_suite)["attn2"])
+    best = metrics["best_heads"]["prefix_matching"]
+    np.testing.assert_allclose(best["values"], stored.reshape(len(stored), -1).max(1), rtol=1e-6)
+    i = int(np.argmax(stored[-1]))
+    assert best["heads"][-1] == f"L{i // stored.shape[2]}H{i % stored.shape[2]}"
 
 
 def test_read_metrics_turns_unmeasured_values_into_null(metrics, tiny_suite):
     k = metrics["composition"]["k"][0]
     assert k[1][0][0][0] is None and k[0][0][1][0] is not None  # only earlier -> later layers
-    every = manifest(tiny_suite, "attn2")["analysis"]["ablation_every"]
-    ablated = metrics["ablation"]["mean_delta_loss"]
+    every = manifest(tiny_suite, "attn2").analysis["ablation_every"]
+    ablated = metrics["head_metrics"]["ablation_mean_delta_loss"]
     assert every > 1, "the tiny preset skips ablations at some snapshots"
     assert all(v is not None for row in ablated[0] for v in row)  # measured at snapshot 0 ...
     assert all(v is None for row in ablated[1] for v in row)  # ... not at snapshot 1
+    assert metrics["best_heads"]["ablation_mean_delta_loss"]["values"][1] is None
+
+
+def test_registry_lists_every_stored_metric_with_its_meaning(client):
+    body = client.get("/registry").json()
+    assert [m["name"] for m in body["metrics"]] == [m.name for m in registry.METRICS]
+    pm = next(m for m in body["metrics"] if m["name"] == "prefix_matching")
+    assert pm["per_head"] and pm["stage"] == "live" and (pm["low"], pm["high"]) == (0.0, 1.0) and pm["section"]
+    assert body["induction_threshold"] == 0.3
 
 
 def test_read_metrics_downsamples_the_training_loss(client, suite, metrics):
@@ -76,12 +85,11 @@ def test_read_heads_gives_every_score_of_every_head(client, suite, metrics):
     step = metrics["steps"][i]
     body = client.get(url(suite, step=step, route="heads")).json()
     assert body["step"] == step and [h["label"] for h in body["heads"]] == ["L0H0", "L0H1", "L1H0", "L1H1"]
+    assert body["stage"] == "full"
     for h in body["heads"]:
-        for name in ("prefix_matching", "previous_token", "copying", "logit_attribution"):
-            assert h[name] == pytest.approx(metrics[name][i][h["layer"]][h["head"]])
-        assert h["ablation_mean_delta_loss"] == pytest.approx(
-            metrics["ablation"]["mean_delta_loss"][i][h["layer"]][h["head"]]
-        )
+        assert set(h["scores"]) == set(metrics["head_metrics"])
+        for name, value in h["scores"].items():
+            assert value == pytest.approx(metrics["head_metrics"][name][i][h["layer"]][h["head"]]), name
     assert body["composition_k"] == metrics["composition"]["k"][i]
 
 

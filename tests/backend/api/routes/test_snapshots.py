@@ -5,7 +5,6 @@ import threading
 import numpy as np
 import pytest
 import torch
-
 from fastapi.testclient import TestClient
 
 from backend.core.config import Settings
@@ -70,7 +69,9 @@ def test_attention_repeats_are_answered_from_the_response_cache(copy_client, sui
 def test_attention_runs_on_the_attention_pool_off_the_event_loop(copy_client, suite, monkeypatch):
     threads = []
     compute = probes.attention
-    monkeypatch.setattr(probes, "attention", lambda *args: threads.append(threading.current_thread().name) or compute(*args))
+    monkeypatch.setattr(
+        probes, "attention", lambda *args: threads.append(threading.current_thread().name) or compute(*args)
+    )
     assert copy_client.post(url(suite, route="attention"), json={"text": TEXT}).status_code == 200
     assert threads and threads[0].startswith("attention")
 
@@ -113,7 +114,7 @@ def test_attention_selects_layers_and_heads(client, suite):
 
 
 def test_attention_token_input_equals_text_input(client, suite, attention, tiny_suite):
-    step = manifest(tiny_suite, "attn2")["snapshots"][-1]["step"]
+    step = manifest(tiny_suite, "attn2").snapshots[-1].step
     body = client.post(url(suite, step=step, route="attention"), json={"tokens": attention["token_ids"]}).json()
     assert body["step"] == attention["step"] == step
     assert body["patterns"] == attention["patterns"] and body["loss"] == attention["loss"]

@@ -16,12 +16,12 @@ def test_read_suite_lists_every_snapshot_of_every_run(client, suite, tiny_suite)
     assert [r["name"] for r in body["runs"]] == schema.list_runs(tiny_suite)
     for run in body["runs"]:
         m = manifest(tiny_suite, run["name"])
-        assert [s["step"] for s in run["snapshots"]] == [s["step"] for s in m["snapshots"]]
-        assert [s["heldout_loss"] for s in run["snapshots"]] == [s["heldout_loss"] for s in m["snapshots"]]
-        assert run["model"] == m["model"] and run["status"] == "complete"
-        assert run["analysed_steps"] == [s["step"] for s in m["snapshots"]]
+        assert [s["step"] for s in run["snapshots"]] == [s.step for s in m.snapshots]
+        assert [s["heldout_loss"] for s in run["snapshots"]] == [s.heldout_loss for s in m.snapshots]
+        assert run["model"] == m.model and run["status"] == "complete"
+        assert run["analysed_steps"] == [s.step for s in m.snapshots] == run["live_steps"]
     assert "train_documents" not in body["data"]
-    assert body["data"]["vocab_size"] == manifest(tiny_suite, "attn1")["model"]["d_vocab"]
+    assert body["data"]["vocab_size"] == manifest(tiny_suite, "attn1").model["d_vocab"]
 
 
 def test_read_suite_not_found_names_the_suite(client):
@@ -69,8 +69,9 @@ def test_read_pca_rejects_more_components_than_stored(client, suite, tiny_suite)
 
 def test_read_report_returns_every_claim_and_the_markdown(client, suite, tiny_suite):
     body = client.get(f"/suites/{suite}/report").json()
-    stored = schema.read_analysis(tiny_suite, "report")
-    assert [c["id"] for c in body["claims"]] == [c["id"] for c in stored["claims"]] == list("abcdefg")
+    stored = schema.read_report(tiny_suite)
+    assert [c["id"] for c in body["claims"]] == [c.id for c in stored.claims] == list("abcdefg")
+    assert body["passed"] + body["failed"] + body["waiting"] <= 7 and body["waiting"] == 0
     assert body["markdown"].startswith("# Claims report")
 
 
@@ -78,3 +79,8 @@ def test_read_report_not_found_before_the_suite_is_analysed(copy_client, suite_c
     (schema.analysis_dir(suite_copy) / "report.json").unlink()
     r = copy_client.get(f"/suites/{suite_copy.name}/report")
     assert r.status_code == 404 and "report" in r.json()["detail"]
+
+
+def test_status_lists_no_training_run_once_the_suite_is_trained(client, suite, tiny_suite):
+    body = client.get(f"/suites/{suite}/status").json()
+    assert body["training"] == [] and body["runs"] == {run: "complete" for run in schema.list_runs(tiny_suite)}

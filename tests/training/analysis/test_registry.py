@@ -1,0 +1,114 @@
+"""The metric registry: what is stored, with what shape, and how a new metric reaches the API."""
+
+import dataclasses
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from training import schema
+from training.analysis import registry
+from training.analysis.registry import Metric, Probe, ProbeInputs
+from training.config import ModelConfig
+from training.model import Transformer
+
+
+def tiny_probe(n_layers: int = 2) -> Probe:
+    torch.manual_seed(0)
+    model = Transformer(ModelConfig(n_layers=n_layers, d_model=16, n_heads=2, d_head=8, n_ctx=32, d_vocab=50))
+    g = torch.Generator().manual_seed(1)
+    random = torch.randint(1, 50, (3, 7), generator=g)
+    inputs = ProbeInputs(
+        eval_tokens=torch.randint(0, 50, (4, 32), generator=g),
+        prefix_tokens=torch.cat([torch.zeros(3, 1, dtype=torch.long), random.repeat(1, 4)], dim=1),
+        icl_late=30,
+        icl_early=3,
+        icl_width=1,
+        prefix_random=7,
+        prefix_repeats=4,
+        composition_baseline_samples=5,
+        pca_tokens=((torch.randint(0, 50, (2, 32), generator=g), torch.tensor([[3], [9]])),),
+    )
+    return Probe(model, inputs)
+
+
+def test_every_registered_metric_has_the_shape_its_axes_declare():
+    probe = tiny_probe()
+    out = registry.measure(probe, ["live", "analysis", "ablation"])
+    sizes = {"layer": 2, "head": 2, "layer_from": 2, "head_from": 2, "layer_to": 2, "head_to": 2}
+    sizes |= {"context_index": 31, "token": 2}
+    assert set(out) == set(registry.REGISTRY)
+    for metric in registry.METRICS:
+        assert tuple(out[metric.name].shape) == tuple(sizes[a] for a in metric.axes), metric.name
+        assert metric.meaning and metric.section and metric.label
+
+
+def test_per_head_values_stay_in_their_declared_range():
+    out = registry.measure(tiny_probe(), ["live", "analysis"])
+    for metric in registry.METRICS:
+        values = out[metric.name][~out[metric.name].isnan()] if metric.name in out else torch.zeros(0)
+        if len(values) and metric.low is not None:
+            assert values.min() >= metric.low - 1e-6, metric.name
+        if len(values) and metric.high is not None:
+            assert values.max() <= metric.high + 1e-6, metric.name
+
+
+def test_live_stage_needs_no_hooked_model():
+    probe = tiny_probe()
+    registry.measure(probe, ["live"])
+    assert probe._hooked is None  # the trainer's cost: one plain forward pass per token set
+
+
+def test_unmeasured_ablations_are_nan():
+    out = registry.measure(tiny_probe(1), ["ablation"], ablate=False)
+    assert all(torch.isnan(out[m.name]).all() for m in registry.METRICS if m.stage == "ablation")
+
+
+def test_best_heads_skips_unmeasured_snapshots():
+    grids = np.array([[[0.1, 0.7], [0.2, 0.3]], [[np.nan, np.nan], [np.nan, np.nan]]])
+    assert registry.best_heads(grids) == ([0.7, None], [[0, 1], None])
+
+
+@pytest.fixture
+def extra_metric(monkeypatch):
+    """A new per-head metric added to the registry the way a contributor would: a function and
+    one entry, nothing else."""
+    metric = Metric(
+        "first_token",
+        registry.PER_HEAD,
+        "attention to the first token",
+        0.0,
+        1.0,
+        "mean attention from held-out tokens to position 0",
+        "Elhage et al. 2021, attention sinks",
+        "live",
+        lambda p: torch.stack([pat[..., 0].mean(dim=(0, 2)) for pat in p.eval_patterns]),
+    )
+    monkeypatch.setattr(registry, "METRICS", (*registry.METRICS, metric))
+    monkeypatch.setitem(registry.REGISTRY, metric.name, metric)
+    return metric
+
+
+def test_a_new_registered_metric_is_stored_and_reaches_the_api(tiny_suite, tmp_path, extra_metric):
+    from fastapi.testclient import TestClient
+
+    from backend.core.config import Settings
+    from backend.main import create_app
+    from training.analyze import analysis_config, analyze_run
+
+    suite = tmp_path / "artifacts" / "tiny"
+    shutil.copytree(tiny_suite, suite)
+    run = suite / "attn2"
+    for s in schema.read_manifest(run).snapshots:
+        schema.metrics_snapshot_path(run, s.step).unlink()
+    analyze_run(run, dataclasses.replace(analysis_config(schema.read_manifest(run)), ablations=False), log=print)
+    with TestClient(create_app(Settings(artifacts_dir=suite.parent, torch_threads=0))) as client:
+        names = [m["name"] for m in client.get("/registry").json()["metrics"]]
+        body = client.get("/suites/tiny/runs/attn2/metrics").json()
+        heads = client.get("/suites/tiny/runs/attn2/snapshots/latest/heads").json()
+    assert "first_token" in names
+    grids = np.array(body["head_metrics"]["first_token"], dtype=float)
+    assert grids.shape == (len(body["steps"]), 2, 2) and (grids > 0).all()
+    assert body["best_heads"]["first_token"]["heads"][-1].startswith("L")
+    assert heads["heads"][0]["scores"]["first_token"] == pytest.approx(grids[-1, 0, 0])

@@ -1,0 +1,261 @@
+"""The metric registry: every measurement stored per snapshot, in one table.
+
+Each `Metric` says what it is (name, axes, label, value range, one-line meaning, the paper's
+section) and when it is computed: `live` by the trainer at every snapshot (cheap, on the model
+in memory), `analysis` by `python -m training analyze`, `ablation` by the analysis at every
+`ablation_every`-th snapshot. The trainer and the analysis store exactly the metrics listed
+here (`measure`), the service serves and publishes them (labels, ranges and help texts for the
+dashboard), and the tests enumerate them. Adding a per-head metric is its function plus one
+entry in `METRICS`.
+
+`Probe` is one snapshot under measurement: the training model (`fast`), the inputs, and what
+several metrics share (one forward pass over the evaluation contexts gives the loss and the
+attention patterns), each computed once and only if a metric asks for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Literal
+
+import numpy as np
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+from training.analysis import attribution, circuits, loss, scores
+from training.model import Transformer, next_token_loss
+
+Stage = Literal["live", "analysis", "ablation"]
+PER_HEAD = ("layer", "head")
+INDUCTION_THRESHOLD = scores.INDUCTION_THRESHOLD
+
+
+@dataclass(frozen=True)
+class ProbeInputs:
+    """The fixed token sets a run is measured on (the same for every snapshot), and the
+    settings that go with them. Built by the analysis from the suite's held-out data and
+    stored with the run (`schema.write_analysis_inputs`)."""
+
+    eval_tokens: Tensor  # (eval_sequences, n_ctx) held-out contexts
+    prefix_tokens: Tensor  # (prefix_sequences, 1 + prefix_random * prefix_repeats)
+    icl_late: int
+    icl_early: int
+    icl_width: int
+    prefix_random: int
+    prefix_repeats: int
+    composition_baseline_samples: int = 100
+    # (tokens, scored indices) chunks whose losses form the per-token-loss vector (PCA)
+    pca_tokens: tuple[tuple[Tensor, Tensor], ...] = ()
+
+
+class Probe:
+    """One snapshot under measurement; shared intermediate results are computed once.
+
+    `fast` is the snapshot in the training model (`training.model.Transformer`): the metrics
+    that need only logits or attention patterns run on it (2-3x faster than a
+    HookedTransformer on a CPU, and what the trainer has in memory). `hooked` is the same
+    weights as a HookedTransformer, built on first use, for the metrics that read other
+    activations or hook the forward pass.
+    """
+
+    def __init__(self, fast: Transformer, inputs: ProbeInputs, hooked=None):
+        self.fast, self.inputs, self._hooked = fast.eval(), inputs, hooked
+
+    @cached_property
+    def hooked(self):
+        if self._hooked is None:
+            from training.hooked import hooked_from_model
+
+            self._hooked = hooked_from_model(self.fast)
+        return self._hooked
+
+    @cached_property
+    def _eval_run(self) -> tuple[Tensor, list[Tensor]]:
+        x = self.inputs.eval_tokens
+        with torch.no_grad():
+            logits, patterns = self.fast(x, return_patterns=True)
+        return next_token_loss(logits, x), patterns
+
+    @property
+    def per_token(self) -> Float[Tensor, "batch context"]:
+        return self._eval_run[0]
+
+    @property
+    def eval_patterns(self) -> list[Tensor]:
+        return self._eval_run[1]
+
+    @cached_property
+    def prefix_patterns(self) -> list[Tensor]:
+        with torch.no_grad():
+            return self.fast(self.inputs.prefix_tokens, return_patterns=True)[1]
+
+    @cached_property
+    def composition(self) -> dict[str, Tensor]:
+        return circuits.composition_scores(self.hooked, baseline_samples=self.inputs.composition_baseline_samples)
+
+    def ablation(self, mode: str) -> dict[str, Tensor]:
+        cache = self.__dict__.setdefault("_ablations", {})
+        if mode not in cache:
+            i = self.inputs
+            cache[mode] = attribution.head_ablation_effects(
+                self.hooked,
+                i.eval_tokens,
+                mode=mode,
+                icl_late=i.icl_late,
+                icl_early=i.icl_early,
+                icl_width=i.icl_width,
+            )
+        return cache[mode]
+
+    def pca_losses(self) -> Tensor:
+        with torch.no_grad():
+            return torch.cat(
+                [next_token_loss(self.fast(x), x).gather(1, idx).flatten() for x, idx in self.inputs.pca_tokens]
+            )
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One stored measurement. `axes` are per snapshot (the stacked array adds "snapshot")."""
+
+    name: str
+    axes: tuple[str, ...]
+    label: str
+    low: float | None  # value range, for colour scales (None: unbounded)
+    high: float | None
+    meaning: str
+    section: str  # where the paper (or Elhage et al. 2021) defines it
+    stage: Stage
+    compute: Callable[[Probe], Tensor]
+
+    @property
+    def per_head(self) -> bool:
+        return self.axes == PER_HEAD
+
+
+def _icl(p: Probe) -> Tensor:
+    i = p.inputs
+    return torch.tensor(loss.icl_score(p.per_token, late=i.icl_late, early=i.icl_early, width=i.icl_width))
+
+
+def _per_layer(patterns: list[Tensor], score: Callable[[Tensor], Tensor]) -> Tensor:
+    return torch.stack([score(pattern) for pattern in patterns])  # (layer, head)
+
+
+def _ablation(mode: str, key: str) -> Callable[[Probe], Tensor]:
+    return lambda p: p.ablation(mode)[key]
+
+
+PP = "pattern_preserving"
+METRICS: tuple[Metric, ...] = (
+    Metric("eval_loss", (), "held-out loss", 0.0, None,
+           "mean next-token loss on the held-out evaluation contexts (nats)",
+           "Model analysis table", "live", lambda p: p.per_token.mean()),
+    Metric("icl_score", (), "ICL score", None, None,
+           "loss at a late context index minus at an early one; negative = the model learns in context",
+           "In-context learning, key concepts", "live", _icl),
+    Metric("loss_by_position", ("context_index",), "loss by position", 0.0, None,
+           "mean held-out loss at each context index i (predicting token i+1 from tokens 0..i)",
+           "Argument 1, loss by token index", "live", lambda p: loss.loss_by_position(p.per_token)),
+    Metric("prefix_matching", PER_HEAD, "prefix matching", 0.0, 1.0,
+           "attention from a repeated random token to the token that followed its earlier copies",
+           "Model analysis table, prefix matching", "live",
+           lambda p: _per_layer(p.prefix_patterns, lambda pat: scores.prefix_matching_score(
+               pat, n_random=p.inputs.prefix_random, n_repeats=p.inputs.prefix_repeats))),
+    Metric("previous_token", PER_HEAD, "previous token", 0.0, 1.0,
+           "attention from each held-out token to the one just before it",
+           "Key concepts, previous-token heads", "live",
+           lambda p: _per_layer(p.eval_patterns, scores.previous_token_score)),
+    Metric("duplicate_token", PER_HEAD, "duplicate token", 0.0, 1.0,
+           "attention from a held-out token to earlier copies of the same token",
+           "Model analysis table, duplicate heads", "live",
+           lambda p: _per_layer(p.eval_patterns, lambda pat: scores.duplicate_token_score(pat, p.inputs.eval_tokens))),
+    Metric("copying", PER_HEAD, "copying", -1.0, 1.0,
+           "how much the head's OV circuit raises the logit of the token it attends to",
+           "Model analysis table, copying", "analysis", lambda p: circuits.copying_score(p.hooked)),
+    Metric("eigenvalue_positivity", PER_HEAD, "OV eigenvalue positivity", -1.0, 1.0,
+           "sum of the full OV circuit's eigenvalues over the sum of their magnitudes; +1 = pure copying",
+           "Model analysis table, copying (eigenvalues)", "analysis",
+           lambda p: circuits.ov_eigenvalue_positivity(p.hooked)),
+    Metric("logit_attribution", PER_HEAD, "direct logit attribution", None, None,
+           "the head's direct contribution to the correct next token's logit on held-out text",
+           "Argument 4, direct logit attribution", "analysis",
+           lambda p: attribution.direct_logit_attribution(p.hooked, p.inputs.eval_tokens)),
+    *(
+        Metric(f"composition_{m}", ("layer_from", "head_from", "layer_to", "head_to"),
+               f"{m.upper()}-composition", None, None,
+               f"how much a later head's W_{m.upper()} reads an earlier head's output, minus a random baseline",
+               "Elhage et al. 2021, composition scores", "analysis",
+               lambda p, m=m: p.composition[m])
+        for m in "qkv"
+    ),
+    Metric("per_token_loss", ("token",), "per-token loss", 0.0, None,
+           "losses on a fixed set of held-out tokens: the vector whose trajectory the joint PCA draws",
+           "Argument 1, per-token loss analysis", "analysis", lambda p: p.pca_losses()),
+    *(
+        Metric(f"ablation_{tag}_delta_{what}", PER_HEAD, f"{label} ablation: Δ {what.replace('icl', 'ICL')}",
+               None, None,
+               f"change in held-out {'ICL score' if what == 'icl' else 'loss'} when the head is removed "
+               f"({'its output replaced by its mean' if tag == 'mean' else 'attention patterns frozen to clean'})",
+               "Argument 5, ablations" if tag == "pp" else "Argument 5, ablations (full)", "ablation",
+               _ablation(mode, f"delta_{what}"))
+        for mode, tag, label in (("mean", "mean", "mean"), (PP, "pp", "pattern-preserving"))
+        for what in ("loss", "icl")
+    ),
+)  # fmt: skip
+REGISTRY: dict[str, Metric] = {m.name: m for m in METRICS}
+LIVE = tuple(m.name for m in METRICS if m.stage == "live")
+
+
+def measure(probe: Probe, stages: Iterable[Stage], *, ablate: bool = True, skip: Iterable[str] = ()) -> dict:
+    """Every registered metric of the given stages, as float32 CPU tensors. With `ablate` False
+    the ablation metrics are NaN-filled (not measured at this snapshot); `skip` leaves metrics
+    out (already measured)."""
+    stages, skip = set(stages), set(skip)
+    n_layers, n_heads = probe.fast.cfg.n_layers, probe.fast.cfg.n_heads
+    out = {}
+    with torch.no_grad():
+        for metric in METRICS:
+            if metric.stage not in stages or metric.name in skip:
+                continue
+            if metric.stage == "ablation" and not ablate:
+                out[metric.name] = torch.full((n_layers, n_heads), float("nan"))
+            else:
+                out[metric.name] = metric.compute(probe)
+    return {k: torch.as_tensor(v).detach().float().cpu() for k, v in out.items()}
+
+
+def best_heads(grids: np.ndarray) -> tuple[list[float | None], list[list[int] | None]]:
+    """Per snapshot, the largest value over heads of a `[snapshot layer head]` stack and the
+    (layer, head) that has it; None where a snapshot's grid is all NaN (not measured)."""
+    values, heads = [], []
+    for grid in np.asarray(grids, dtype=np.float64):
+        if np.all(np.isnan(grid)):
+            values.append(None)
+            heads.append(None)
+            continue
+        layer, head = np.unravel_index(np.nanargmax(grid), grid.shape)
+        values.append(float(grid[layer, head]))
+        heads.append([int(layer), int(head)])
+    return values, heads
+
+
+def describe() -> list[dict]:
+    """The registry as plain data (what the service publishes)."""
+    return [
+        {
+            "name": m.name,
+            "axes": list(m.axes),
+            "label": m.label,
+            "low": m.low,
+            "high": m.high,
+            "meaning": m.meaning,
+            "section": m.section,
+            "stage": m.stage,
+            "per_head": m.per_head,
+        }
+        for m in METRICS
+    ]

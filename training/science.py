@@ -1,0 +1,59 @@
+"""The science floor: everything outside `training` may use of it, in one place.
+
+The REST service (and a notebook) imports `training.science` and nothing else of `training`;
+import-linter enforces it (`pyproject.toml`). What is here: the artifact schema and its typed
+records, loading a snapshot as a model, the suite tokenizer, the metric functions and their
+registry. What is not: the training loop, the analysis runs, data preparation, presets and the
+CLI (the orchestration floor), which read and write artifacts through this same schema.
+"""
+
+from training import schema
+from training.allocator import keep_buffers_in_heap
+from training.analysis import attribution, circuits, loss, registry, scores, trajectory
+from training.analysis.registry import INDUCTION_THRESHOLD, METRICS, REGISTRY, Metric, best_heads
+from training.hooked import hooked_from_state, load_hooked, model_config_from_manifest
+from training.model import Transformer, next_token_loss
+from training.records import (
+    Claim,
+    Manifest,
+    MetricsIndex,
+    PhaseWindow,
+    Report,
+    RunProgress,
+    SnapshotEntry,
+)
+from training.schema import ArtifactError, head_label
+from training.tokenizer import BOS_ID
+from training.tokenizer import load as load_tokenizer
+
+__all__ = [
+    "BOS_ID",
+    "INDUCTION_THRESHOLD",
+    "METRICS",
+    "REGISTRY",
+    "ArtifactError",
+    "Claim",
+    "Manifest",
+    "Metric",
+    "MetricsIndex",
+    "PhaseWindow",
+    "Report",
+    "RunProgress",
+    "SnapshotEntry",
+    "Transformer",
+    "attribution",
+    "best_heads",
+    "circuits",
+    "head_label",
+    "hooked_from_state",
+    "keep_buffers_in_heap",
+    "load_hooked",
+    "load_tokenizer",
+    "loss",
+    "model_config_from_manifest",
+    "next_token_loss",
+    "registry",
+    "schema",
+    "scores",
+    "trajectory",
+]
