@@ -1,0 +1,58 @@
+"""What the claims read about one run: plain arrays, gathered from the suite by `training.report`.
+
+A `RunData` holds a run's curves (one entry per analysed snapshot) and per-head grids; the claim
+functions take these and nothing else, so the tests build them by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from training.records import PhaseWindow
+from training.schema import head_label
+
+
+@dataclass(frozen=True, eq=False)
+class RunData:
+    """One analysed run. Curves are `(snapshot,)`, grids `(snapshot, layer, head)`; a metric the
+    run does not store is None, one not measured at a snapshot is NaN there."""
+
+    name: str
+    steps: np.ndarray  # (snapshot,) training steps, increasing
+    icl: np.ndarray  # (snapshot,) ICL score, nats (negative = learns in context)
+    prefix: np.ndarray  # (snapshot, layer, head) prefix-matching score
+    train_loss: np.ndarray | None = None  # (snapshot,) nats
+    heldout_loss: np.ndarray | None = None  # (snapshot,) nats, on held-out text
+    previous_token: np.ndarray | None = None  # (snapshot, layer, head)
+    copying: np.ndarray | None = None  # (snapshot, layer, head)
+    eigenvalue_positivity: np.ndarray | None = None  # (snapshot, layer, head)
+    composition_k: np.ndarray | None = None  # (snapshot, layer_from, head_from, layer_to, head_to)
+    composition_q: np.ndarray | None = None  # (snapshot, layer_from, head_from, layer_to, head_to)
+    ablation_mean_icl: np.ndarray | None = None  # (snapshot, layer, head) Δ ICL, mean ablation
+    ablation_pp_icl: np.ndarray | None = None  # (snapshot, layer, head) Δ ICL, pattern-preserving
+    per_token_loss: np.ndarray | None = None  # (snapshot, token) nats
+    pca_coords: np.ndarray | None = None  # (snapshot, component) the suite's joint PCA
+    phase: PhaseWindow | None = None  # the suite's phase window (analysis/phase.json)
+
+    @property
+    def max_prefix(self) -> np.ndarray:
+        return self.prefix.reshape(len(self.steps), -1).max(1)  # (snapshot,)
+
+    def window(self) -> tuple[int, int] | None:
+        """Snapshot indices of the phase window's start and end, if one was found."""
+        if self.phase is None or not self.phase.found:
+            return None
+        steps = self.steps.tolist()
+        return steps.index(self.phase.start_step), steps.index(self.phase.end_step)
+
+    def peak(self) -> dict:
+        """The highest prefix-matching score over training: score, step and head."""
+        i = int(self.max_prefix.argmax())
+        layer, head = np.unravel_index(self.prefix[i].argmax(), self.prefix[i].shape)
+        return {
+            "score": round(float(self.max_prefix[i]), 3),
+            "step": int(self.steps[i]),
+            "head": head_label(int(layer), int(head)),
+        }
