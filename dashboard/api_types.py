@@ -1,30 +1,46 @@
-"""The JSON the REST service answers with, as the dashboard reads it (see `backend/API.md`).
+"""The JSON the REST service answers with, as the dashboard reads it: one `TypedDict` per
+response schema of the service's OpenAPI document, with the schema's name and exactly its fields
+(`tests/dashboard/test_api_types.py` checks them against `/openapi.json`).
 
 Plain `TypedDict`s, so the dashboard needs nothing from `backend/` (which imports torch).
 Per-head grids are `[layer][head]`; per-token losses are by context index i (the loss of
-predicting token i + 1 from tokens 0..i); a value that was not measured is `None`.
+predicting token i + 1 from tokens 0..i); a value that was not measured is `None`. Fields the
+schema marks optional (they have a default) are `NotRequired`: read them with `.get`.
 """
 
-from __future__ import annotations
-
-from typing import Any, Literal, TypedDict
+# No `from __future__ import annotations`: TypedDict reads NotRequired from evaluated annotations.
+from typing import Any, Literal, NotRequired, TypedDict
 
 Floats = list[float | None]
 Grid = list[list[float | None]]  # [layer][head]
+Grid4 = list[list[list[list[float | None]]]]  # [layer_from][head_from][layer_to][head_to]
+Stage = Literal["live", "full"]  # what was measured at a snapshot: the trainer's live metrics, or everything
 
 
-class Health(TypedDict):
-    status: str
+class ErrorResponse(TypedDict):
+    detail: str
+    errors: NotRequired[list[dict[str, Any]] | None]
+
+
+class HealthResponse(TypedDict):
+    status: NotRequired[Literal["ok"]]
     artifacts_dir: str
     suites: int
     runs: int
     cached_snapshots: int
 
 
+# ---- suites ----------------------------------------------------------------------------------
+
+
 class SuiteSummary(TypedDict):
     name: str
     runs: list[str]
     analysed: bool
+
+
+class SuiteList(TypedDict):
+    suites: list[SuiteSummary]
 
 
 class SnapshotInfo(TypedDict):
@@ -43,8 +59,9 @@ class RunInfo(TypedDict):
     analysis: dict[str, Any]
     tokens_per_step: int | None
     snapshots: list[SnapshotInfo]
-    analysed_steps: list[int]
-    error: str | None
+    analysed_steps: list[int]  # snapshots with the full analysis
+    live_steps: list[int]  # snapshots with metrics, live or full
+    error: NotRequired[str | None]
 
 
 class SuiteDetail(TypedDict):
@@ -53,13 +70,86 @@ class SuiteDetail(TypedDict):
     runs: list[RunInfo]
 
 
-class PhaseWindow(TypedDict, total=False):
+class TrainingStatus(TypedDict):
+    run: str
+    step: int
+    steps: int
+    tokens_per_s: float
+    elapsed_s: float
+    eta_s: float
+    updated_s_ago: float
+    best_head: str | None  # largest live prefix-matching score
+    best_score: float | None
+
+
+class SuiteStatus(TypedDict):
+    suite: str
+    training: list[TrainingStatus]  # runs training now
+    runs: dict[str, str]  # every run's status: training, complete, interrupted
+
+
+class PhaseWindow(TypedDict):
     found: bool
     reason: str
-    start_step: int | None
-    end_step: int | None
-    icl_fraction: float | None
-    tokens_per_step: int | None
+    start_step: NotRequired[int | None]
+    end_step: NotRequired[int | None]
+    icl_fraction: NotRequired[float | None]
+    tokens_per_step: NotRequired[int | None]
+
+
+class PcaRun(TypedDict):
+    steps: list[int]
+    tokens_seen: list[int]
+    coords: list[Floats]  # [snapshot][component]
+    phase: PhaseWindow | None
+
+
+class PcaResponse(TypedDict):
+    suite: str
+    components: int
+    explained_variance: Floats
+    n_tokens: int
+    runs: dict[str, PcaRun]
+    note: str
+
+
+class Claim(TypedDict):
+    id: str
+    claim: str
+    status: Literal["pass", "fail", "n/a", "waiting"]
+    details: str
+    numbers: NotRequired[dict[str, Any]]
+
+
+class ReportResponse(TypedDict):
+    suite: str
+    generated: str
+    passed: int
+    failed: int
+    waiting: int  # claims whose runs are not trained and analysed yet
+    claims: list[Claim]
+    runs: dict[str, Any]  # per run: kind, snapshots, peak_prefix_matching, phase
+    markdown: str | None
+
+
+class MetricInfo(TypedDict):
+    name: str
+    axes: list[str]  # per snapshot: [] scalar, ["layer", "head"] per head, ...
+    label: str
+    low: float | None  # value range (None: unbounded)
+    high: float | None
+    meaning: str
+    section: str  # where the paper defines it
+    stage: Literal["live", "analysis", "ablation"]
+    per_head: bool
+
+
+class MetricRegistry(TypedDict):
+    metrics: list[MetricInfo]
+    induction_threshold: float
+
+
+# ---- a run's curves and a snapshot's head table ----------------------------------------------
 
 
 class TrainLoss(TypedDict):
@@ -75,55 +165,58 @@ class SnapshotLosses(TypedDict):
     heldout_loss: Floats
 
 
-class Ablations(TypedDict):
-    mean_delta_loss: list[Grid]  # [snapshot][layer][head]; None where not ablated
-    mean_delta_icl: list[Grid]
-    pattern_preserving_delta_loss: list[Grid]
-    pattern_preserving_delta_icl: list[Grid]
+class Composition(TypedDict):
+    q: list[Grid4]  # [snapshot]...
+    k: list[Grid4]
+    v: list[Grid4]
 
 
-class RunMetrics(TypedDict):
+class BestHeads(TypedDict):
+    values: Floats  # per measured snapshot: the largest value over heads
+    heads: list[str | None]  # and its head, "L1H0"
+
+
+class RunProgress(TypedDict):
+    run: str
+    step: int
+    steps: int
+    tokens_per_s: float
+    elapsed_s: float
+    eta_s: float
+    updated: float
+
+
+class RunMetricsResponse(TypedDict):
     suite: str
     run: str
     status: str
     n_layers: int
     n_heads: int
     train_loss: TrainLoss
-    snapshots: SnapshotLosses
-    analysed: bool
-    steps: list[int]  # analysed snapshots: the first axis of every list below
+    snapshots: SnapshotLosses  # every snapshot in the manifest
+    analysed: bool  # every measured snapshot has the full analysis
+    live: bool  # some measured snapshots have only the live metrics so far
+    steps: list[int]  # measured snapshots: the first axis of every list below
     tokens_seen: list[int]
+    stages: list[Stage]
     icl_score: Floats  # negative = in-context learning
     icl_late: int | None
     icl_early: int | None
     icl_width: int | None
     eval_loss: Floats
     loss_by_position: list[Floats]  # [snapshot][context index]
-    prefix_matching: list[Grid]
-    previous_token: list[Grid]
-    duplicate_token: list[Grid]
-    copying: list[Grid]
-    eigenvalue_positivity: list[Grid]
-    logit_attribution: list[Grid]
-    composition: dict[str, list]  # q, k, v: [snapshot][layer_from][head_from][layer_to][head_to]
-    ablation: Ablations
+    head_metrics: dict[str, list[Grid]]  # registry name -> [snapshot][layer][head]
+    best_heads: dict[str, BestHeads]
+    composition: Composition
     phase: PhaseWindow | None
+    progress: RunProgress | None  # while the run trains
 
 
 class HeadScores(TypedDict):
     layer: int
     head: int
     label: str
-    prefix_matching: float | None
-    previous_token: float | None
-    duplicate_token: float | None
-    copying: float | None
-    eigenvalue_positivity: float | None
-    logit_attribution: float | None
-    ablation_mean_delta_loss: float | None
-    ablation_mean_delta_icl: float | None
-    ablation_pattern_preserving_delta_loss: float | None
-    ablation_pattern_preserving_delta_icl: float | None
+    scores: dict[str, float | None]  # registry name -> value
 
 
 class HeadTable(TypedDict):
@@ -131,43 +224,29 @@ class HeadTable(TypedDict):
     run: str
     step: int
     tokens_seen: int
+    stage: Stage
     icl_score: float | None
     eval_loss: float | None
     heads: list[HeadScores]
+    composition_q: Grid4
+    composition_k: Grid4
+    composition_v: Grid4
 
 
-class PcaRun(TypedDict):
-    steps: list[int]
-    tokens_seen: list[int]
-    coords: list[Floats]  # [snapshot][component]
-    phase: PhaseWindow | None
-
-
-class Pca(TypedDict):
-    suite: str
-    components: int
-    explained_variance: Floats
-    n_tokens: int
-    runs: dict[str, PcaRun]
+class BeforeAfterRun(TypedDict):
+    before_step: int
+    after_step: int
+    loss_change: float | None
+    alignment: Grid  # cosine with the reversed before-and-after vector
     note: str
 
 
-class Claim(TypedDict):
-    id: str
-    claim: str
-    status: Literal["pass", "fail", "n/a"]
-    details: str
-    numbers: dict[str, Any]
-
-
-class Report(TypedDict):
+class BeforeAfterResponse(TypedDict):
     suite: str
-    generated: str
-    passed: int
-    failed: int
-    claims: list[Claim]
-    runs: dict[str, Any]  # per run: kind, snapshots, peak_prefix_matching, phase
-    markdown: str | None
+    runs: dict[str, BeforeAfterRun]
+
+
+# ---- computed on demand ----------------------------------------------------------------------
 
 
 class TokenPrediction(TypedDict):
@@ -183,7 +262,7 @@ class HeadPattern(TypedDict):
     pattern: list[list[float]]  # [query][key], keys 0..query
 
 
-class Attention(TypedDict):
+class AttentionResponse(TypedDict):
     suite: str
     run: str
     step: int
@@ -195,26 +274,45 @@ class Attention(TypedDict):
     top_predictions: list[list[TokenPrediction]]  # [position]
 
 
-class PrefixMatching(TypedDict):
+class LossesResponse(TypedDict):
+    suite: str
+    run: str
+    step: int
+    token_ids: list[int]
+    tokens: list[str]
+    loss: Floats  # by context index
+    mean_loss: float | None
+    earlier: list[int | None]  # [position]: the latest earlier position of the same token
+    repeat_of: list[int | None]  # [context index]: token i + 1 repeats earlier context, copied from there
+
+
+class PrefixMatchingResponse(TypedDict):
     suite: str
     run: str
     step: int
     seed: int
     n_sequences: int
+    n_random: int
+    n_repeats: int
     scores: Grid
+    analysis_seed: int
     stored: Grid | None
 
 
-class Ablation(TypedDict):
+class AblationResponse(TypedDict):
     suite: str
     run: str
     step: int
     mode: Literal["mean", "pattern_preserving"]
     heads: list[str]
     input: Literal["text", "tokens", "heldout"]
+    n_sequences: int
     clean_loss: float | None
     ablated_loss: float | None
     delta_loss: float | None
+    icl_late: int
+    icl_early: int
+    icl_width: int
     clean_icl: float | None
     ablated_icl: float | None
     delta_icl: float | None
@@ -223,7 +321,7 @@ class Ablation(TypedDict):
     tokens: list[str] | None
 
 
-class LogitAttribution(TypedDict):
+class LogitAttributionResponse(TypedDict):
     suite: str
     run: str
     step: int

@@ -1,4 +1,6 @@
-"""The inductionscope dashboard: navigation over the pages in `dashboard/pages/`.
+"""The inductionscope dashboard: the sidebar (drawn here, once, for every page) and navigation over
+the pages in `dashboard/views/` (not `pages/`: Streamlit would take that folder for an old-style
+multipage app and could run a page without this script).
 
 .venv/bin/uvicorn backend.main:app             # the REST service, on :8000
 .venv/bin/streamlit run dashboard/app.py       # this app; INDUCTIONSCOPE_API=http://host:port to point elsewhere
@@ -13,10 +15,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `streamlit run` puts dashboard/ itself on sys.path, and the pages import `dashboard.*`
     sys.path.insert(0, str(ROOT))
 
-PAGES = Path(__file__).parent / "pages"
+from dashboard import sidebar  # noqa: E402  (after the path fix above)
+
+PAGES = Path(__file__).resolve().parent / "views"
 
 st.set_page_config(page_title="inductionscope", page_icon=":material/search:", layout="wide")
-st.navigation(
+page = st.navigation(
     [
         st.Page(PAGES / "phase_change.py", title="Phase change", icon=":material/monitoring:", default=True),
         st.Page(PAGES / "heads.py", title="Heads", icon=":material/grid_view:"),
@@ -26,4 +30,8 @@ st.navigation(
         st.Page(PAGES / "ablations.py", title="Ablations", icon=":material/content_cut:"),
         st.Page(PAGES / "claims.py", title="Claims", icon=":material/fact_check:"),
     ]
-).run()
+)
+# Drawn here rather than by each page, so the pickers are the same widgets on every page and
+# keep their values when the page changes. Pages read the result with `sidebar.selection()`.
+sidebar.render()
+page.run()

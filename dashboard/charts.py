@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from dashboard.api_types import Grid, Pca, RunMetrics
+from dashboard.api_types import PcaResponse, RunMetricsResponse
 from dashboard.ui import fmt_tokens, head_label, window
 
 TOKENS_AXIS = {"type": "log", "title": "tokens seen"}
@@ -31,7 +31,13 @@ def positive(xs: Sequence[float | None]) -> list[float | None]:
 
 
 def shade_window(
-    fig: go.Figure, m: RunMetrics, tokens_per_step: int, color: str, *, row: str | int = "all", label: bool = True
+    fig: go.Figure,
+    m: RunMetricsResponse,
+    tokens_per_step: int,
+    color: str,
+    *,
+    row: str | int = "all",
+    label: bool = True,
 ) -> None:
     """Shade a run's phase window (in tokens seen) on every subplot."""
     w = window(m.get("phase"))
@@ -48,16 +54,12 @@ def shade_window(
     )
 
 
-def max_over_heads(grids: list[Grid]) -> list[float | None]:
-    out = []
-    for grid in grids:
-        values = [v for row in grid for v in row if v is not None]
-        out.append(max(values) if values else None)
-    return out
-
-
-def training_curves(metrics: dict[str, RunMetrics], tokens_per_step: dict[str, int]) -> go.Figure:
-    """Loss, ICL score and maximum prefix-matching score of every run on shared log axes."""
+def training_curves(
+    metrics: dict[str, RunMetricsResponse], tokens_per_step: dict[str, int], threshold: float | None = None
+) -> go.Figure:
+    """Loss, ICL score and maximum prefix-matching score over heads (the service's `best_heads`) of
+    every run on shared log axes; the live metrics of a run in training included. `threshold`:
+    the prefix-matching score above which a head counts as an induction head (dashed)."""
     colors = run_colors(list(metrics))
     fig = make_subplots(
         rows=3,
@@ -100,11 +102,14 @@ def training_curves(metrics: dict[str, RunMetrics], tokens_per_step: dict[str, i
             col=1,
         )
         x = positive(m["tokens_seen"])
-        for row, y in ((2, m["icl_score"]), (3, max_over_heads(m["prefix_matching"]))):
+        best = m["best_heads"].get("prefix_matching") or {"values": [], "heads": []}
+        for row, y, text in ((2, m["icl_score"], None), (3, best["values"], best["heads"])):
             fig.add_trace(
                 go.Scatter(
                     x=x,
                     y=y,
+                    text=text,
+                    hovertemplate=None if text is None else f"{run}: %{{y:.3f}} (%{{text}})<extra></extra>",
                     name=run,
                     legendgroup=run,
                     showlegend=False,
@@ -116,6 +121,8 @@ def training_curves(metrics: dict[str, RunMetrics], tokens_per_step: dict[str, i
                 col=1,
             )
         shade_window(fig, m, tps, c, label=False)
+    if threshold is not None:
+        fig.add_hline(y=threshold, line={"dash": "dash", "color": "grey", "width": 1}, row=3, col=1)
     fig.update_xaxes(type="log")
     fig.update_xaxes(title="tokens seen", row=3, col=1)
     fig.update_layout(
@@ -124,8 +131,8 @@ def training_curves(metrics: dict[str, RunMetrics], tokens_per_step: dict[str, i
     return fig
 
 
-def loss_by_position_heatmap(m: RunMetrics) -> go.Figure:
-    """Held-out loss at every context index (x) for every analysed snapshot (y, earliest at the bottom)."""
+def loss_by_position_heatmap(m: RunMetricsResponse) -> go.Figure:
+    """Held-out loss at every context index (x) for every measured snapshot (y, earliest at the bottom)."""
     labels = [f"step {s:,} · {fmt_tokens(t)}" for s, t in zip(m["steps"], m["tokens_seen"])]
     rows = list(range(len(labels)))
     fig = go.Figure(
@@ -158,7 +165,7 @@ def loss_by_position_heatmap(m: RunMetrics) -> go.Figure:
     return fig
 
 
-def per_position_curves(m: RunMetrics, tokens_per_step: int, positions: Sequence[int]) -> go.Figure:
+def per_position_curves(m: RunMetricsResponse, tokens_per_step: int, positions: Sequence[int]) -> go.Figure:
     """Loss at a few context indices over training: the late ones fall below the early ones once
     the model learns in context."""
     fig = go.Figure()
@@ -172,7 +179,7 @@ def per_position_curves(m: RunMetrics, tokens_per_step: int, positions: Sequence
     return fig
 
 
-def pca_trajectories(pca: Pca, selected: tuple[str, int] | None = None) -> go.Figure:
+def pca_trajectories(pca: PcaResponse, selected: tuple[str, int] | None = None) -> go.Figure:
     """Every run's path through the joint PCA of per-token losses; markers coloured by log step,
     the phase window drawn thick; `customdata` holds (run, step) for point selection."""
     colors = run_colors(list(pca["runs"]))
@@ -253,9 +260,9 @@ def pca_trajectories(pca: Pca, selected: tuple[str, int] | None = None) -> go.Fi
     return fig
 
 
-def ablation_history(m: RunMetrics, field: str, tokens_per_step: int, *, title: str) -> go.Figure:
+def ablation_history(m: RunMetricsResponse, metric: str, tokens_per_step: int, *, title: str) -> go.Figure:
     """Each head's ablation effect over training (measured at every n-th snapshot only)."""
-    grids = m["ablation"][field]  # type: ignore[literal-required]
+    grids = m["head_metrics"].get(metric, [])
     keep = [i for i, g in enumerate(grids) if any(v is not None for row in g for v in row)]
     fig = go.Figure()
     for layer in range(m["n_layers"]):
@@ -275,7 +282,7 @@ def ablation_history(m: RunMetrics, field: str, tokens_per_step: int, *, title: 
     return fig
 
 
-def peak_prefix_matching(runs: dict[str, dict], threshold: float = 0.3) -> go.Figure:
+def peak_prefix_matching(runs: dict[str, dict], threshold: float) -> go.Figure:
     """Per run, the highest prefix-matching score of any head at any checkpoint (claims report)."""
     names = list(runs)
     peaks = [(runs[r].get("peak_prefix_matching") or {}) for r in names]

@@ -17,21 +17,25 @@ import httpx
 import streamlit as st
 
 from dashboard.api_types import (
-    Ablation,
-    Attention,
+    AblationResponse,
+    AttentionResponse,
+    BeforeAfterResponse,
     HeadTable,
-    Health,
-    LogitAttribution,
-    Pca,
-    PrefixMatching,
-    Report,
-    RunMetrics,
+    HealthResponse,
+    LogitAttributionResponse,
+    LossesResponse,
+    MetricRegistry,
+    PcaResponse,
+    PrefixMatchingResponse,
+    ReportResponse,
+    RunMetricsResponse,
     SuiteDetail,
+    SuiteStatus,
     SuiteSummary,
 )
 
 DEFAULT_API = "http://localhost:8000"
-STORED_TTL_S = 15  # short: a training run adds snapshots, `analyze` adds metrics
+STORED_TTL_S = 15  # short: a training run adds snapshots and live metrics, the analysis the rest
 COMPUTED_TTL_S = 600  # attention etc. of a fixed snapshot step never changes
 GET_TIMEOUT_S = 30.0
 POST_TIMEOUT_S = 120.0  # the first request for a snapshot loads it from disk
@@ -112,8 +116,12 @@ def _snapshot(suite: str, run: str, step: int | str) -> str:
 # ---- stored artifacts ------------------------------------------------------------------------
 
 
-def health() -> Health:
+def health() -> HealthResponse:
     return _request("GET", api_url(), "/health")  # never cached: it is the liveness check
+
+
+def registry() -> MetricRegistry:
+    return _get(api_url(), "/registry")
 
 
 def suites() -> list[SuiteSummary]:
@@ -129,7 +137,12 @@ def suite_fresh(name: str) -> SuiteDetail:
     return _request("GET", api_url(), f"/suites/{name}")
 
 
-def run_metrics(suite: str, run: str, max_points: int | None = 400) -> RunMetrics:
+def status(name: str) -> SuiteStatus:
+    """What trains now; never cached: the status line and "Follow training" read it fresh."""
+    return _request("GET", api_url(), f"/suites/{name}/status")
+
+
+def run_metrics(suite: str, run: str, max_points: int | None = 400) -> RunMetricsResponse:
     params = (("max_points", max_points),) if max_points else ()
     return _get(api_url(), f"/suites/{suite}/runs/{run}/metrics", params)
 
@@ -138,12 +151,16 @@ def heads(suite: str, run: str, step: int) -> HeadTable:
     return _get(api_url(), f"{_snapshot(suite, run, step)}/heads")
 
 
-def pca(suite: str, components: int = 2) -> Pca:
+def pca(suite: str, components: int = 2) -> PcaResponse:
     return _get(api_url(), f"/suites/{suite}/pca", (("components", components),))
 
 
-def report(suite: str) -> Report:
+def report(suite: str) -> ReportResponse:
     return _get(api_url(), f"/suites/{suite}/report")
+
+
+def before_after(suite: str) -> BeforeAfterResponse:
+    return _get(api_url(), f"/suites/{suite}/before-after")
 
 
 # ---- computed on demand ----------------------------------------------------------------------
@@ -151,13 +168,17 @@ def report(suite: str) -> Report:
 
 def attention(
     suite: str, run: str, step: int, text: str, *, layers: list[int] | None = None, heads: list[int] | None = None
-) -> Attention:
+) -> AttentionResponse:
     return _post_json(f"{_snapshot(suite, run, step)}/attention", {"text": text, "layers": layers, "heads": heads})
+
+
+def losses(suite: str, run: str, step: int, text: str) -> LossesResponse:
+    return _post_json(f"{_snapshot(suite, run, step)}/losses", {"text": text})
 
 
 def prefix_matching(
     suite: str, run: str, step: int, *, seed: int | None = None, n_sequences: int | None = None
-) -> PrefixMatching:
+) -> PrefixMatchingResponse:
     return _post_json(f"{_snapshot(suite, run, step)}/prefix-matching", {"seed": seed, "n_sequences": n_sequences})
 
 
@@ -169,10 +190,10 @@ def ablation(
     *,
     mode: Literal["mean", "pattern_preserving"] = "mean",
     text: str | None = None,
-) -> Ablation:
+) -> AblationResponse:
     body = {"heads": [list(h) for h in heads], "mode": mode, "text": text}
     return _post_json(f"{_snapshot(suite, run, step)}/ablation", body)
 
 
-def logit_attribution(suite: str, run: str, step: int, text: str) -> LogitAttribution:
+def logit_attribution(suite: str, run: str, step: int, text: str) -> LogitAttributionResponse:
     return _post_json(f"{_snapshot(suite, run, step)}/logit-attribution", {"text": text})

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
-from dashboard.api_types import Grid, RunMetrics
+from dashboard.api_types import Grid, MetricInfo, RunMetricsResponse
 from dashboard.charts import SELECTED, TOKENS_AXIS, positive, shade_window
 from dashboard.ui import fmt_tokens, head_label
 
@@ -65,17 +65,22 @@ def head_grid(
     return fig
 
 
-def head_history(m: RunMetrics, layer: int, head: int, scores: Sequence[str], tokens_per_step: int) -> go.Figure:
-    """One head's scores over training."""
+def head_history(
+    m: RunMetricsResponse, layer: int, head: int, metrics: Sequence[MetricInfo], tokens_per_step: int
+) -> go.Figure:
+    """One head's scores over training, one line per registry metric the run has stored (live
+    metrics at every measured snapshot, the analysis's where it has run)."""
     fig = go.Figure()
     x = positive(m["tokens_seen"])
-    for name in scores:
-        grids = m[name]  # type: ignore[literal-required]
+    for metric in metrics:
+        grids = m["head_metrics"].get(metric["name"])
+        if grids is None:
+            continue
         fig.add_trace(
             go.Scatter(
                 x=x,
                 y=[g[layer][head] for g in grids],
-                name=name.replace("_", " "),
+                name=metric["label"],
                 mode="lines+markers",
                 marker={"size": 4},
             )
@@ -91,15 +96,17 @@ def head_history(m: RunMetrics, layer: int, head: int, scores: Sequence[str], to
     return fig
 
 
-def prefix_vs_copying(m: RunMetrics, step: int) -> go.Figure:
-    """The paper's scatter: prefix-matching vs copying score of every head, one frame per
-    analysed checkpoint (play or drag the slider), starting at `step`."""
+def prefix_vs_copying(m: RunMetricsResponse, step: int) -> go.Figure:
+    """The paper's scatter: prefix-matching vs copying score of every head, one frame per fully
+    analysed checkpoint (play or drag the slider; copying is not a live metric), starting at
+    `step` or the analysed checkpoint before it."""
+    prefix, copying = m["head_metrics"]["prefix_matching"], m["head_metrics"]["copying"]
 
     def points(i: int) -> go.Scatter:
         labels, xs, ys = [], [], []
-        for layer, row in enumerate(m["prefix_matching"][i]):
+        for layer, row in enumerate(prefix[i]):
             for head, pm in enumerate(row):
-                labels.append(head_label(layer, head)), xs.append(m["copying"][i][layer][head]), ys.append(pm)
+                labels.append(head_label(layer, head)), xs.append(copying[i][layer][head]), ys.append(pm)
         return go.Scatter(
             x=xs,
             y=ys,
@@ -116,9 +123,10 @@ def prefix_vs_copying(m: RunMetrics, step: int) -> go.Figure:
             hovertemplate="%{text}: copying %{x:.2f}, prefix matching %{y:.2f}<extra></extra>",
         )
 
-    steps = m["steps"]
-    start = steps.index(step) if step in steps else len(steps) - 1
-    frames = [go.Frame(data=[points(i)], name=str(s)) for i, s in enumerate(steps)]
+    full = [i for i, stage in enumerate(m["stages"]) if stage == "full"]
+    steps = [m["steps"][i] for i in full]
+    start = max((k for k, s in enumerate(steps) if s <= step), default=0)
+    frames = [go.Frame(data=[points(i)], name=str(m["steps"][i])) for i in full]
     slider = {
         "active": start,
         "currentvalue": {"prefix": "checkpoint: "},
@@ -129,7 +137,7 @@ def prefix_vs_copying(m: RunMetrics, step: int) -> go.Figure:
                 "method": "animate",
                 "args": [[str(s)], {"mode": "immediate", "frame": {"duration": 0, "redraw": True}}],
             }
-            for s, t in zip(steps, m["tokens_seen"])
+            for s, t in zip(steps, [m["tokens_seen"][i] for i in full])
         ],
     }
     play = {
@@ -141,7 +149,7 @@ def prefix_vs_copying(m: RunMetrics, step: int) -> go.Figure:
             {"label": "▶ play", "method": "animate", "args": [None, {"frame": {"duration": 250}, "fromcurrent": True}]}
         ],
     }
-    fig = go.Figure(data=[points(start)], frames=frames)
+    fig = go.Figure(data=[points(full[start])], frames=frames)
     fig.update_layout(
         height=520,
         sliders=[slider],

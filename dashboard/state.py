@@ -1,10 +1,11 @@
-"""The selection every page shares — suite, run, step, layer, head, text — kept in
-`st.session_state` and mirrored in the URL's query parameters, so a view can be shared as a link.
+"""The selection every page shares — suite, run, step, head, text — and its mirror in the URL's
+query parameters, so a view can be shared as a link.
 
-The selection is the one source of truth. Widgets have their own keys and copy their value into
-it when changed (`bind`); before a widget is drawn its key is set from the selection, so a head
-picked by clicking a chart, a step chosen on another page, or a link opened in a new tab all show
-up in the widgets.
+The sidebar's pickers are drawn once per run by the entry point (`dashboard/app.py`), whatever
+the page, so their own `st.session_state` keys are the selection and survive page switches.
+Code that changes the selection (a click on a chart, a button) calls `update` from a widget
+callback, which runs before the pickers are drawn. The text is edited in a text box on several
+pages; a widget that is not drawn loses its state, so the text is kept under a key of its own.
 """
 
 from __future__ import annotations
@@ -13,40 +14,45 @@ from typing import Any
 
 import streamlit as st
 
-FIELDS = ("suite", "run", "step", "layer", "head", "text")
-INT_FIELDS = ("step", "layer", "head")
-KEY = "selection"
+# session-state key of each field: the sidebar's pickers ("head" holds (layer, head)) and the text
+KEYS = {"suite": "suite", "run": "run", "step": "step", "text": "text"}
+HEAD = "head"
+URL_FIELDS = ("suite", "run", "step", "layer", "head", "text")
+TEXT_BOX = "_text_box"
 
 # A short passage typed twice: on its second copy an induction head attends from each token to
 # the token after its first occurrence, and the loss drops. It fits a 64-token context (`tiny`).
 DEFAULT_TEXT = "def mean(xs):\n    return sum(xs) / len(xs)\n\ndef mean(xs):\n    return sum(xs) / len(xs)\n"
 
 
-def _from_url() -> dict[str, Any]:
-    sel: dict[str, Any] = dict.fromkeys(FIELDS)
-    for field in FIELDS:
-        value = st.query_params.get(field)
-        if value is None:
-            continue
-        if field in INT_FIELDS:
-            try:
-                sel[field] = int(value)
-            except ValueError:
-                continue  # a mangled link falls back to the default for that field
-        else:
-            sel[field] = value
-    return sel
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None  # a mangled link falls back to the default for that field
 
 
-def selection() -> dict[str, Any]:
-    """The current selection; a new session starts from the URL's query parameters."""
-    if KEY not in st.session_state:
-        st.session_state[KEY] = _from_url()
-    return st.session_state[KEY]
+def start() -> None:
+    """On a session's first run, take the selection from the URL."""
+    if st.session_state.get("_started"):
+        return
+    st.session_state["_started"] = True
+    params = st.query_params
+    for field in ("suite", "run", "text"):
+        if params.get(field) is not None:
+            st.session_state[KEYS[field]] = params.get(field)
+    if _int(params.get("step")) is not None:
+        st.session_state["step"] = _int(params.get("step"))
+    layer, head = _int(params.get("layer")), _int(params.get("head"))
+    if layer is not None and head is not None:
+        st.session_state[HEAD] = (layer, head)
 
 
 def get(field: str) -> Any:
-    return selection()[field]
+    if field in ("layer", "head"):
+        pair = st.session_state.get(HEAD)
+        return None if pair is None else pair[0 if field == "layer" else 1]
+    return st.session_state.get(KEYS[field])
 
 
 def text() -> str:
@@ -54,29 +60,38 @@ def text() -> str:
 
 
 def update(**changes: Any) -> None:
-    """Change fields of the selection and rewrite the URL to match."""
-    unknown = set(changes) - set(FIELDS)
+    """Change fields of the selection (from a callback, or before the picker is drawn)."""
+    unknown = set(changes) - set(URL_FIELDS)
     if unknown:
         raise ValueError(f"unknown selection fields: {sorted(unknown)}")
-    selection().update(changes)
+    if "layer" in changes or "head" in changes:
+        st.session_state[HEAD] = (changes.pop("layer", get("layer")), changes.pop("head", get("head")))
+    for field, value in changes.items():
+        st.session_state[KEYS[field]] = value
     sync_url()
 
 
+def resolve(field: str, options: list, fallback: Any) -> Any:
+    """The field's value if the service has it, else `fallback` (a link to a run that is gone)."""
+    key = HEAD if field == "head" else KEYS[field]
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = fallback
+    return st.session_state[key]
+
+
 def sync_url() -> None:
-    params = {f: str(v) for f, v in selection().items() if v is not None and not (f == "text" and v == DEFAULT_TEXT)}
+    params = {f: get(f) for f in URL_FIELDS}
+    params = {f: str(v) for f, v in params.items() if v is not None and not (f == "text" and v == DEFAULT_TEXT)}
     if {k: st.query_params.get(k) for k in st.query_params} != params:
         st.query_params.from_dict(params)
 
 
-def _copy(field: str, widget_key: str) -> None:
-    update(**{field: st.session_state[widget_key]})
+def _text_changed() -> None:
+    update(text=st.session_state[TEXT_BOX])
 
 
-def bind(field: str) -> dict[str, Any]:
-    """Keyword arguments that tie a widget to a selection field: `st.selectbox(..., **bind("run"))`.
-    The field must already hold a value the widget accepts."""
-    widget_key = f"_widget_{field}"
-    # Set on every run, not only when it differs: a widget drawn on another page is a new widget
-    # (Streamlit keys widget ids by page) and would otherwise start from its default.
-    st.session_state[widget_key] = selection()[field]
-    return {"key": widget_key, "on_change": _copy, "args": (field, widget_key)}
+def text_area(label: str, **kwargs: Any) -> str:
+    """A text box showing the shared text; an edit changes it on every page. Returns the text."""
+    st.session_state[TEXT_BOX] = text()
+    st.text_area(label, key=TEXT_BOX, on_change=_text_changed, **kwargs)
+    return text()

@@ -1,4 +1,5 @@
-"""Small helpers every page shares: names on screen, the phase window, and error handling."""
+"""Small helpers every page shares: names on screen, the phase window, what trains and what comes
+next, and error handling. Text only: every number comes from the service."""
 
 from __future__ import annotations
 
@@ -8,14 +9,74 @@ from typing import TypeVar
 
 import streamlit as st
 
-from dashboard.api_types import PhaseWindow, RunInfo
+from dashboard.api_types import MetricInfo, PhaseWindow, RunInfo, SuiteStatus, TrainingStatus
 from dashboard.client import ServiceError
 
 T = TypeVar("T")
 
 
-def analyze_hint(suite: str) -> str:
-    return f"Analyse it with `.venv/bin/python -m training analyze artifacts/{suite}` (the suite folder under the service's ARTIFACTS_DIR)."
+def training_runs(status: SuiteStatus | None) -> list[str]:
+    return [t["run"] for t in (status or {}).get("training", [])]
+
+
+def pending(suite: str, run: str, status: SuiteStatus | None) -> str:
+    """What comes next for a run whose full analysis is missing. While the stack trains, it says
+    what is coming, never a command to run: the trainer analyses each run right after training it."""
+    training = training_runs(status)
+    if run in training:
+        return f"The full analysis of {run} follows when it finishes training."
+    if training:
+        return f"The stack is training {', '.join(training)} now; the full analysis of {run} follows in its turn."
+    if (status or {}).get("runs", {}).get(run) == "interrupted":
+        return (
+            f"Training of {run} was interrupted; resuming the suite's training (`--resume`) finishes and analyses it."
+        )
+    return (
+        f"The full analysis of {run} follows its training (the trainer analyses each run as soon as it is trained). "
+        f"A suite trained with `--no-analyze` is analysed with `.venv/bin/python -m training analyze artifacts/{suite}`."
+    )
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """95 -> '1 min 35 s'; 7300 -> '2 h 01 min'."""
+    if seconds is None:
+        return "?"
+    s = max(int(round(seconds)), 0)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def _training_text(t: TrainingStatus) -> str:
+    score = "?" if t["best_score"] is None else f"{t['best_score']:.3f}"
+    best = "" if t["best_head"] is None else f" · best head {t['best_head']} (prefix matching {score})"
+    return (
+        f"Training **{t['run']}**: step {t['step']:,} of {t['steps']:,} · {fmt_tokens(t['tokens_per_s'])} tokens/s "
+        f"· {fmt_duration(t['eta_s'])} left{best}"
+    )
+
+
+def training_line(status: SuiteStatus | None) -> str | None:
+    """One line on what trains now (run, step, speed, time left, best head so far); None if nothing does."""
+    training = (status or {}).get("training", [])
+    return "; ".join(_training_text(t) for t in training) or None
+
+
+def metric_help(m: MetricInfo) -> str:
+    """A registry entry as help text: its meaning, where the paper defines it, when it is measured."""
+    when = {
+        "live": "measured by the trainer at every snapshot",
+        "analysis": "measured by the full analysis",
+        "ablation": "measured by the full analysis at every n-th snapshot",
+    }[m["stage"]]
+    return f"{m['meaning']} ({m['section']}; {when})"
+
+
+def metric_range(m: MetricInfo) -> tuple[float, float] | None:
+    """The registry's value range, for a colour scale that is the same at every checkpoint."""
+    return (m["low"], m["high"]) if m["low"] is not None and m["high"] is not None else None
 
 
 def head_label(layer: int, head: int) -> str:
@@ -37,8 +98,8 @@ def fmt_tokens(n: float | None) -> str:
 def service_errors() -> Iterator[None]:
     """Show a failed service call as one `st.error` and stop the page, never as a traceback.
 
-    A 404 (a snapshot not analysed yet, no report yet) is an empty state rather than a fault: it
-    is shown as `st.info` with the service's own hint (it names the command to run)."""
+    A 404 (a snapshot not measured yet, no report yet) is an empty state rather than a fault: it
+    is shown as `st.info` with the service's own explanation."""
     try:
         yield
     except ServiceError as e:
@@ -51,7 +112,7 @@ def service_errors() -> Iterator[None]:
 
 def unless_missing(call: Callable[..., T], *args, **kwargs) -> T | None:
     """`call(*args, **kwargs)`, or None after an `st.info` when the service has nothing there yet
-    (404: a snapshot not analysed, no report); any other failure stops the page with `st.error`."""
+    (404: a snapshot not measured, no report); any other failure stops the page with `st.error`."""
     try:
         return call(*args, **kwargs)
     except ServiceError as e:
@@ -79,7 +140,7 @@ def phase_text(phase: PhaseWindow | None, tokens_per_step: int | None) -> str:
     """One line describing a run's phase window, or why there is none."""
     w = window(phase)
     if w is None:
-        reason = (phase or {}).get("reason") or "not analysed yet"
+        reason = (phase or {}).get("reason") or "no metrics yet"
         return f"no phase window: {reason}"
     tps = tokens_per_step or (phase or {}).get("tokens_per_step")
     span = f" ({fmt_tokens(w[0] * tps)}–{fmt_tokens(w[1] * tps)} tokens)" if tps else ""
@@ -103,11 +164,3 @@ def need(condition: bool, message: str) -> None:
     if not condition:
         st.info(message)
         st.stop()
-
-
-def cosine(a: list[float | None], b: list[float | None]) -> float | None:
-    """Cosine similarity over the positions where both vectors have a value; None if either is zero."""
-    pairs = [(x, y) for x, y in zip(a, b) if x is not None and y is not None]
-    dot = sum(x * y for x, y in pairs)
-    na, nb = sum(x * x for x, _ in pairs) ** 0.5, sum(y * y for _, y in pairs) ** 0.5
-    return dot / (na * nb) if na > 0 and nb > 0 else None

@@ -123,3 +123,40 @@ class LogitAttributionResponse(SnapshotRef):
     contributions: list[Grid] = Field(
         description="[position][layer][head]: each head's direct-path share of that logit"
     )
+
+
+# ---- per-token losses of a text, and the stored before-and-after table -----------------------
+
+
+class LossesRequest(TextInput):
+    pass
+
+
+class LossesResponse(SnapshotRef):
+    token_ids: list[int]
+    tokens: list[str]
+    loss: Floats = Field(description="per-token loss (nats) by context index i: the loss of predicting token i + 1")
+    mean_loss: float | None
+    earlier: list[int | None] = Field(
+        description="[position]: the latest earlier position holding the same token id (null: its first occurrence)"
+    )
+    repeat_of: list[int | None] = Field(
+        description="[context index i]: when token i + 1 repeats earlier context (the pair token i, token i + 1 "
+        "occurred before), the position of that earlier copy of token i + 1, else null; what an induction head predicts"
+    )
+
+
+class BeforeAfterRun(BaseModel):
+    before_step: int = Field(description="the snapshot at the start of the run's phase window")
+    after_step: int = Field(description="the snapshot at its end")
+    loss_change: float | None = Field(description="mean per-token loss change from before_step to after_step (nats)")
+    alignment: Grid = Field(
+        description="[layer][head]: cosine of the head's mean-ablation per-token loss change at after_step with "
+        "the reversed before-and-after vector; +1 = removing the head undoes the phase change"
+    )
+    note: str
+
+
+class BeforeAfterResponse(BaseModel):
+    suite: str
+    runs: dict[str, BeforeAfterRun] = Field(description="every run with a phase window and the full analysis")

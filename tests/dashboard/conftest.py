@@ -23,14 +23,18 @@ from tests.dashboard.fakes import FakeService
 APP = REPO / "dashboard" / "app.py"
 PAGES = ("phase_change", "heads", "attention", "trajectories", "tokens", "ablations", "claims")
 CLIENT_FUNCTIONS = (
+    "registry",
     "suites",
     "suite",
     "suite_fresh",
+    "status",
     "run_metrics",
     "heads",
     "pca",
     "report",
+    "before_after",
     "attention",
+    "losses",
     "ablation",
     "prefix_matching",
     "logit_attribution",
@@ -47,12 +51,12 @@ def fake(monkeypatch) -> FakeService:
 
 
 def open_page(page: str, query: dict[str, str] | None = None, *, timeout: float = 60) -> AppTest:
-    """Run the app on `page` (a file in dashboard/pages without .py), starting from a URL with `query`."""
+    """Run the app on `page` (a file in dashboard/views without .py), starting from a URL with `query`."""
     at = AppTest.from_file(str(APP), default_timeout=timeout)
     at.query_params.update(query or {})
     at.run()
     if page != "phase_change":
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"views/{page}.py").run()
     return at
 
 

@@ -1,10 +1,15 @@
 """A stand-in for the REST service: the functions of `dashboard.client`, answering with small
-hand-made values that are easy to find again in the charts.
+hand-made values that are easy to find again in the charts (`test_api_types.py` checks that
+they fit the service's response models).
 
 Suite `fake` has two runs. `attn2` (2 layers x 2 heads) forms an induction head, L1H1, in a
 phase window from step 20 to step 80; `attn1` (1 layer x 2 heads) has no window. Every run
 has a step every 100 tokens. A text is "tokenised" into words; its per-token loss drops on the
 second copy of a passage after the window, and ablating L1H1 undoes exactly that drop.
+
+`training = "attn2"` makes attn2 a run in training: the status lists it, and its metrics are
+the trainer's live ones only. `analysed = False` leaves every run with live metrics only;
+`measured = False` leaves them with no metrics at all.
 """
 
 from __future__ import annotations
@@ -23,11 +28,46 @@ HELDOUT = {"attn2": [6.0, 5.5, 5.0, 4.2, 3.9876, 3.9], "attn1": [6.0, 5.6, 5.2, 
 ICL = {"attn2": [0.05, 0.04, -0.1, -0.6, -0.9, -0.9512], "attn1": [0.05, 0.03, 0.0, -0.1, -0.15, -0.1687]}
 INDUCTION_PEAK = 0.8312  # L1H1's prefix-matching score at the last step
 INDUCTION_COPYING = 0.7123
+ALIGNMENT = 0.9321  # L1H1's stored cosine with the reversed before-and-after vector
+THRESHOLD = 0.3
 SHAPES = {"attn2": (2, 2), "attn1": (1, 2)}
+PROGRESS = {"step": 120, "steps": 500, "tokens_per_s": 12345.0, "elapsed_s": 60.0, "eta_s": 190.0}
 DOWN = ServiceError(
     "The inductionscope service is not reachable at http://localhost:8000 (ConnectError). "
     "Start it from the repository root with `.venv/bin/uvicorn backend.main:app`, or set INDUCTIONSCOPE_API to its address."
 )
+
+
+def _metric(name, label, stage, low=None, high=None, axes=("layer", "head")):
+    return {
+        "name": name,
+        "axes": list(axes),
+        "label": label,
+        "low": low,
+        "high": high,
+        "meaning": f"what {label} measures",
+        "section": "Model analysis table",
+        "stage": stage,
+        "per_head": list(axes) == ["layer", "head"],
+    }
+
+
+REGISTRY = [
+    _metric("eval_loss", "held-out loss", "live", 0.0, axes=()),
+    _metric("icl_score", "ICL score", "live", axes=()),
+    _metric("prefix_matching", "prefix matching", "live", 0.0, 1.0),
+    _metric("previous_token", "previous token", "live", 0.0, 1.0),
+    _metric("duplicate_token", "duplicate token", "live", 0.0, 1.0),
+    _metric("copying", "copying", "analysis", -1.0, 1.0),
+    _metric("eigenvalue_positivity", "OV eigenvalue positivity", "analysis", -1.0, 1.0),
+    _metric("logit_attribution", "direct logit attribution", "analysis"),
+    *(
+        _metric(f"ablation_{tag}_delta_{what}", f"{label} ablation: Δ {what}", "ablation")
+        for tag, label in (("mean", "mean"), ("pp", "pattern-preserving"))
+        for what in ("loss", "icl")
+    ),
+]
+LIVE = [m["name"] for m in REGISTRY if m["per_head"] and m["stage"] == "live"]
 
 
 def _at(values: list[float], n: int) -> list[float]:
@@ -35,7 +75,7 @@ def _at(values: list[float], n: int) -> list[float]:
     return [values[min(i, len(values) - 1)] for i in range(n)]
 
 
-def _grid(run: str, i: int, value) -> list[list[float]]:
+def _grid(run: str, i: int, value) -> list[list[float | None]]:
     n_layers, n_heads = SHAPES[run]
     return [[value(layer, head, i) for head in range(n_heads)] for layer in range(n_layers)]
 
@@ -48,6 +88,37 @@ def _copying(layer: int, head: int, i: int) -> float:
     return INDUCTION_COPYING if (layer, head) == (1, 1) and i == len(STEPS) - 1 else -0.2 + 0.1 * layer
 
 
+def _ablation(layer: int, head: int, i: int) -> float | None:
+    if i % 2:
+        return None  # ablated at every other snapshot only
+    return 0.4321 if (layer, head) == (1, 1) and i >= 3 else 0.01
+
+
+PER_HEAD = {
+    "prefix_matching": _prefix,
+    "previous_token": lambda la, h, i: 0.5 if (la, h) == (0, 0) else 0.1,
+    "duplicate_token": lambda la, h, i: 0.05,
+    "copying": _copying,
+    "eigenvalue_positivity": lambda la, h, i: 0.1 * i,
+    "logit_attribution": lambda la, h, i: 0.01 * h,
+    **{m["name"]: _ablation for m in REGISTRY if m["stage"] == "ablation"},
+}
+
+
+def _best(grids: list[list[list[float | None]]]) -> dict:
+    """What the service's `best_heads` holds: per snapshot, the largest value and its head."""
+    values, heads = [], []
+    for grid in grids:
+        cells = [(v, f"L{la}H{h}") for la, row in enumerate(grid) for h, v in enumerate(row) if v is not None]
+        best = max(cells, default=(None, None), key=lambda c: c[0])
+        values.append(best[0]), heads.append(best[1])
+    return {"values": values, "heads": heads}
+
+
+def _not_found(detail: str) -> ServiceError:
+    return ServiceError(f"The service answered 404: {detail}", status=404, detail=detail)
+
+
 class FakeService:
     """Answers like the service; set `down` to make every call fail, or trim the data for empty states."""
 
@@ -57,6 +128,8 @@ class FakeService:
         self.runs = ["attn2", "attn1"]
         self.steps = list(STEPS)
         self.analysed = True
+        self.measured = True
+        self.training: str | None = None
         self.missing_heads: set[int] = set()  # steps whose head table answers 404
         self.calls: list[tuple] = []
 
@@ -65,22 +138,35 @@ class FakeService:
         if self.down is not None:
             raise self.down
 
+    def _stages(self, run: str) -> list[str]:
+        if not self.measured:
+            return []
+        live = run == self.training or not self.analysed
+        return ["live" if live else "full"] * len(self.steps)
+
+    def _full(self, run: str) -> bool:
+        stages = self._stages(run)
+        return bool(stages) and "live" not in stages
+
     # ---- stored ------------------------------------------------------------------------------
+    def registry(self):
+        self._call("registry")
+        return {"metrics": REGISTRY, "induction_threshold": THRESHOLD}
+
     def suites(self):
         self._call("suites")
-        return [{"name": s, "runs": self.runs, "analysed": self.analysed} for s in self.suite_names]
+        analysed = any(self._full(r) for r in self.runs)
+        return [{"name": s, "runs": self.runs, "analysed": analysed} for s in self.suite_names]
 
     def suite(self, name):
         self._call("suite", name)
         if name not in self.suite_names:
-            raise ServiceError(
-                f"The service answered 404: no suite named {name!r}", status=404, detail=f"no suite named {name!r}"
-            )
+            raise _not_found(f"no suite named {name!r}")
         runs = [
             {
                 "name": run,
                 "description": f"{SHAPES[run][0]}-layer attention-only",
-                "status": "complete",
+                "status": "training" if run == self.training else "complete",
                 "model": {
                     "n_layers": SHAPES[run][0],
                     "n_heads": SHAPES[run][1],
@@ -95,7 +181,8 @@ class FakeService:
                     {"step": s, "tokens_seen": s * TOKENS_PER_STEP, "train_loss": h + 0.1, "heldout_loss": h}
                     for s, h in zip(self.steps, _at(HELDOUT[run], len(self.steps)))
                 ],
-                "analysed_steps": self.steps if self.analysed else [],
+                "analysed_steps": self.steps if self._full(run) else [],
+                "live_steps": self.steps if self.measured else [],
                 "error": None,
             }
             for run in self.runs
@@ -111,6 +198,23 @@ class FakeService:
         return {"name": name, "data": data, "runs": runs}
 
     suite_fresh = suite
+
+    def status(self, name):
+        self._call("status", name)
+        training = [
+            {
+                "run": self.training,
+                **PROGRESS,
+                "updated_s_ago": 1.5,
+                "best_head": "L1H1",
+                "best_score": INDUCTION_PEAK,
+            }
+        ]
+        return {
+            "suite": name,
+            "training": training if self.training else [],
+            "runs": {r: "training" if r == self.training else "complete" for r in self.runs},
+        }
 
     def phase(self, run):
         if run == "attn2" and len(self.steps) >= 5:
@@ -131,15 +235,20 @@ class FakeService:
             "tokens_per_step": TOKENS_PER_STEP,
         }
 
+    def _head_metrics(self, run: str) -> dict[str, list]:
+        stages = self._stages(run)
+        names = PER_HEAD if stages and "live" not in stages else LIVE
+        return {name: [_grid(run, i, PER_HEAD[name]) for i in range(len(stages))] for name in names}
+
     def run_metrics(self, suite, run, max_points=400):
         self._call("run_metrics", suite, run)
-        n = len(self.steps) if self.analysed else 0
-        idx = range(n)
-        ablated = [i for i in idx if i % 2 == 0]
+        stages = self._stages(run)
+        n = len(stages)
+        head_metrics = self._head_metrics(run)
         return {
             "suite": suite,
             "run": run,
-            "status": "complete",
+            "status": "training" if run == self.training else "complete",
             "n_layers": SHAPES[run][0],
             "n_heads": SHAPES[run][1],
             "train_loss": {
@@ -153,68 +262,39 @@ class FakeService:
                 "train_loss": [h + 0.1 for h in _at(HELDOUT[run], len(self.steps))],
                 "heldout_loss": _at(HELDOUT[run], len(self.steps)),
             },
-            "analysed": self.analysed,
+            "analysed": self._full(run),
+            "live": "live" in stages,
             "steps": self.steps[:n],
             "tokens_seen": [s * TOKENS_PER_STEP for s in self.steps[:n]],
+            "stages": stages,
             "icl_score": _at(ICL[run], n),
             "icl_late": 6,
             "icl_early": 1,
             "icl_width": 1,
             "eval_loss": _at(HELDOUT[run], n),
             "loss_by_position": [
-                [round(6.0 - 0.1 * i - (0.2 * p if i >= 3 else 0.0), 4) for p in range(N_CTX)] for i in idx
+                [round(6.0 - 0.1 * i - (0.2 * p if i >= 3 else 0.0), 4) for p in range(N_CTX)] for i in range(n)
             ],
-            "prefix_matching": [_grid(run, i, _prefix) for i in idx],
-            "previous_token": [_grid(run, i, lambda la, h, i: 0.5 if (la, h) == (0, 0) else 0.1) for i in idx],
-            "duplicate_token": [_grid(run, i, lambda la, h, i: 0.05) for i in idx],
-            "copying": [_grid(run, i, _copying) for i in idx],
-            "eigenvalue_positivity": [_grid(run, i, lambda la, h, i: 0.1 * i) for i in idx],
-            "logit_attribution": [_grid(run, i, lambda la, h, i: 0.01 * h) for i in idx],
+            "head_metrics": head_metrics,
+            "best_heads": {name: _best(grids) for name, grids in head_metrics.items()},
             "composition": {"q": [], "k": [], "v": []},
-            "ablation": {
-                field: [
-                    _grid(
-                        run,
-                        i,
-                        (lambda la, h, i, sign=sign: sign * 0.4321 if (la, h) == (1, 1) and i >= 3 else sign * 0.01)
-                        if i in ablated
-                        else (lambda la, h, i: None),
-                    )
-                    for i in idx
-                ]
-                for field, sign in (
-                    ("mean_delta_icl", 1),
-                    ("mean_delta_loss", 1),
-                    ("pattern_preserving_delta_icl", 1),
-                    ("pattern_preserving_delta_loss", 1),
-                )
-            },
-            "phase": self.phase(run) if self.analysed else None,
+            "phase": self.phase(run) if n else None,
+            "progress": {"run": run, **PROGRESS, "updated": 1.7e9} if run == self.training else None,
         }
 
     def heads(self, suite, run, step):
         self._call("heads", suite, run, step)
-        if step in self.missing_heads or not self.analysed:
-            detail = f"snapshot {suite}/{run} step {step} has not been analysed yet: run `python -m training analyze`"
-            raise ServiceError(f"The service answered 404: {detail}", status=404, detail=detail)
+        if step in self.missing_heads or not self.measured:
+            raise _not_found(f"snapshot {suite}/{run} step {step} has no metrics yet")
         i = self.steps.index(step)
         n_layers, n_heads = SHAPES[run]
-        fields = (
-            "prefix_matching",
-            "previous_token",
-            "duplicate_token",
-            "copying",
-            "eigenvalue_positivity",
-            "logit_attribution",
-        )
-        m = self.run_metrics(suite, run)
+        head_metrics = self._head_metrics(run)
         heads = [
             {
                 "layer": la,
                 "head": h,
                 "label": f"L{la}H{h}",
-                **{f: m[f][i][la][h] for f in fields},
-                **{f"ablation_{f}": m["ablation"][f][i][la][h] for f in m["ablation"]},
+                "scores": {name: grids[i][la][h] for name, grids in head_metrics.items()},
             }
             for la in range(n_layers)
             for h in range(n_heads)
@@ -224,29 +304,34 @@ class FakeService:
             "run": run,
             "step": step,
             "tokens_seen": step * TOKENS_PER_STEP,
+            "stage": self._stages(run)[i],
             "icl_score": _at(ICL[run], i + 1)[i],
             "eval_loss": _at(HELDOUT[run], i + 1)[i],
             "heads": heads,
+            "composition_q": [],
+            "composition_k": [],
+            "composition_v": [],
         }
 
     def pca(self, suite, components=2):
         self._call("pca", suite)
-        runs = (
-            {
-                run: {
-                    "steps": self.steps,
-                    "tokens_seen": [s * TOKENS_PER_STEP for s in self.steps],
-                    "coords": [
-                        [10.0 - i * (3 if run == "attn2" else 1), (i - 2.0) ** 2 if run == "attn2" else 0.5 * i]
-                        for i in range(len(self.steps))
-                    ],
-                    "phase": self.phase(run),
-                }
-                for run in self.runs
+        analysed = [run for run in self.runs if self._full(run)]
+        if not analysed:
+            raise _not_found(
+                f"suite {suite!r} has no pca table yet: it is written when the first run has been analysed"
+            )
+        runs = {
+            run: {
+                "steps": self.steps,
+                "tokens_seen": [s * TOKENS_PER_STEP for s in self.steps],
+                "coords": [
+                    [10.0 - i * (3 if run == "attn2" else 1), (i - 2.0) ** 2 if run == "attn2" else 0.5 * i]
+                    for i in range(len(self.steps))
+                ],
+                "phase": self.phase(run),
             }
-            if self.analysed
-            else {}
-        )
+            for run in analysed
+        }
         return {
             "suite": suite,
             "components": components,
@@ -255,6 +340,21 @@ class FakeService:
             "runs": runs,
             "note": "PCA over per-token losses",
         }
+
+    def before_after(self, suite):
+        self._call("before_after", suite)
+        if not any(self._full(run) for run in self.runs):
+            raise _not_found(f"suite {suite!r} has no before-and-after table yet")
+        runs = {}
+        if self._full("attn2") and len(self.steps) >= 5:
+            runs["attn2"] = {
+                "before_step": WINDOW[0],
+                "after_step": WINDOW[1],
+                "loss_change": -0.7654,
+                "alignment": [[0.05, -0.02], [0.11, ALIGNMENT]],
+                "note": "cosine with the reversed before-and-after vector",
+            }
+        return {"suite": suite, "runs": runs}
 
     def report(self, suite):
         self._call("report", suite)
@@ -280,6 +380,13 @@ class FakeService:
                 "details": "no smeared-key run",
                 "numbers": {},
             },
+            {
+                "id": "g",
+                "claim": "The 3-layer model forms induction heads too.",
+                "status": "waiting",
+                "details": "waiting for attn3",
+                "numbers": {},
+            },
         ]
         runs = {
             "attn2": {
@@ -293,6 +400,7 @@ class FakeService:
             "generated": "2026-01-01T00:00:00+00:00",
             "passed": 1,
             "failed": 1,
+            "waiting": 1,
             "claims": claims,
             "runs": runs,
             "markdown": "# Claims report: suite `fake`",
@@ -303,22 +411,37 @@ class FakeService:
     def tokenize(text: str) -> list[str]:
         return ["<|bos|>", *re.findall(r"\s+|\w+|[^\w\s]", text)]
 
-    def _losses(self, tokens: list[str], step: int) -> list[float]:
-        """Loss of token i + 1: 4.0, or 1.0 after the window when (token i, token i + 1) occurred before."""
-        seen, out = set(), []
-        for pair in itertools.pairwise(tokens):
-            out.append(1.0 if pair in seen and step >= WINDOW[1] else 4.0 - 0.001 * step)
-            seen.add(pair)
+    @staticmethod
+    def repeat_of(tokens: list[str]) -> list[int | None]:
+        """Per context index i: where token i + 1 followed an earlier copy of token i, or None."""
+        last, out = {}, []
+        for i, pair in enumerate(itertools.pairwise(tokens)):
+            out.append(last.get(pair))
+            last[pair] = i + 1
         return out
 
-    def attention(self, suite, run, step, text, *, layers=None, heads=None):
-        self._call("attention", suite, run, step, text, tuple(layers or ()), tuple(heads or ()))
-        tokens = self.tokenize(text)
+    def _losses(self, tokens: list[str], step: int) -> list[float]:
+        """Loss of token i + 1: 4.0, or 1.0 after the window when (token i, token i + 1) occurred before."""
+        return [
+            1.0 if source is not None and step >= WINDOW[1] else 4.0 - 0.001 * step for source in self.repeat_of(tokens)
+        ]
+
+    def _check_length(self, tokens: list[str]) -> None:
         if len(tokens) > 64:
             detail = (
                 f"text is {len(tokens)} tokens long after tokenisation (with BOS); the model's context is 64 tokens"
             )
             raise ServiceError(f"The service answered 422: {detail}", status=422, detail=detail)
+
+    @staticmethod
+    def _ids(tokens: list[str]) -> list[int]:
+        # One id per distinct token string (str hash() is salted per process: ids could collide).
+        return [list(dict.fromkeys(tokens)).index(t) for t in tokens]
+
+    def attention(self, suite, run, step, text, *, layers=None, heads=None):
+        self._call("attention", suite, run, step, text, tuple(layers or ()), tuple(heads or ()))
+        tokens = self.tokenize(text)
+        self._check_length(tokens)
         n = len(tokens)
         patterns = [
             {
@@ -336,8 +459,7 @@ class FakeService:
             "suite": suite,
             "run": run,
             "step": step,
-            # One id per distinct token string (str hash() is salted per process: ids could collide).
-            "token_ids": [list(dict.fromkeys(tokens)).index(t) for t in tokens],
+            "token_ids": self._ids(tokens),
             "tokens": tokens,
             "patterns": patterns,
             "loss": loss,
@@ -345,13 +467,29 @@ class FakeService:
             "top_predictions": preds,
         }
 
+    def losses(self, suite, run, step, text):
+        self._call("losses", suite, run, step, text)
+        tokens = self.tokenize(text)
+        self._check_length(tokens)
+        ids = self._ids(tokens)
+        loss = self._losses(tokens, step)
+        return {
+            "suite": suite,
+            "run": run,
+            "step": step,
+            "token_ids": ids,
+            "tokens": tokens,
+            "loss": loss,
+            "mean_loss": sum(loss) / max(len(loss), 1),
+            "earlier": [next((k for k in range(j - 1, -1, -1) if ids[k] == ids[j]), None) for j in range(len(ids))],
+            "repeat_of": self.repeat_of(tokens),
+        }
+
     def ablation(self, suite, run, step, heads, *, mode="mean", text=None):
         self._call("ablation", suite, run, step, tuple(map(tuple, heads)), mode, text)
         tokens = self.tokenize(text or "a b a b")
         clean = self._losses(tokens, step)
-        undo = [
-            b - a for a, b in zip(clean, self._losses(tokens, WINDOW[0]))
-        ]  # L1H1 removed: back to before the window
+        undo = [b - a for a, b in zip(clean, self._losses(tokens, WINDOW[0]))]  # L1H1 removed: back to before
         # other heads: a small change on the tokens the phase change barely moved
         ablated = [c + (u if tuple(heads[0]) == (1, 1) else 0.01 * (u < 1)) for c, u in zip(clean, undo)]
         return {
@@ -361,9 +499,13 @@ class FakeService:
             "mode": mode,
             "heads": [f"L{la}H{h}" for la, h in heads],
             "input": "text",
+            "n_sequences": 1,
             "clean_loss": sum(clean) / len(clean),
             "ablated_loss": sum(ablated) / len(ablated),
             "delta_loss": None,
+            "icl_late": 6,
+            "icl_early": 1,
+            "icl_width": 1,
             "clean_icl": None,
             "ablated_icl": None,
             "delta_icl": None,
@@ -374,14 +516,17 @@ class FakeService:
 
     def prefix_matching(self, suite, run, step, *, seed=None, n_sequences=None):
         self._call("prefix_matching", suite, run, step)
-        grid = self.run_metrics(suite, run)["prefix_matching"][self.steps.index(step)]
+        grid = _grid(run, self.steps.index(step), _prefix)
         return {
             "suite": suite,
             "run": run,
             "step": step,
             "seed": seed or 0,
             "n_sequences": n_sequences or 10,
+            "n_random": 25,
+            "n_repeats": 4,
             "scores": grid,
+            "analysis_seed": 0,
             "stored": grid,
         }
 

@@ -24,7 +24,7 @@ MIN_CHARTS = {
     "attention": 4,
     "trajectories": 1,
     "tokens": 1,
-    "ablations": 3,
+    "ablations": 2,  # the history and the text; the alignment bars need a phase window (tiny has none)
     "claims": 1,
 }
 

@@ -16,7 +16,7 @@ import dashboard.text_view, dashboard.token_charts, dashboard.ui
 at = AppTest.from_file("dashboard/app.py", default_timeout=60).run()
 errors = []
 for page in PAGES:
-    at.switch_page(f"pages/{page}.py").run()
+    at.switch_page(f"views/{page}.py").run()
     errors += [e.value for e in at.exception]
 forbidden = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "transformer_lens", "training", "backend"))
 print(json.dumps({"errors": errors, "forbidden": forbidden, "shown": [e.value for e in at.error]}))

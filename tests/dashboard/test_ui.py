@@ -1,7 +1,5 @@
 """Helpers shared by the pages: names on screen, the phase window, vectors, selection events."""
 
-import pytest
-
 from dashboard import head_charts, token_charts, ui
 
 WINDOW = {"found": True, "reason": "", "start_step": 20, "end_step": 80, "tokens_per_step": 100}
@@ -27,10 +25,69 @@ def test_phase_window_in_words_and_as_default_checkpoints():
     assert ui.before_after_steps([0, 40, 160], NONE) == (0, 160)
 
 
-def test_cosine_skips_missing_values():
-    assert ui.cosine([1.0, None, 2.0], [2.0, 5.0, 4.0]) == pytest.approx(1.0)
-    assert ui.cosine([1.0, 0.0], [0.0, 1.0]) == 0.0
-    assert ui.cosine([0.0, 0.0], [1.0, 1.0]) is None
+def test_time_left_on_screen():
+    assert [ui.fmt_duration(s) for s in (0, 59.6, 95, 3600, 7300, None)] == [
+        "0 s",
+        "1 min 00 s",
+        "1 min 35 s",
+        "1 h 00 min",
+        "2 h 01 min",
+        "?",
+    ]
+
+
+TRAINING = {
+    "run": "attn2",
+    "step": 1200,
+    "steps": 5000,
+    "tokens_per_s": 12345.0,
+    "elapsed_s": 60.0,
+    "eta_s": 190.0,
+    "updated_s_ago": 1.0,
+    "best_head": "L1H0",
+    "best_score": 0.4213,
+}
+
+
+def test_status_line_names_the_run_its_progress_and_best_head():
+    status = {"suite": "s", "training": [TRAINING], "runs": {"attn2": "training"}}
+    assert ui.training_line(status) == (
+        "Training **attn2**: step 1,200 of 5,000 · 12.3k tokens/s · 3 min 10 s left · best head L1H0 (prefix matching 0.421)"
+    )
+    early = {**TRAINING, "best_head": None, "best_score": None}
+    assert ui.training_line({**status, "training": [early]}).endswith("3 min 10 s left")
+    assert ui.training_line({**status, "training": []}) is None and ui.training_line(None) is None
+
+
+def test_what_comes_next_is_said_not_asked_for_while_the_stack_trains():
+    training = {"suite": "s", "training": [TRAINING], "runs": {"attn1": "complete", "attn2": "training"}}
+    assert ui.pending("s", "attn2", training) == "The full analysis of attn2 follows when it finishes training."
+    assert ui.pending("s", "attn3", training) == (
+        "The stack is training attn2 now; the full analysis of attn3 follows in its turn."
+    )
+    assert "python -m training" not in ui.pending("s", "attn2", training) + ui.pending("s", "attn3", training)
+    idle = {"suite": "s", "training": [], "runs": {"attn2": "interrupted", "attn1": "complete"}}
+    assert "interrupted" in ui.pending("s", "attn2", idle)
+    assert "python -m training analyze artifacts/s" in ui.pending("s", "attn1", idle)
+
+
+def test_registry_entries_as_help_and_colour_range():
+    copying = {
+        "name": "copying",
+        "axes": ["layer", "head"],
+        "label": "copying",
+        "low": -1.0,
+        "high": 1.0,
+        "meaning": "how much the OV circuit copies",
+        "section": "Model analysis table",
+        "stage": "analysis",
+        "per_head": True,
+    }
+    assert (
+        ui.metric_help(copying)
+        == "how much the OV circuit copies (Model analysis table; measured by the full analysis)"
+    )
+    assert ui.metric_range(copying) == (-1.0, 1.0) and ui.metric_range({**copying, "high": None}) is None
 
 
 def test_first_point_of_a_selection_event():

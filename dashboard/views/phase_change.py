@@ -1,4 +1,5 @@
-"""Phase change (landing page): every run of the suite on shared axes, and loss by context position."""
+"""Phase change (landing page): every run of the suite on shared axes, drawn as the trainer measures
+it, and loss by context position."""
 
 import streamlit as st
 
@@ -8,9 +9,11 @@ st.title("Phase change")
 st.markdown(
     "Every run of the suite on shared axes (tokens seen, log scale). Where an induction head forms, the "
     "**maximum prefix-matching score** jumps, the **ICL score** falls in the same window (the model predicts "
-    "late tokens better than early ones) and the loss curve shows a bump. Shaded: each run's detected phase window."
+    "late tokens better than early ones) and the loss curve shows a bump. Shaded: each run's detected phase "
+    "window. A run in training is drawn as its snapshots are measured."
 )
-sel = sidebar.render()
+sel = sidebar.selection()
+sidebar.training_status(sel)
 
 data = sel.detail["data"]
 config = data.get("config", {})
@@ -22,18 +25,17 @@ st.caption(
 )
 with st.expander("Suite data and run configurations"):
     st.json(data, expanded=False)
+    model_keys = ("n_layers", "attn_only", "d_model", "n_heads", "n_ctx", "positional", "smeared_keys")
     st.dataframe(
         [
             {
                 "run": r["name"],
                 "description": r["description"],
-                "status": r["status"],
+                "status": (sel.status or {}).get("runs", {}).get(r["name"], r["status"]),
                 "snapshots": len(r["snapshots"]),
+                "measured": len(r["live_steps"]),
                 "analysed": len(r["analysed_steps"]),
-                **{
-                    k: r["model"].get(k)
-                    for k in ("n_layers", "attn_only", "d_model", "n_heads", "n_ctx", "positional", "smeared_keys")
-                },
+                **{k: r["model"].get(k) for k in model_keys},
             }
             for r in sel.detail["runs"]
         ],
@@ -41,15 +43,19 @@ with st.expander("Suite data and run configurations"):
     )
 
 runs = {r["name"]: r for r in sel.detail["runs"] if r["status"] != "unreadable" and r["snapshots"]}
-metrics = {}
 with st.spinner("Loading every run's curves…"), ui.service_errors():
-    for name in runs:
-        metrics[name] = client.run_metrics(sel.suite, name)
+    metrics = {name: client.run_metrics(sel.suite, name) for name in runs}
+    threshold = client.registry()["induction_threshold"]
 tps = {name: ui.tokens_per_step(runs[name], m["phase"]) for name, m in metrics.items()}
-if not any(m["analysed"] for m in metrics.values()):
-    st.info(f"No run of this suite is analysed yet: only the loss is shown. {ui.analyze_hint(sel.suite)}")
-st.plotly_chart(charts.training_curves(metrics, tps), key="curves")
-st.markdown("  \n".join(f"**{name}**: {ui.phase_text(m['phase'], tps[name])}" for name, m in metrics.items()))
+if not any(m["steps"] for m in metrics.values()):
+    st.info("No snapshot of this suite is measured yet: only the training loss is shown.")
+st.plotly_chart(charts.training_curves(metrics, tps, threshold), key="curves")
+st.markdown(
+    "  \n".join(
+        f"**{name}**: {ui.phase_text(m['phase'], tps[name])}" + (" (live curves, still training)" if m["live"] else "")
+        for name, m in metrics.items()
+    )
+)
 
 st.subheader(f"Loss by context position: {sel.run['name']}")
 st.markdown(
@@ -59,11 +65,8 @@ st.markdown(
     "below the early ones."
 )
 m = metrics.get(sel.run["name"])
-ui.need(
-    m is not None and m["analysed"] and bool(m["loss_by_position"]),
-    f"Run {sel.run['name']!r} is not analysed yet. {ui.analyze_hint(sel.suite)}",
-)
-ui.need(len(m["steps"]) > 1, "Only one analysed snapshot so far: the loss-by-position view needs at least two.")
+ui.need(m is not None and bool(m["loss_by_position"]), f"No snapshot of {sel.run['name']} is measured yet.")
+ui.need(len(m["steps"]) > 1, "Only one measured snapshot so far: the loss-by-position view needs at least two.")
 st.plotly_chart(charts.loss_by_position_heatmap(m), key="lbp_heatmap")
 n_ctx = len(m["loss_by_position"][0])
 positions = sorted(

@@ -12,15 +12,12 @@ st.markdown(
     "head** attends from each token to the token *after* its earlier occurrence: a stripe parallel to the "
     "diagonal, one passage-length to the left."
 )
-sel = sidebar.render()
-state.update(text=state.text())
-st.text_area(
+sel = sidebar.selection()
+text = state.text_area(
     "Text",
     height=110,
     help="Tokenised with the suite's tokenizer; <|bos|> is prepended. It must fit the model's context.",
-    **state.bind("text"),
 )
-text = state.text()
 run = sel.run["name"]
 
 

@@ -33,8 +33,9 @@ def test_selection_event_names_the_run_and_step():
     assert ui.chart_point({"selection": {"points": []}}) is None and ui.chart_point(None) is None
 
 
-def test_suite_without_pca_says_how_to_make_one(fake):
-    fake.analysed = False
+def test_suite_without_pca_says_what_is_coming(fake):
+    fake.analysed, fake.training = False, "attn2"
     at = open_page("trajectories")
     assert_clean(at)
-    assert "python -m training analyze" in texts(at, "info")[-1]
+    assert "no pca table yet" in texts(at, "info")[0]
+    assert texts(at, "info")[-1] == "The full analysis of attn2 follows when it finishes training."

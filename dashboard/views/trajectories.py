@@ -11,7 +11,7 @@ st.markdown(
     "that forms induction heads **turns** during its phase window (drawn thick); a 1-layer model does not. "
     "Colour is the training step; click a point to select that run and checkpoint."
 )
-sel = sidebar.render()
+sel = sidebar.selection()
 
 
 def _pick_point() -> None:
@@ -20,10 +20,10 @@ def _pick_point() -> None:
         state.update(run=str(custom[0]), step=int(custom[1]))
 
 
-with ui.service_errors():
-    pca = client.pca(sel.suite, components=2)
+pca = ui.unless_missing(client.pca, sel.suite, components=2)
+ui.need(pca is not None, sel.pending())
 runs = {name: r for name, r in pca["runs"].items() if r["coords"]}
-ui.need(bool(runs), f"Suite {sel.suite!r} has no PCA yet. {ui.analyze_hint(sel.suite)}")
+ui.need(bool(runs), f"Suite {sel.suite!r} has no PCA trajectories yet. {sel.pending()}")
 if sum(len(r["steps"]) for r in runs.values()) < 3:
     st.info(
         "Fewer than three analysed checkpoints in the whole suite: the trajectories will be more telling once more are analysed."

@@ -45,16 +45,16 @@ def test_per_token_loss_and_top_predictions(fake):
 
 def test_edited_text_is_sent_and_kept_across_pages(fake):
     at = open_page("attention")
-    at.text_area(key="_widget_text").input("a b c a b c").run()
+    at.text_area(key="_text_box").input("a b c a b c").run()
     assert_clean(at)
     assert fake.calls[-1][4] == "a b c a b c"
     assert at.query_params["text"] == "a b c a b c"
-    at.switch_page("pages/tokens.py").run()
-    assert at.text_area(key="_widget_text").value == "a b c a b c"
+    at.switch_page("views/tokens.py").run()
+    assert at.text_area(key="_text_box").value == "a b c a b c"
 
 
 def test_text_longer_than_the_context_is_explained(fake):
     at = open_page("attention")
-    at.text_area(key="_widget_text").input("word " * 80).run()
+    at.text_area(key="_text_box").input("word " * 80).run()
     assert not at.exception
     assert "the model's context is 64 tokens" in texts(at, "error")[0]

@@ -11,10 +11,8 @@ st.markdown(
     "tokens that *repeat earlier context* — the token before them occurred earlier, followed by the same token — "
     "so the gains should fall on the second copy of a passage."
 )
-sel = sidebar.render()
-state.update(text=state.text())
-st.text_area("Text", height=110, **state.bind("text"))
-text, run = state.text(), sel.run["name"]
+sel = sidebar.selection()
+text, run = state.text_area("Text", height=110), sel.run["name"]
 
 if ui.window(sel.phase) is None:
     st.info(
@@ -35,16 +33,12 @@ for column, key, default, label in (
 before, after = st.session_state["_tok_before"], st.session_state["_tok_after"]
 
 with st.spinner("Running both checkpoints on the text…"), ui.service_errors():
-    a = client.attention(sel.suite, run, before, text, layers=[0], heads=[0])  # only the losses are used
-    b = client.attention(sel.suite, run, after, text, layers=[0], heads=[0])
-tokens, ids = a["tokens"], a["token_ids"]
+    a = client.losses(sel.suite, run, before, text)
+    b = client.losses(sel.suite, run, after, text)
+tokens = a["tokens"]
+# deltas[i]: the change on token i + 1 (context index i), drawn as the difference of the two answers
 deltas = [None if x is None or y is None else y - x for x, y in zip(a["loss"], b["loss"])]
-# deltas[i] is the change on token i + 1; it repeats earlier context when the pair (token i, token i + 1) occurred before
-seen: set[tuple[int, int]] = set()
-repeats = []
-for i in range(len(ids) - 1):
-    repeats.append((ids[i], ids[i + 1]) in seen)
-    seen.add((ids[i], ids[i + 1]))
+repeats = [source is not None for source in a["repeat_of"]]  # the service's: token i + 1 repeats earlier context
 
 scale = max((abs(d) for d in deltas if d is not None), default=0.0)
 st.html(text_view.change_html(tokens, deltas, scale))
@@ -66,6 +60,7 @@ with left:
                 "loss after": b["loss"][i],
                 "change": deltas[i],
                 "repeats earlier context": repeats[i],
+                "copy of position": a["repeat_of"][i],
             }
             for i in ranked
         ],

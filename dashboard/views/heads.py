@@ -1,0 +1,98 @@
+"""Heads: a layer x head grid of one score at the checkpoint, the chosen head over training, and the
+paper's prefix-matching vs copying scatter. The scores, their labels, ranges and help texts are the
+service's metric registry (`/registry`)."""
+
+import streamlit as st
+
+from dashboard import client, head_charts, sidebar, state, ui
+
+st.title("Heads")
+st.markdown(
+    "Every head of the run at the chosen checkpoint, coloured by one score: an induction head has a high "
+    "**prefix-matching** score (it attends to the token after an earlier copy of the current one) and a positive "
+    "**copying** score. Click a cell to select that head for every page (or pick it under *Head* in the sidebar)."
+)
+sel = sidebar.selection()
+
+
+def _pick_head() -> None:
+    point = ui.chart_point(st.session_state.get("head_grid"))
+    if point is not None:  # the grid's x is the head, y the layer
+        state.update(layer=int(point["y"]), head=int(point["x"]))
+
+
+def _round(x: float | None) -> str:
+    return "—" if x is None else f"{x:.3f}"
+
+
+with ui.service_errors():
+    registry = {m["name"]: m for m in client.registry()["metrics"] if m["per_head"]}
+name = st.selectbox(
+    "Score",
+    list(registry),
+    format_func=lambda n: registry[n]["label"],
+    key="_heads_score",
+)
+metric = registry[name]
+st.caption(ui.metric_help(metric))
+run = sel.run["name"]
+table = ui.unless_missing(client.heads, sel.suite, run, sel.step)
+if table is not None:
+    grid: list[list[float | None]] = [[None] * sel.n_heads for _ in range(sel.n_layers)]
+    for h in table["heads"]:
+        grid[h["layer"]][h["head"]] = h["scores"].get(name)
+    if all(v is None for row in grid for v in row):
+        if table["stage"] == "live":
+            st.info(f"Step {sel.step:,} has only the live metrics so far. {sel.pending()}")
+        else:
+            st.info(f"{metric['label']} was not measured at step {sel.step:,}: choose a neighbouring checkpoint.")
+    st.caption(
+        f"step {sel.step:,} · {ui.fmt_tokens(table['tokens_seen'])} tokens · "
+        f"{'live metrics' if table['stage'] == 'live' else 'full analysis'} · ICL score {_round(table['icl_score'])} "
+        f"· held-out loss {_round(table['eval_loss'])}"
+    )
+else:  # not measured yet: the one score the service computes on demand
+    with st.spinner("Measuring prefix matching on this snapshot…"), ui.service_errors():
+        grid = client.prefix_matching(sel.suite, run, sel.step)["scores"]
+    metric = registry.get("prefix_matching", metric)
+    st.caption(
+        f"Prefix-matching score at step {sel.step:,}, measured on demand by the service (same function and seed as the analysis)."
+    )
+st.plotly_chart(
+    head_charts.head_grid(grid, title=metric["label"], selected=(sel.layer, sel.head), zrange=ui.metric_range(metric)),
+    key="head_grid",
+    on_select=_pick_head,
+    selection_mode="points",
+)
+
+with ui.service_errors():
+    metrics = client.run_metrics(sel.suite, run)
+ui.need(len(metrics["steps"]) > 0, f"No snapshot of {run} is measured yet.")
+left, right = st.columns(2)
+with left:
+    st.subheader(f"{sel.head_label} over training")
+    st.caption("Its bounded scores at every measured checkpoint; the shaded band is the phase window.")
+    history = [m for m in registry.values() if m["stage"] != "ablation" and ui.metric_range(m)]
+    st.plotly_chart(
+        head_charts.head_history(metrics, sel.layer, sel.head, history, sel.tokens_per_step), key="head_history"
+    )
+with right:
+    st.subheader("Prefix matching vs copying")
+    if "full" not in metrics["stages"] or "copying" not in metrics["head_metrics"]:
+        st.info(f"Copying is measured by the full analysis. {sel.pending()}")
+    else:
+        st.caption(
+            "Every head at one analysed checkpoint (the paper's scatter): induction heads end up top right. Drag the "
+            "slider or press play to step through training; colour is the layer."
+        )
+        st.plotly_chart(head_charts.prefix_vs_copying(metrics, sel.step), key="pm_vs_copying")
+
+if table is not None:
+    with st.expander(f"Every score of every head at step {sel.step:,}"):
+        st.dataframe(
+            [
+                {"head": h["label"], **{registry[k]["label"]: v for k, v in h["scores"].items() if k in registry}}
+                for h in table["heads"]
+            ],
+            hide_index=True,
+        )
