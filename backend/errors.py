@@ -16,3 +16,7 @@ class InputError(ValueError):
 class UnavailableError(RuntimeError):
     """An artifact that exists but cannot be read: a corrupt or missing file, or one being
     rewritten (503); the message names the file relative to ARTIFACTS_DIR."""
+
+
+class BusyError(RuntimeError):
+    """Every on-demand computation slot stayed taken while the request waited (429)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -11,6 +12,7 @@ import torch
 from fastapi import FastAPI
 
 from backend.api import errors
+from backend.api.limits import BodyLimit
 from backend.api.main import api_router
 from backend.core.config import Settings
 from backend.services.store import ArtifactStore
@@ -43,6 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Its thread starts on the first attention request and lives as long as the process.
     app.state.attention_pool = ThreadPoolExecutor(settings.attention_threads, thread_name_prefix="attention")
     app.state.store = ArtifactStore(settings.artifacts_dir, settings.cache_size, settings.response_cache_size)
+    app.state.compute_slots = asyncio.Semaphore(settings.max_inflight)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     errors.install(app)
     app.include_router(api_router)
     return app

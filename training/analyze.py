@@ -125,6 +125,13 @@ def store_inputs(run_path: Path, cfg: AnalysisConfig, inputs: ProbeInputs) -> No
     schema.write_analysis_inputs(run_path, tensors, resolved_settings(cfg, inputs))
 
 
+def snapshot_fast(run_path: Path, manifest: Manifest, entry: SnapshotEntry) -> Transformer:
+    """The snapshot in the training model (no HookedTransformer built)."""
+    fast = Transformer(model_config_from_manifest(manifest))
+    fast.load_state_dict(schema.read_snapshot(run_path, entry))
+    return fast.eval()
+
+
 def snapshot_models(run_path: Path, manifest: Manifest, entry: SnapshotEntry) -> tuple:
     """(HookedTransformer, training-model Transformer) with the snapshot's weights."""
     cfg = model_config_from_manifest(manifest)
@@ -146,16 +153,24 @@ def analysis_config(manifest: Manifest, overrides: list[str] = ()) -> AnalysisCo
 
 def stored_stage(path: Path, settings_hash: str) -> str | None:
     """ "live" or "full" if the metrics file at `path` was measured with these settings, else None."""
+    return _stored(path, settings_hash)[0]
+
+
+def _stored(path: Path, settings_hash: str) -> tuple[str | None, set[str]]:
+    """(stage, metric names) of the metrics file at `path`; (None, {}) if it is missing,
+    unreadable (a corrupt file is simply measured again) or measured with other settings."""
     from safetensors import safe_open
 
     if not path.exists():
-        return None
+        return None, set()
     try:
         with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata()
-    except Exception:  # a corrupt metrics file is simply measured again
-        return None
-    return meta.get("stage", "full") if meta.get("settings") == settings_hash else None
+            meta, names = f.metadata(), set(f.keys())  # noqa: SIM118 (safe_open has no __iter__)
+    except Exception:
+        return None, set()
+    if meta.get("settings") != settings_hash:
+        return None, set()
+    return meta.get("stage", "full"), names
 
 
 def write_snapshot_metrics(run_path: Path, step: int, metrics: dict, settings_hash: str, stage: str) -> None:
@@ -185,20 +200,23 @@ def analyze_run(run_path: Path, cfg: AnalysisConfig, log=print) -> MetricsIndex 
     inputs = run_inputs(run_path.parent, manifest.model["n_ctx"], cfg)
     store_inputs(run_path, cfg, inputs)
     settings_hash = cfg.settings_hash()
-    stages = [stored_stage(schema.metrics_snapshot_path(run_path, e.step), settings_hash) for e in snaps]
-    todo = [(i, e) for i, (e, stage) in enumerate(zip(snaps, stages)) if stage != "full"]
+    stored = [_stored(schema.metrics_snapshot_path(run_path, e.step), settings_hash) for e in snaps]
+    # To do: snapshots never measured, measured live only, or missing a metric the registry has
+    # gained since (only what is missing is measured).
+    wanted = {m.name for m in registry.METRICS}
+    todo = [(i, e) for i, (e, (stage, names)) in enumerate(zip(snaps, stored)) if stage != "full" or wanted - names]
     t0 = time.perf_counter()
     final = manifest.status == "complete"
     with torch.no_grad():
         for n, (i, entry) in enumerate(todo):
             ablate = cfg.ablations and (i % cfg.ablation_every == 0 or (final and i == len(snaps) - 1))
             path = schema.metrics_snapshot_path(run_path, entry.step)
-            live = load_file(str(path)) if stages[i] == "live" else {}
-            hooked, fast = snapshot_models(run_path, manifest, entry)
-            measured = registry.measure(
-                Probe(fast, inputs, hooked), ["live", "analysis", "ablation"], ablate=ablate, skip=live
-            )
-            write_snapshot_metrics(run_path, entry.step, {**live, **measured}, settings_hash, "full")
+            kept = load_file(str(path)) if stored[i][0] is not None else {}
+            probe = Probe(
+                snapshot_fast(run_path, manifest, entry), inputs
+            )  # builds the HookedTransformer only if a metric needs it
+            measured = registry.measure(probe, ["live", "analysis", "ablation"], ablate=ablate, skip=kept)
+            write_snapshot_metrics(run_path, entry.step, {**kept, **measured}, settings_hash, "full")
             if n % 10 == 9 or n == len(todo) - 1:
                 log(f"{run_path.name}: analysed {n + 1}/{len(todo)} snapshots ({time.perf_counter() - t0:.0f} s)")
     return stack_run_metrics(run_path, manifest, cfg, inputs)

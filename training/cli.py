@@ -1,10 +1,11 @@
-"""Command line: `python -m training {train,analyze,report,list}`.
+"""Command line: `python -m training {train,analyze,report,verify,list}`.
 
     python -m training train --preset default [--out artifacts] [--suite NAME]
                              [--set train.lr=1e-3 ...] [--runs attn2,attn1] [--resume] [--device cpu]
                              [--no-analyze]
     python -m training analyze artifacts/<suite>
     python -m training report artifacts/<suite>
+    python -m training verify artifacts/<suite>
     python -m training list [--out artifacts]
 
 Bad input (an unknown preset, key or run, a value of the wrong type) exits with status 2 and a
@@ -20,6 +21,7 @@ from pathlib import Path
 from training import presets, schema
 from training.allocator import keep_buffers_in_heap
 from training.config import ConfigError, apply_overrides
+from training.locks import LockError, suite_lock
 
 
 def log(message: str) -> None:
@@ -71,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="override an analysis setting (repeatable)",
     )
 
+    verify = sub.add_parser("verify", help="check every file of a suite; exit status 1 if any is broken")
+    verify.add_argument("suite_dir", type=Path, help="e.g. artifacts/default")
+
     report = sub.add_parser("report", help="write the claims report (report.md, report.json)")
     report.add_argument("suite_dir", type=Path)
 
@@ -89,20 +94,22 @@ def cmd_train(args) -> int:
     def after_run(run_path: Path) -> None:
         # Each run is analysed as soon as it is trained, and the suite tables and the claims
         # report are rebuilt: claims are decided as their runs arrive ("waiting" until then).
-        analyze_suite(run_path.parent, only=[run_path.name])
-        write_report(run_path.parent)
+        with suite_lock(run_path.parent, "analyze"):
+            analyze_suite(run_path.parent, only=[run_path.name])
+            write_report(run_path.parent)
 
-    train_suite(
-        preset,
-        args.out,
-        suite,
-        runs=runs,
-        resume=args.resume,
-        device=args.device,
-        live_metrics=not args.no_live_metrics,
-        after_run=None if args.no_analyze else after_run,
-        log=log,
-    )
+    with suite_lock(schema.suite_dir(args.out, suite), "train"):
+        train_suite(
+            preset,
+            args.out,
+            suite,
+            runs=runs,
+            resume=args.resume,
+            device=args.device,
+            live_metrics=not args.no_live_metrics,
+            after_run=None if args.no_analyze else after_run,
+            log=log,
+        )
     return 0
 
 
@@ -146,7 +153,9 @@ def write_report(suite_path: Path) -> None:
 
 def cmd_analyze(args) -> int:
     only = [r.strip() for r in args.runs.split(",") if r.strip()] if args.runs else None
-    analyze_suite(existing_suite(args.suite_dir), args.overrides, only)
+    suite_path = existing_suite(args.suite_dir)
+    with suite_lock(suite_path, "analyze"):
+        analyze_suite(suite_path, args.overrides, only)
     return 0
 
 
@@ -155,6 +164,16 @@ def cmd_report(args) -> int:
     write_report(suite_path)
     print((schema.analysis_dir(suite_path) / "report.md").read_text())
     return 0
+
+
+def cmd_verify(args) -> int:
+    from training.verify import verify_suite
+
+    problems, checked = verify_suite(existing_suite(args.suite_dir))
+    for problem in problems:
+        print(f"broken: {problem}")
+    print(f"{args.suite_dir}: {checked} files checked, " + (f"{len(problems)} broken" if problems else "all whole"))
+    return 1 if problems else 0
 
 
 def cmd_list(args) -> int:
@@ -176,9 +195,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     keep_buffers_in_heap()  # training and analysis both run long-context batches
     try:
-        commands = {"train": cmd_train, "analyze": cmd_analyze, "report": cmd_report, "list": cmd_list}
+        commands = {
+            "train": cmd_train,
+            "analyze": cmd_analyze,
+            "report": cmd_report,
+            "verify": cmd_verify,
+            "list": cmd_list,
+        }
         return commands[args.command](args)
-    except (ConfigError, schema.ArtifactError) as e:
+    except (ConfigError, schema.ArtifactError, LockError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -6,12 +6,15 @@ threadpool, a thread hop per dependency per request."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from concurrent.futures import Executor
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
 
 from backend.core.config import Settings
+from backend.errors import BusyError
 from backend.services.probes import TextLimits
 from backend.services.store import ArtifactStore
 
@@ -32,6 +35,24 @@ async def get_text_limits(settings: Annotated[Settings, Depends(get_settings)]) 
 
 async def get_attention_pool(request: Request) -> Executor:
     return request.app.state.attention_pool
+
+
+async def compute_slot(request: Request) -> AsyncIterator[None]:
+    """One of MAX_INFLIGHT slots for an on-demand computation, held until the answer is sent;
+    a request that finds none free within QUEUE_TIMEOUT_S is a 429."""
+    settings: Settings = request.app.state.settings
+    slots: asyncio.Semaphore = request.app.state.compute_slots
+    try:
+        await asyncio.wait_for(slots.acquire(), timeout=settings.queue_timeout_s)
+    except TimeoutError:
+        raise BusyError(
+            f"the service is busy: {settings.max_inflight} computations are running (MAX_INFLIGHT) and none "
+            f"finished within {settings.queue_timeout_s:g} s; retry shortly"
+        ) from None
+    try:
+        yield
+    finally:
+        slots.release()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -8,6 +8,9 @@ MAX_TEXT_CHARS=100000     longest text accepted before tokenising
 MAX_TEXT_TOKENS=4096      longest token sequence run (the model's n_ctx caps it anyway)
 TORCH_THREADS=1           torch intra-op threads (0: torch's default, one per core)
 ATTENTION_THREADS=1       threads running the attention route, first come first served
+MAX_BODY_BYTES=1000000    largest request body accepted (413 beyond)
+MAX_INFLIGHT=4            on-demand computations (POST …/snapshots/…) running at once
+QUEUE_TIMEOUT_S=5         how long a computation waits for a free slot before a 429
 """
 
 from __future__ import annotations
@@ -37,3 +40,9 @@ class Settings(BaseSettings):
     # One thread, on 2 cores, leaves the other to the event loop and HTTP: more threads made
     # the GIL the queue and raised the p95 latency under 8 concurrent clients (bench/).
     attention_threads: int = Field(1, ge=1)
+    # Bounded work: a body is a text of at most MAX_TEXT_CHARS plus a few fields; a request
+    # waits at most QUEUE_TIMEOUT_S for one of MAX_INFLIGHT computation slots, then gets a 429,
+    # so a burst of expensive requests (ablations) queues briefly instead of piling up threads.
+    max_body_bytes: int = Field(1_000_000, ge=1024)
+    max_inflight: int = Field(4, ge=1)
+    queue_timeout_s: float = Field(5.0, gt=0)

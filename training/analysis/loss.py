@@ -43,6 +43,14 @@ def icl_score(per_token_loss: Float[Tensor, "batch context"], *, late: int, earl
     more examples than we hold out; with a few dozen, one index's loss is too noisy (±0.5 nats
     measured) to place a phase change, and a small window removes most of that noise.
     """
+    return icl_by_example(per_token_loss, late=late, early=early, width=width).mean().item()
+
+
+def icl_by_example(
+    per_token_loss: Float[Tensor, "batch context"], *, late: int, early: int, width: int = 0
+) -> Float[Tensor, "batch"]:
+    """`icl_score` of each example (context) on its own: what a bootstrap over examples
+    resamples to put an interval on the ICL score."""
     n = per_token_loss.shape[-1]
     if not 0 <= early < late < n:
         raise ValueError(f"need 0 <= early < late < {n} context indices, got early={early}, late={late}")
@@ -52,7 +60,7 @@ def icl_score(per_token_loss: Float[Tensor, "batch context"], *, late: int, earl
     def around(i: int) -> Tensor:
         return per_token_loss[:, max(i - width, 0) : min(i + width, n - 1) + 1].mean(-1)
 
-    return (around(late) - around(early)).mean().item()
+    return around(late) - around(early)
 
 
 def default_icl_indices(n_ctx: int) -> tuple[int, int]:

@@ -63,6 +63,11 @@ class Probe:
 
     def __init__(self, fast: Transformer, inputs: ProbeInputs, hooked=None):
         self.fast, self.inputs, self._hooked = fast.eval(), inputs, hooked
+        self.device = next(fast.parameters()).device  # the trainer's model may be on a GPU
+
+    @cached_property
+    def eval_tokens(self) -> Tensor:
+        return self.inputs.eval_tokens.to(self.device)
 
     @cached_property
     def hooked(self):
@@ -74,7 +79,7 @@ class Probe:
 
     @cached_property
     def _eval_run(self) -> tuple[Tensor, list[Tensor]]:
-        x = self.inputs.eval_tokens
+        x = self.eval_tokens
         with torch.no_grad():
             logits, patterns = self.fast(x, return_patterns=True)
         return next_token_loss(logits, x), patterns
@@ -90,7 +95,7 @@ class Probe:
     @cached_property
     def prefix_patterns(self) -> list[Tensor]:
         with torch.no_grad():
-            return self.fast(self.inputs.prefix_tokens, return_patterns=True)[1]
+            return self.fast(self.inputs.prefix_tokens.to(self.device), return_patterns=True)[1]
 
     @cached_property
     def composition(self) -> dict[str, Tensor]:
@@ -113,7 +118,12 @@ class Probe:
     def pca_losses(self) -> Tensor:
         with torch.no_grad():
             return torch.cat(
-                [next_token_loss(self.fast(x), x).gather(1, idx).flatten() for x, idx in self.inputs.pca_tokens]
+                [
+                    next_token_loss(self.fast(x.to(self.device)), x.to(self.device))
+                    .gather(1, idx.to(self.device))
+                    .flatten()
+                    for x, idx in self.inputs.pca_tokens
+                ]
             )
 
 
@@ -157,6 +167,11 @@ METRICS: tuple[Metric, ...] = (
     Metric("icl_score", (), "ICL score", None, None,
            "loss at a late context index minus at an early one; negative = the model learns in context",
            "In-context learning, key concepts", "live", _icl),
+    Metric("icl_by_example", ("example",), "ICL score per context", None, None,
+           "the ICL score of each held-out evaluation context: what its confidence interval resamples",
+           "In-context learning, key concepts", "live",
+           lambda p: loss.icl_by_example(p.per_token, late=p.inputs.icl_late, early=p.inputs.icl_early,
+                                         width=p.inputs.icl_width)),
     Metric("loss_by_position", ("context_index",), "loss by position", 0.0, None,
            "mean held-out loss at each context index i (predicting token i+1 from tokens 0..i)",
            "Argument 1, loss by token index", "live", lambda p: loss.loss_by_position(p.per_token)),
@@ -172,7 +187,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("duplicate_token", PER_HEAD, "duplicate token", 0.0, 1.0,
            "attention from a held-out token to earlier copies of the same token",
            "Model analysis table, duplicate heads", "live",
-           lambda p: _per_layer(p.eval_patterns, lambda pat: scores.duplicate_token_score(pat, p.inputs.eval_tokens))),
+           lambda p: _per_layer(p.eval_patterns, lambda pat: scores.duplicate_token_score(pat, p.eval_tokens))),
     Metric("copying", PER_HEAD, "copying", -1.0, 1.0,
            "how much the head's OV circuit raises the logit of the token it attends to",
            "Model analysis table, copying", "analysis", lambda p: circuits.copying_score(p.hooked)),

@@ -4,9 +4,9 @@ attention route, the one a dashboard calls most, has its own small thread pool."
 
 import asyncio
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 
-from backend.api.deps import AttentionPoolDep, LimitsDep, RunName, Step, StoreDep, SuiteName
+from backend.api.deps import AttentionPoolDep, LimitsDep, RunName, Step, StoreDep, SuiteName, compute_slot
 from backend.api.errors import responses
 from backend.models import (
     AblationRequest,
@@ -20,8 +20,10 @@ from backend.models import (
 )
 from backend.services import interventions, probes
 
-router = APIRouter(prefix="/suites/{suite}/runs/{run}/snapshots/{step}", tags=["snapshots"])
-ERRORS = responses(400, 404, 422, 503)
+router = APIRouter(
+    prefix="/suites/{suite}/runs/{run}/snapshots/{step}", tags=["snapshots"], dependencies=[Depends(compute_slot)]
+)
+ERRORS = responses(400, 404, 413, 422, 429, 503)
 
 
 @router.post("/attention", response_model=AttentionResponse, responses=ERRORS)

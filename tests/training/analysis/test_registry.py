@@ -1,6 +1,5 @@
 """The metric registry: what is stored, with what shape, and how a new metric reaches the API."""
 
-import dataclasses
 import shutil
 
 import numpy as np
@@ -37,7 +36,7 @@ def test_every_registered_metric_has_the_shape_its_axes_declare():
     probe = tiny_probe()
     out = registry.measure(probe, ["live", "analysis", "ablation"])
     sizes = {"layer": 2, "head": 2, "layer_from": 2, "head_from": 2, "layer_to": 2, "head_to": 2}
-    sizes |= {"context_index": 31, "token": 2}
+    sizes |= {"context_index": 31, "token": 2, "example": 4}
     assert set(out) == set(registry.REGISTRY)
     for metric in registry.METRICS:
         assert tuple(out[metric.name].shape) == tuple(sizes[a] for a in metric.axes), metric.name
@@ -52,6 +51,11 @@ def test_per_head_values_stay_in_their_declared_range():
             assert values.min() >= metric.low - 1e-6, metric.name
         if len(values) and metric.high is not None:
             assert values.max() <= metric.high + 1e-6, metric.name
+
+
+def test_icl_score_is_the_mean_of_the_per_example_scores():
+    out = registry.measure(tiny_probe(), ["live"])
+    assert out["icl_score"].item() == pytest.approx(out["icl_by_example"].mean().item(), abs=1e-6)
 
 
 def test_live_stage_needs_no_hooked_model():
@@ -100,9 +104,12 @@ def test_a_new_registered_metric_is_stored_and_reaches_the_api(tiny_suite, tmp_p
     suite = tmp_path / "artifacts" / "tiny"
     shutil.copytree(tiny_suite, suite)
     run = suite / "attn2"
-    for s in schema.read_manifest(run).snapshots:
-        schema.metrics_snapshot_path(run, s.step).unlink()
-    analyze_run(run, dataclasses.replace(analysis_config(schema.read_manifest(run)), ablations=False), log=print)
+    before = schema.read_metric(run, "copying")
+    logs = []
+    # Snapshots already analysed get the new metric, and only it, on the next analysis pass.
+    analyze_run(run, analysis_config(schema.read_manifest(run)), log=logs.append)
+    assert logs[-1].startswith(f"attn2: analysed {len(before)}/{len(before)}")
+    assert np.array_equal(schema.read_metric(run, "copying"), before, equal_nan=True)
     with TestClient(create_app(Settings(artifacts_dir=suite.parent, torch_threads=0))) as client:
         names = [m["name"] for m in client.get("/registry").json()["metrics"]]
         body = client.get("/suites/tiny/runs/attn2/metrics").json()
