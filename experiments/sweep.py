@@ -39,6 +39,7 @@ from training.analysis import scores  # noqa: E402
 from training.config import AnalysisConfig, DataConfig, ModelConfig, TrainConfig  # noqa: E402
 from training.model import Transformer, next_token_loss  # noqa: E402
 from training.schedule import learning_rate  # noqa: E402
+from training.train import train_step  # noqa: E402
 
 LOG_DIR = Path(__file__).resolve().parent / "logs"
 DEFAULTS = {
@@ -206,13 +207,7 @@ def main() -> None:
                 break
         start = time.perf_counter()
         x = data.train_batch(train_ids, step, seed=seed, batch_size=batch, n_ctx=ctx, repeat_fraction=float(o["aug"]))
-        for group in opt.param_groups:
-            group["lr"] = learning_rate(train_cfg, step)
-        loss = next_token_loss(model(x), x).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), train_cfg.grad_clip)
-        opt.step()
+        train_step(model, opt, x, lr=learning_rate(train_cfg, step), grad_clip=train_cfg.grad_clip)
         step += 1
         train_s += time.perf_counter() - start
     summary = {

@@ -123,6 +123,21 @@ class LiveMetrics:
         self.seconds += time.perf_counter() - t0
 
 
+def train_step(
+    model: Transformer, opt: torch.optim.Optimizer, x: torch.Tensor, *, lr: float, grad_clip: float
+) -> float:
+    """One optimizer step on batch `x` at learning rate `lr`, gradients clipped to `grad_clip`;
+    returns the batch's loss before the step."""
+    for group in opt.param_groups:
+        group["lr"] = lr
+    loss = next_token_loss(model(x), x).mean()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    opt.step()
+    return loss.item()
+
+
 @torch.no_grad()
 def heldout_loss(model: Transformer, batch: torch.Tensor) -> float:
     model.eval()
@@ -262,15 +277,8 @@ def train_run(
                 n_ctx=cfg_m.n_ctx,
                 repeat_fraction=preset.data.repeat_fraction,
             ).to(dev)
-            for group in opt.param_groups:
-                group["lr"] = learning_rate(cfg_t, step)
-            loss = next_token_loss(model(x), x).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg_t.grad_clip)
-            opt.step()
+            losses.append(train_step(model, opt, x, lr=learning_rate(cfg_t, step), grad_clip=cfg_t.grad_clip))
             step += 1
-            losses.append(loss.item())
             elapsed = time.perf_counter() - t_start
             progress.update(step, cfg_t.steps, losses[-1], elapsed, tokens_per_step)
             if step in plan:

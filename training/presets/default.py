@@ -44,6 +44,10 @@ PRESET = Preset(
         eval_sequences=32,
         resume_every=500,
     ),
+    # Trained, and analysed, in this order: what a new user wants to see first. The phase change
+    # itself (attn2, its curves live from the first minute); then its control, which decides
+    # claim (a) (attn1: 1-layer, fast); then the smeared-key run, which decides (c); then the
+    # deeper and the MLP runs, which add evidence but decide nothing new.
     runs=(
         RunSpec("attn2", {"n_layers": 2}, "2-layer attention-only"),
         RunSpec("attn1", {"n_layers": 1}, "1-layer attention-only (control: cannot form an induction head)"),
