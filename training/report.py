@@ -2,11 +2,12 @@
 
     python -m training report artifacts/<suite>
 
-writes `analysis/report.json` and `analysis/report.md`. Each claim gets the numbers it rests on
-and "pass", "fail" or "n/a" (the suite has no run that can test it), or "waiting" while a run it
-needs is not trained and analysed yet. The claims themselves are pure functions in
-`training.claims`; this module gathers their inputs from the suite, marks what is waiting, and
-writes the report. A failing claim is reported as failing with its numbers, never tuned away.
+writes `analysis/report.json` and `analysis/report.md`. Each claim gets the numbers it rests on,
+with bootstrap intervals, and "pass", "fail", "inconclusive" (an interval straddles a threshold)
+or "n/a" (the suite has no run that can test it), or "waiting" while a run it needs is not
+trained and analysed yet. The claims themselves are pure functions in `training.claims`; this
+module gathers their inputs from the suite, marks what is waiting, and writes the report. A
+failing claim is reported as failing with its numbers, never tuned away.
 """
 
 from __future__ import annotations
@@ -18,25 +19,31 @@ from pathlib import Path
 
 import numpy as np
 
-from training import schema
-from training.claims import checks
+from training import claims, schema
 from training.claims.runs import RunData
-from training.records import Claim, PhaseWindow, Report
+from training.records import Claim, Manifest, MetricsIndex, PhaseWindow, Report
 
 # Which kinds of run each claim needs (see `kind_of`): a claim whose runs are not all trained and
 # analysed yet is "waiting", naming them, instead of failing on what has arrived so far.
-NEEDS = {"a": ("multi", "single"), "b": ("multi",), "c": ("smeared",), "d": ("multi", "single")}
-NEEDS |= {"e": ("multi",), "f": ("multi",), "g": ("multi",)}
+NEEDS = {
+    "a": ("multi", "single"),
+    "b": ("multi", "single"),
+    "c": ("smeared", "single"),
+    "d": ("multi", "single"),
+    "e": ("multi",),
+    "f": ("multi",),
+    "g": ("multi",),
+}
 
 Groups = Mapping[str, list[RunData]]
 CHECKS: dict[str, Callable[[Groups], Claim]] = {
-    "a": lambda g: checks.claim_a(g["multi"], g["single"]),
-    "b": lambda g: checks.claim_b(g["multi"]),
-    "c": lambda g: checks.claim_c(g["smeared"]),
-    "d": lambda g: checks.claim_d(g["multi"], g["single"]),
-    "e": lambda g: checks.claim_e(g["multi"]),
-    "f": lambda g: checks.claim_f(g["multi"]),
-    "g": lambda g: checks.claim_g(g["multi"]),
+    "a": lambda g: claims.claim_a(g["multi"], g["single"]),
+    "b": lambda g: claims.claim_b(g["multi"], g["single"]),
+    "c": lambda g: claims.claim_c(g["smeared"], g["single"]),
+    "d": lambda g: claims.claim_d(g["multi"], g["single"]),
+    "e": lambda g: claims.claim_e(g["multi"]),
+    "f": lambda g: claims.claim_f(g["multi"]),
+    "g": lambda g: claims.claim_g(g["multi"]),
 }
 
 
@@ -59,10 +66,10 @@ def check_claims(groups: Groups) -> list[Claim]:
     return [check(groups) for check in CHECKS.values()]
 
 
-def mark_waiting(claims: list[Claim], pending: Mapping[str, str]) -> list[Claim]:
+def mark_waiting(results: list[Claim], pending: Mapping[str, str]) -> list[Claim]:
     """Each claim that needs a pending run ({run: kind}) becomes "waiting", naming the runs."""
     out = []
-    for c in claims:
+    for c in results:
         waiting = sorted(run for run, kind in pending.items() if kind in NEEDS[c.id])
         if waiting:
             details = "waiting for " + ", ".join(waiting)
@@ -125,12 +132,17 @@ def _curve(values: list | None) -> np.ndarray | None:
     return np.asarray([np.nan if v is None else v for v in values], dtype=float)
 
 
-def load_run(
-    suite_path: Path,
-    run: str,
-    phase: PhaseWindow | None,
-    pca: dict,
-) -> tuple[RunData, dict]:
+def heldout_curve(manifest: Manifest, index: MetricsIndex) -> np.ndarray | None:
+    """(snapshot,) held-out loss: the analysis's `eval_loss`, or else the trainer's
+    `heldout_loss` from the manifest at the same steps."""
+    curve = _curve(index.scalars.get("eval_loss"))
+    if curve is not None and np.isfinite(curve).any():
+        return curve
+    entries = [manifest.entry(step) for step in index.steps]
+    return _curve([None if e is None else e.heldout_loss for e in entries])
+
+
+def load_run(suite_path: Path, run: str, phase: PhaseWindow | None) -> tuple[RunData, dict]:
     """A run's `RunData` and its model config, read through the schema."""
     path = suite_path / run
     manifest, index = schema.read_manifest(path), schema.read_metrics_index(path)
@@ -138,23 +150,18 @@ def load_run(
     def metric(name: str) -> np.ndarray | None:
         return schema.read_metric(path, name, index) if name in index.arrays else None
 
-    coords = pca.get("runs", {}).get(run, {}).get("coords")
     data = RunData(
         name=run,
         steps=np.asarray(index.steps),
         icl=_curve(index.scalars["icl_score"]),
         prefix=metric("prefix_matching"),
-        train_loss=_curve(index.scalars.get("train_loss")),
-        heldout_loss=_curve(index.scalars.get("eval_loss")),
+        heldout_loss=heldout_curve(manifest, index),
         previous_token=metric("previous_token"),
         copying=metric("copying"),
         eigenvalue_positivity=metric("eigenvalue_positivity"),
         composition_k=metric("composition_k"),
-        composition_q=metric("composition_q"),
-        ablation_mean_icl=metric("ablation_mean_delta_icl"),
         ablation_pp_icl=metric("ablation_pp_delta_icl"),
         per_token_loss=metric("per_token_loss"),
-        pca_coords=None if coords is None else np.asarray(coords, dtype=float),
         phase=phase,
     )
     return data, manifest.model
@@ -163,11 +170,10 @@ def load_run(
 def build_report(suite_path: Path) -> Report:
     try:
         phases = schema.read_phases(suite_path)
-        pca = schema.read_analysis(suite_path, "pca")
     except schema.ArtifactError:
-        phases, pca = {}, {}
+        phases = {}
     done = [run for run in schema.list_runs(suite_path) if analysed(suite_path, run)]
-    loaded = [load_run(suite_path, run, phases.get(run), pca) for run in done]
+    loaded = [load_run(suite_path, run, phases.get(run)) for run in done]
     groups: dict[str, list[RunData]] = {}
     for data, model in loaded:
         groups.setdefault(kind_of(model), []).append(data)
@@ -187,12 +193,14 @@ def build_report(suite_path: Path) -> Report:
 
 
 def render_markdown(report: Report) -> str:
-    untestable = len(report.claims) - report.passed - report.failed - report.waiting
+    inconclusive = sum(c.status == "inconclusive" for c in report.claims)
+    untestable = sum(c.status == "n/a" for c in report.claims)
     lines = [
         f"# Claims report: suite `{report.suite}`",
         "",
         f"Generated {report.generated}. {report.passed} passed, {report.failed} failed, "
-        f"{report.waiting} waiting for runs, {untestable} not testable on this suite.",
+        f"{inconclusive} inconclusive, {report.waiting} waiting for runs, {untestable} not "
+        "testable on this suite. Brackets: 95% bootstrap intervals.",
         "",
         "| | claim | result | measured |",
         "|---|---|---|---|",

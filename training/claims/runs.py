@@ -23,29 +23,29 @@ class RunData:
     steps: np.ndarray  # (snapshot,) training steps, increasing
     icl: np.ndarray  # (snapshot,) ICL score, nats (negative = learns in context)
     prefix: np.ndarray  # (snapshot, layer, head) prefix-matching score
-    train_loss: np.ndarray | None = None  # (snapshot,) nats
     heldout_loss: np.ndarray | None = None  # (snapshot,) nats, on held-out text
     previous_token: np.ndarray | None = None  # (snapshot, layer, head)
     copying: np.ndarray | None = None  # (snapshot, layer, head)
-    eigenvalue_positivity: np.ndarray | None = None  # (snapshot, layer, head)
+    eigenvalue_positivity: np.ndarray | None = None  # (snapshot, layer, head) of the OV circuit
     composition_k: np.ndarray | None = None  # (snapshot, layer_from, head_from, layer_to, head_to)
-    composition_q: np.ndarray | None = None  # (snapshot, layer_from, head_from, layer_to, head_to)
-    ablation_mean_icl: np.ndarray | None = None  # (snapshot, layer, head) Δ ICL, mean ablation
     ablation_pp_icl: np.ndarray | None = None  # (snapshot, layer, head) Δ ICL, pattern-preserving
-    per_token_loss: np.ndarray | None = None  # (snapshot, token) nats
-    pca_coords: np.ndarray | None = None  # (snapshot, component) the suite's joint PCA
+    per_token_loss: np.ndarray | None = None  # (snapshot, token) nats, the same tokens every run
     phase: PhaseWindow | None = None  # the suite's phase window (analysis/phase.json)
 
     @property
     def max_prefix(self) -> np.ndarray:
         return self.prefix.reshape(len(self.steps), -1).max(1)  # (snapshot,)
 
-    def window(self) -> tuple[int, int] | None:
-        """Snapshot indices of the phase window's start and end, if one was found."""
-        if self.phase is None or not self.phase.found:
+    def rise(self) -> tuple[int, int] | None:
+        """Snapshot indices of the start and end of the max prefix-matching score's rise (the
+        suite's phase window; set even when the ICL score does not follow), if it rose."""
+        if self.phase is None or self.phase.start_step is None or self.phase.end_step is None:
             return None
-        steps = self.steps.tolist()
-        return steps.index(self.phase.start_step), steps.index(self.phase.end_step)
+        # the snapshots nearest the window's steps: the same ones, unless phase.json predates
+        # the run's last analysis
+        targets = np.array([self.phase.start_step, self.phase.end_step])
+        start, end = np.abs(self.steps[:, None] - targets[None, :]).argmin(0)
+        return int(start), int(end)
 
     def peak(self) -> dict:
         """The highest prefix-matching score over training: score, step and head."""
