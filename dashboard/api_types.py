@@ -116,7 +116,7 @@ class PcaResponse(TypedDict):
 class Claim(TypedDict):
     id: str
     claim: str
-    status: Literal["pass", "fail", "n/a", "waiting"]
+    status: Literal["pass", "fail", "inconclusive", "n/a", "waiting"]
     details: str
     numbers: NotRequired[dict[str, Any]]
 

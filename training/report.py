@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -66,12 +66,21 @@ def check_claims(groups: Groups) -> list[Claim]:
     return [check(groups) for check in CHECKS.values()]
 
 
-def mark_waiting(results: list[Claim], pending: Mapping[str, str]) -> list[Claim]:
-    """Each claim that needs a pending run ({run: kind}) becomes "waiting", naming the runs."""
+def mark_waiting(
+    results: list[Claim],
+    pending: Mapping[str, str],
+    present: Collection[str] = (),
+) -> list[Claim]:
+    """Claims against the runs still to come ({run: kind}): a claim that has no analysed run
+    yet of a kind it needs becomes "waiting", naming the runs; one that has a run of every
+    kind it needs is decided now, its details naming the runs still to come (provisional)."""
     out = []
     for c in results:
         waiting = sorted(run for run, kind in pending.items() if kind in NEEDS[c.id])
-        if waiting:
+        if waiting and all(kind in present for kind in NEEDS[c.id]):
+            to_come = ", ".join(waiting)
+            c = dataclasses.replace(c, details=f"{c.details} (so far: {to_come} to come)")
+        elif waiting:
             details = "waiting for " + ", ".join(waiting)
             c = dataclasses.replace(c, status="waiting", details=details)
         out.append(c)
@@ -177,7 +186,7 @@ def build_report(suite_path: Path) -> Report:
     groups: dict[str, list[RunData]] = {}
     for data, model in loaded:
         groups.setdefault(kind_of(model), []).append(data)
-    claims = mark_waiting(check_claims(groups), pending_runs(suite_path, set(done)))
+    claims = mark_waiting(check_claims(groups), pending_runs(suite_path, set(done)), set(groups))
     return Report(
         suite=suite_path.name,
         generated=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

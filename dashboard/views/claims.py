@@ -1,4 +1,4 @@
-"""Claims: the paper's claims checked on this suite, with pass/fail/waiting and their numbers."""
+"""Claims: the paper's claims checked on this suite, pass/fail/inconclusive/waiting, with their numbers."""
 
 import streamlit as st
 
@@ -7,6 +7,7 @@ from dashboard import charts, client, sidebar, ui
 BADGES = {
     "pass": ":green-badge[:material/check: pass]",
     "fail": ":red-badge[:material/close: fail]",
+    "inconclusive": ":violet-badge[:material/help: inconclusive]",
     "waiting": ":orange-badge[:material/hourglass_empty: waiting]",
     "n/a": ":gray-badge[n/a]",
 }
@@ -14,17 +15,20 @@ BADGES = {
 st.title("Claims")
 st.markdown(
     "The claims of Olsson et al. 2022 that this suite can test, as the suite's claims report checks them: each "
-    "with pass, fail, waiting (a run it needs is not trained and analysed yet) or n/a (the suite lacks the runs "
-    "it needs), and the numbers behind the verdict. A failing claim is reported as failing, with by how much."
+    "with pass, fail, inconclusive (its interval straddles the threshold), waiting (a run it needs is not trained "
+    "and analysed yet) or n/a (the suite lacks the runs it needs), and the numbers behind the verdict, with 95% "
+    "bootstrap intervals. A failing claim is reported as failing, with by how much."
 )
 sel = sidebar.selection()
 report = ui.unless_missing(client.report, sel.suite)
 ui.need(report is not None, sel.pending())
 
 n_na = sum(c["status"] == "n/a" for c in report["claims"])
-a, b, c, d = st.columns(4)
+n_inconclusive = sum(c["status"] == "inconclusive" for c in report["claims"])
+a, b, i, c, d = st.columns(5)
 a.metric("passed", report["passed"])
 b.metric("failed", report["failed"])
+i.metric("inconclusive", n_inconclusive)
 c.metric("waiting", report["waiting"])
 d.metric("not testable here", n_na)
 st.caption(f"Suite `{report['suite']}`, report generated {report['generated']}.")

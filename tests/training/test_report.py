@@ -85,6 +85,13 @@ def test_mark_waiting_touches_only_claims_that_need_a_pending_kind():
     assert mark_waiting(claims, {"mlp2": "other"}) == claims
 
 
+def test_a_claim_with_a_run_of_every_kind_it_needs_is_decided_before_the_rest_arrive():
+    claims = [Claim(cid, f"claim {cid}", "pass", "measured") for cid in "abcdefg"]
+    out = {c.id: c for c in mark_waiting(claims, {"attn3": "multi", "smeared1": "smeared"}, {"multi", "single"})}
+    assert out["a"].status == "pass" and out["a"].details == "measured (so far: attn3 to come)"
+    assert out["c"].status == "waiting" and out["c"].details == "waiting for smeared1"
+
+
 def test_kind_of_sorts_runs_as_the_claims_need_them():
     assert kind_of({"n_layers": 2, "attn_only": True}) == "multi"
     assert kind_of({"n_layers": 1, "attn_only": True}) == "single"

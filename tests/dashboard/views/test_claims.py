@@ -12,6 +12,7 @@ def test_each_claim_with_its_verdict_and_numbers(fake):
     assert [(m.label, m.value) for m in at.metric] == [
         ("passed", "1"),
         ("failed", "1"),
+        ("inconclusive", "0"),
         ("waiting", "1"),
         ("not testable here", "1"),
     ]

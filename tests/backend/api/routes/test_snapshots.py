@@ -179,9 +179,7 @@ def test_ablation_of_one_head_on_heldout_equals_the_stored_effect(client, suite,
     body = client.post(url(suite, step=step, route="ablation"), json={"heads": [[1, 0]], "mode": mode}).json()
     m = manifest(tiny_suite, "attn2")
     assert (
-        body["input"] == "heldout"
-        and body["n_sequences"] == m.analysis["eval_sequences"]
-        and body["heads"] == ["L1H0"]
+        body["input"] == "heldout" and body["n_sequences"] == m.analysis["eval_sequences"] and body["heads"] == ["L1H0"]
     )
     assert body["delta_loss"] == pytest.approx(float(delta_loss[1, 0]), rel=1e-4, abs=1e-6)
     assert body["delta_icl"] == pytest.approx(float(delta_icl[1, 0]), rel=1e-4, abs=1e-6)
