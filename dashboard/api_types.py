@@ -284,6 +284,10 @@ class LossesResponse(TypedDict):
     mean_loss: float | None
     earlier: list[int | None]  # [position]: the latest earlier position of the same token
     repeat_of: list[int | None]  # [context index]: token i + 1 repeats earlier context, copied from there
+    baseline_step: NotRequired[int | None]  # when asked for: the other snapshot ...
+    baseline_loss: NotRequired[Floats | None]  # ... its per-token loss ...
+    loss_change: NotRequired[Floats | None]  # ... and loss minus baseline_loss, per context index
+    baseline_mean_loss: NotRequired[float | None]
 
 
 class PrefixMatchingResponse(TypedDict):

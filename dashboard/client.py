@@ -172,8 +172,9 @@ def attention(
     return _post_json(f"{_snapshot(suite, run, step)}/attention", {"text": text, "layers": layers, "heads": heads})
 
 
-def losses(suite: str, run: str, step: int, text: str) -> LossesResponse:
-    return _post_json(f"{_snapshot(suite, run, step)}/losses", {"text": text})
+def losses(suite: str, run: str, step: int, text: str, baseline_step: int | None = None) -> LossesResponse:
+    body = {"text": text} if baseline_step is None else {"text": text, "baseline_step": baseline_step}
+    return _post_json(f"{_snapshot(suite, run, step)}/losses", body)
 
 
 def prefix_matching(

@@ -129,7 +129,9 @@ class LogitAttributionResponse(SnapshotRef):
 
 
 class LossesRequest(TextInput):
-    pass
+    baseline_step: int | None = Field(
+        None, ge=0, description="another snapshot step of the run: the answer also holds its losses and the change"
+    )
 
 
 class LossesResponse(SnapshotRef):
@@ -144,6 +146,10 @@ class LossesResponse(SnapshotRef):
         description="[context index i]: when token i + 1 repeats earlier context (the pair token i, token i + 1 "
         "occurred before), the position of that earlier copy of token i + 1, else null; what an induction head predicts"
     )
+    baseline_step: int | None = Field(None, description="the baseline snapshot, when one was asked for")
+    baseline_loss: Floats | None = Field(None, description="per-token loss at baseline_step")
+    loss_change: Floats | None = Field(None, description="loss minus baseline_loss, per context index (nats)")
+    baseline_mean_loss: float | None = None
 
 
 class BeforeAfterRun(BaseModel):

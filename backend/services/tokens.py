@@ -38,6 +38,13 @@ def repeated_context(ids: list[int]) -> list[int | None]:
     return out
 
 
+def token_losses(snap, tokens: torch.Tensor) -> torch.Tensor:
+    """(pos-1,) per-token losses of one sequence on the snapshot's plain-torch model."""
+    with torch.inference_mode():
+        logits = snap.plain(tokens[None])  # (1, pos, d_vocab)
+        return next_token_loss(logits.float(), tokens[None])[0]
+
+
 def losses(
     store: ArtifactStore, suite: str, run: str, step: str, req: LossesRequest, limits: TextLimits
 ) -> LossesResponse:
@@ -47,11 +54,20 @@ def losses(
     tokens = encode(
         store, suite, snap, text=req.text, tokens=req.tokens, max_chars=limits.max_chars, max_tokens=limits.max_tokens
     )
-    with torch.inference_mode():
-        logits = snap.plain(tokens[None])  # (1, pos, d_vocab)
-        loss = next_token_loss(logits.float(), tokens[None])[0]  # (pos-1,)
+    loss = token_losses(snap, tokens)
+    baseline = {}
+    if req.baseline_step is not None:  # the same text at another snapshot, and the change
+        other = store.snapshot(suite, run, str(req.baseline_step))
+        before = token_losses(other, tokens)
+        baseline = {
+            "baseline_step": other.step,
+            "baseline_loss": floats(before),
+            "loss_change": floats(loss - before),
+            "baseline_mean_loss": scalar(before.mean()),
+        }
     ids = tokens.tolist()
     return LossesResponse(
+        **baseline,
         suite=suite,
         run=run,
         step=snap.step,

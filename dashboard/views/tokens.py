@@ -33,17 +33,17 @@ for column, key, default, label in (
 before, after = st.session_state["_tok_before"], st.session_state["_tok_after"]
 
 with st.spinner("Running both checkpoints on the text…"), ui.service_errors():
-    a = client.losses(sel.suite, run, before, text)
-    b = client.losses(sel.suite, run, after, text)
-tokens = a["tokens"]
-# deltas[i]: the change on token i + 1 (context index i), drawn as the difference of the two answers
-deltas = [None if x is None or y is None else y - x for x, y in zip(a["loss"], b["loss"])]
-repeats = [source is not None for source in a["repeat_of"]]  # the service's: token i + 1 repeats earlier context
+    b = client.losses(sel.suite, run, after, text, baseline_step=before)
+tokens = b["tokens"]
+deltas = b["loss_change"] or []  # the service's: the change on token i + 1 (context index i)
+before_loss = b["baseline_loss"] or []
+repeats = [source is not None for source in b["repeat_of"]]  # the service's: token i + 1 repeats earlier context
 
 scale = max((abs(d) for d in deltas if d is not None), default=0.0)
 st.html(text_view.change_html(tokens, deltas, scale))
 st.caption(
-    f"Mean loss {a['mean_loss'] or 0:.3f} nats at step {before:,} → {b['mean_loss'] or 0:.3f} at step {after:,}. Full colour = a change of {scale:.2f} nats. Hover a token for its number."
+    f"Mean loss {b['baseline_mean_loss'] or 0:.3f} nats at step {before:,} → {b['mean_loss'] or 0:.3f} at step "
+    f"{after:,}. Full colour = a change of {scale:.2f} nats. Hover a token for its number."
 )
 
 left, right = st.columns(2)
@@ -56,11 +56,11 @@ with left:
                 "position": i + 1,
                 "token": token_charts.show_token(tokens[i + 1]),
                 "after": token_charts.show_token(tokens[i]),
-                "loss before": a["loss"][i],
+                "loss before": before_loss[i],
                 "loss after": b["loss"][i],
                 "change": deltas[i],
                 "repeats earlier context": repeats[i],
-                "copy of position": a["repeat_of"][i],
+                "copy of position": b["repeat_of"][i],
             }
             for i in ranked
         ],

@@ -467,13 +467,23 @@ class FakeService:
             "top_predictions": preds,
         }
 
-    def losses(self, suite, run, step, text):
-        self._call("losses", suite, run, step, text)
+    def losses(self, suite, run, step, text, baseline_step=None):
+        self._call("losses", suite, run, step, text, baseline_step)
         tokens = self.tokenize(text)
         self._check_length(tokens)
         ids = self._ids(tokens)
         loss = self._losses(tokens, step)
+        baseline = {"baseline_step": None, "baseline_loss": None, "loss_change": None, "baseline_mean_loss": None}
+        if baseline_step is not None:
+            before = self._losses(tokens, baseline_step)
+            baseline = {
+                "baseline_step": baseline_step,
+                "baseline_loss": before,
+                "loss_change": [y - x for x, y in zip(before, loss)],
+                "baseline_mean_loss": sum(before) / max(len(before), 1),
+            }
         return {
+            **baseline,
             "suite": suite,
             "run": run,
             "step": step,

@@ -10,7 +10,8 @@ def test_loss_change_across_the_window_falls_on_repeated_context(fake):
     at = open_page("tokens")
     assert_clean(at)
     assert (at.selectbox(key="_tok_before").value, at.selectbox(key="_tok_after").value) == WINDOW
-    assert {c[3] for c in fake.calls if c[0] == "losses" and c[1] == SUITE} == set(WINDOW)
+    # one request: the window's end, against its start as the baseline (the service computes the change)
+    assert {(c[3], c[5]) for c in fake.calls if c[0] == "losses" and c[1] == SUITE} == {(WINDOW[1], WINDOW[0])}
     assert not [c for c in fake.calls if c[0] == "attention"]  # per-token losses come from their own route
     html = at.get("html")[0].proto.body
     assert "rgba(33,102,172,1.000)" in html  # the biggest gain in full blue
@@ -22,8 +23,8 @@ def test_loss_change_across_the_window_falls_on_repeated_context(fake):
 
 
 def test_repeats_are_the_services_not_found_by_the_page(fake, monkeypatch):
-    def nothing_repeats(*args):
-        answer = fake.losses(*args)
+    def nothing_repeats(*args, **kwargs):
+        answer = fake.losses(*args, **kwargs)
         return {**answer, "repeat_of": [None] * len(answer["loss"])}
 
     monkeypatch.setattr(client, "losses", nothing_repeats)

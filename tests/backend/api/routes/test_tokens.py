@@ -122,3 +122,17 @@ def test_before_after_with_missing_fields_is_unavailable(copy_client, suite_copy
     (schema.analysis_dir(suite_copy) / "before_after.json").write_text(json.dumps({"attn2": {"before_step": 1}}))
     r = copy_client.get(f"/suites/{suite_copy.name}/before-after")
     assert r.status_code == 503 and "before_after.json" in r.json()["detail"]
+
+
+def test_losses_against_a_baseline_step_give_the_change_per_token(client, suite):
+    text = "import os\nimport os\n"
+    steps = client.get(f"/suites/{suite}/runs/attn2/metrics").json()["snapshots"]["steps"]
+    before = client.post(url(suite, step=steps[3], route="losses"), json={"text": text}).json()
+    after = client.post(url(suite, step=steps[-1], route="losses"), json={"text": text}).json()
+    both = client.post(url(suite, step=steps[-1], route="losses"), json={"text": text, "baseline_step": steps[3]})
+    body = both.json()
+    assert body["baseline_step"] == steps[3] and body["loss"] == after["loss"]
+    assert body["baseline_loss"] == before["loss"]
+    assert body["loss_change"] == pytest.approx([y - x for x, y in zip(before["loss"], after["loss"])], abs=1e-6)
+    missing = client.post(url(suite, step="latest", route="losses"), json={"text": text, "baseline_step": 7777})
+    assert missing.status_code == 404 and "7777" in missing.json()["detail"]
