@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.claims.common import INDUCTION, Runs, claim
+from training.claims.common import INDUCTION, Runs, claim, per_run
 from training.claims.runs import RunData
 from training.claims.stats import above, below, combine, mean_estimate, smooth
 from training.records import Claim
@@ -95,12 +95,8 @@ def claim_e(multi: Runs) -> Claim:
     """(e) Over the last ablated snapshots: pattern-preserving ablation of the induction heads
     removes more than `REMOVED` of the clean ICL score, and no head outside the circuit
     removes more than `OTHER` of it (heads working against the ICL are reported, not judged)."""
-    rows, verdicts, texts = {}, [], []
-    for r in multi:
-        rows[r.name], verdict, text = _ablation_row(r)
-        verdicts.append(verdict)
-        texts.append(f"{r.name}: {text}")
-    details = "; ".join(texts) or "no multi-layer run"
+    rows, verdicts, details = per_run(multi, _ablation_row)
+    details = details or "no multi-layer run"
     if any(rows.values()):
         details += (
             f" (shares of the clean |ICL score|, averaged over the last {LAST_MEASURED} ablated "
@@ -158,12 +154,8 @@ def _composition_row(run: RunData) -> tuple[dict | None, str, str]:
 def claim_f(multi: Runs) -> Claim:
     """(f) The K-composition from the top previous-token head below the top induction head into
     it is the largest of all pairs (margin over the next pair above 0)."""
-    rows, verdicts, texts = {}, [], []
-    for r in multi:
-        rows[r.name], verdict, text = _composition_row(r)
-        verdicts.append(verdict)
-        texts.append(f"{r.name}: {text}")
-    details = "; ".join(texts) or "no multi-layer run"
+    rows, verdicts, details = per_run(multi, _composition_row)
+    details = details or "no multi-layer run"
     if any(rows.values()):
         details += (
             f" (averaged over the last {LAST_MEASURED} analysed snapshots; resampled: those "

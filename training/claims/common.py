@@ -32,3 +32,14 @@ def claim(cid: str, text: str, status: str, details: str, **numbers) -> Claim:
 def flip(status: str) -> str:
     """The verdict on the opposite statement ("pass" <-> "fail")."""
     return {"pass": "fail", "fail": "pass"}.get(status, status)
+
+
+def per_run(runs: Sequence[RunData], row, *, named: bool = True) -> tuple[dict, list, str]:
+    """`row(run) -> (numbers, verdict, text)` for each run: the numbers by run name, the
+    verdicts, and the texts joined (each prefixed by its run's name when `named`)."""
+    rows, verdicts, texts = {}, [], []
+    for r in runs:
+        rows[r.name], verdict, text = row(r)
+        verdicts.append(verdict)
+        texts.append(f"{r.name}: {text}" if named else text)
+    return rows, verdicts, "; ".join(texts)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.claims.common import LAST, Runs, claim
+from training.claims.common import LAST, Runs, claim, per_run
 from training.claims.runs import RunData
 from training.claims.stats import (
     Estimate,
@@ -106,12 +106,8 @@ def _bump_row(run: RunData, single: Runs) -> tuple[dict, str, str]:
 def claim_b(multi: Runs, single: Runs) -> Claim:
     """(b) In each multi-layer run's window, the held-out loss falls faster against log(step)
     than over an equally wide stretch before it, and the gap to the 1-layer run widens."""
-    rows, verdicts, texts = {}, [], []
-    for r in multi:
-        rows[r.name], verdict, text = _bump_row(r, single)
-        verdicts.append(verdict)
-        texts.append(text)
-    details = "; ".join(texts) or "no multi-layer run"
+    rows, verdicts, details = per_run(multi, lambda r: _bump_row(r, single), named=False)
+    details = details or "no multi-layer run"
     if multi:
         details += (
             " (resampled: the snapshots of each stretch for the slopes, the per-token-loss "
@@ -168,12 +164,8 @@ def icl_window_row(run: RunData) -> tuple[dict, str, str]:
 def claim_g(multi: Runs) -> Claim:
     """(g) The ICL score's steepest fall overlaps the prefix-matching rise; before it the ICL
     is under 0.15 nats, and most of the ICL gained over training is gained inside it."""
-    rows, verdicts, texts = {}, [], []
-    for r in multi:
-        rows[r.name], verdict, text = icl_window_row(r)
-        verdicts.append(verdict)
-        texts.append(text)
-    details = "; ".join(texts) or "no multi-layer run"
+    rows, verdicts, details = per_run(multi, icl_window_row, named=False)
+    details = details or "no multi-layer run"
     if multi:
         details += (
             " (ICL: minus the ICL score, the nats by which late tokens beat early ones; paper: "
