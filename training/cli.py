@@ -204,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         return commands[args.command](args)
     except (ConfigError, schema.ArtifactError, LockError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        hint = "; continue with --resume once there is room" if "cannot write" in str(e) else ""
+        print(f"error: {e}{hint if args.command == 'train' else ''}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; continue with --resume", file=sys.stderr)

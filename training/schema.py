@@ -98,15 +98,29 @@ def data_dir(suite_path: Path) -> Path:
 # ---- atomic writes ---------------------------------------------------------------------------
 
 
+def _write(f, data: bytes, path: Path) -> None:
+    """Write the bytes meant for `path` to its temp file `f` (tests patch it to fill the disk)."""
+    f.write(data)  # no fsync: os.replace is atomic against a killed process, which is the
+    # failure we guard against; fsync per snapshot costs more than the training step
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` via a temp file in the same folder and `os.replace`: a reader sees
+    the old file or the new one, never a part. A failed write (a full disk) leaves the old file
+    and raises ArtifactError naming the file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise ArtifactError(f"cannot write {path}: {e.strerror or e}; nothing was changed") from None
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)  # no fsync: os.replace is atomic against a killed process, which is the
-            # failure we guard against; fsync per snapshot costs more than the training step
+            _write(f, data, path)
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise ArtifactError(f"cannot write {path}: {e.strerror or e}; its previous version is intact") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
