@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,3 +27,31 @@ def tiny_suite(tmp_path_factory) -> Path:
     analyze_suite(suite)
     write_report(suite)
     return suite
+
+
+STALL_S = 300  # a child that makes no progress for this long is stuck, however busy the machine
+
+
+def wait_while_progressing(proc, progress: Callable[[], int], until: int | None = None, what: str = "child") -> None:
+    """Wait for `proc` to exit (or for `progress()` to reach `until`) as long as `progress()`
+    keeps growing: a slow, busy machine only makes this take longer, a stuck child fails."""
+    last, last_change = progress(), time.monotonic()
+    while proc.poll() is None:
+        n = progress()
+        if until is not None and n >= until:
+            return
+        if n != last:
+            last, last_change = n, time.monotonic()
+        assert time.monotonic() - last_change < STALL_S, f"the {what} made no progress for {STALL_S} s"
+        time.sleep(0.005)
+
+
+@pytest.fixture
+def children():
+    """Processes a test starts; every one still running is killed when the test ends."""
+    procs = []
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()

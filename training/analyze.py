@@ -141,10 +141,6 @@ def snapshot_models(run_path: Path, manifest: Manifest, entry: SnapshotEntry) ->
     return hooked_from_state(cfg, state), fast.eval()
 
 
-def snapshot_model(run_path: Path, manifest: Manifest, entry: SnapshotEntry):
-    return snapshot_models(run_path, manifest, entry)[0]
-
-
 def analysis_config(manifest: Manifest, overrides: list[str] = ()) -> AnalysisConfig:
     """The run's analysis settings (recorded from its preset at training time), overridden by
     `analysis.key=value` strings."""
@@ -154,6 +150,22 @@ def analysis_config(manifest: Manifest, overrides: list[str] = ()) -> AnalysisCo
 def stored_stage(path: Path, settings_hash: str) -> str | None:
     """ "live" or "full" if the metrics file at `path` was measured with these settings, else None."""
     return _stored(path, settings_hash)[0]
+
+
+def read_snapshot_metrics(path: Path, settings_hash: str) -> tuple[str | None, dict]:
+    """(stage, tensors) of the metrics file at `path`, in one read; (None, {}) as `_stored`."""
+    from safetensors import safe_open
+
+    if not path.exists():
+        return None, {}
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata()
+            if meta.get("settings") != settings_hash:
+                return None, {}
+            return meta.get("stage", "full"), {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+    except Exception:  # a corrupt metrics file is simply measured again
+        return None, {}
 
 
 def _stored(path: Path, settings_hash: str) -> tuple[str | None, set[str]]:
@@ -226,16 +238,14 @@ def stack_run_metrics(run_path: Path, manifest: Manifest, cfg: AnalysisConfig, i
     """Stack the per-snapshot metric files into one .npy per metric; write the index last.
 
     Snapshots measured only live hold NaN in the other metrics' arrays (`stages` says which)."""
-    from safetensors.torch import load_file
-
     settings_hash = cfg.settings_hash()
     entries, per_snap, stages = [], [], []
     for e in manifest.snapshots:
-        stage = stored_stage(schema.metrics_snapshot_path(run_path, e.step), settings_hash)
+        stage, metrics = read_snapshot_metrics(schema.metrics_snapshot_path(run_path, e.step), settings_hash)
         if stage is None:
             continue
         entries.append(e)
-        per_snap.append(load_file(str(schema.metrics_snapshot_path(run_path, e.step))))
+        per_snap.append(metrics)
         stages.append(stage)
     mdir = schema.metrics_dir(run_path)
     arrays = {}

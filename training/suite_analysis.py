@@ -28,18 +28,8 @@ def analysed_runs(suite_path: Path) -> dict[str, MetricsIndex]:
     return out
 
 
-def phase_window(index: MetricsIndex) -> PhaseWindow:
-    """`detect_phase_change` on a run's curves (steps, ICL score, max prefix-matching score);
-    works on live metrics as well as on the full analysis."""
-    steps, best = index.steps, index.scalars.get("max_prefix_matching", [])
-    if len(steps) < 3:
-        return PhaseWindow(False, "fewer than 3 measured snapshots")
-    window = trajectory.detect_phase_change(steps, index.scalars["icl_score"], best)
-    return PhaseWindow(**{**window.__dict__, "tokens_per_step": index.tokens_seen[-1] // max(steps[-1], 1)})
-
-
 def phase_windows(suite_path: Path) -> dict[str, PhaseWindow]:
-    return {run: phase_window(index) for run, index in analysed_runs(suite_path).items()}
+    return {run: trajectory.phase_window(index) for run, index in analysed_runs(suite_path).items()}
 
 
 def joint_pca_table(suite_path: Path, n_components: int, phases: dict[str, PhaseWindow]) -> dict:

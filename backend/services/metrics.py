@@ -75,10 +75,7 @@ def phase(store: ArtifactStore, suite: str, run: str, metrics: RunMetrics | None
         return stored
     if metrics is None or len(metrics.steps) < 3 or "max_prefix_matching" not in metrics.index.scalars:
         return stored
-    s = metrics.index.scalars
-    steps = metrics.steps
-    window = trajectory.detect_phase_change(steps, s["icl_score"], s["max_prefix_matching"])
-    return PhaseWindow(**{**window.__dict__, "tokens_per_step": metrics.index.tokens_seen[-1] // max(steps[-1], 1)})
+    return trajectory.phase_window(metrics.index)
 
 
 def run_metrics(store: ArtifactStore, suite: str, run: str, max_points: int | None = None) -> RunMetricsResponse:

@@ -8,18 +8,15 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, wait_while_progressing
 from tests.dashboard.browser import Chromium
 from tests.dashboard.conftest import APP, free_port, stop, wait_for
 from tests.dashboard.test_browser import install_chromium, url
-
-STALL_S = 300  # the trainer must write a snapshot at least this often, however busy the machine
 
 
 def measured_steps(run_path: Path) -> int:
@@ -56,13 +53,8 @@ def training_stack(tmp_path_factory) -> Iterator[str]:
         wait_for(f"http://127.0.0.1:{api_port}/health", procs[1], "uvicorn")
         wait_for(f"http://127.0.0.1:{dash_port}/_stcore/health", procs[2], "streamlit")
         run_path = root / "tiny" / "attn2"
-        last, last_change = 0, time.monotonic()
-        while (n := measured_steps(run_path)) < 3:
-            assert trainer.poll() is None, (logs / "train.log").read_text()[-2000:]
-            if n != last:
-                last, last_change = n, time.monotonic()
-            assert time.monotonic() - last_change < STALL_S, "the trainer stopped writing snapshots"
-            time.sleep(0.1)
+        wait_while_progressing(trainer, lambda: measured_steps(run_path), until=3, what="trainer")
+        assert trainer.poll() is None, (logs / "train.log").read_text()[-2000:]
         yield f"http://127.0.0.1:{dash_port}"
     finally:
         for proc in procs:

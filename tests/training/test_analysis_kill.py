@@ -6,25 +6,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
-import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, wait_while_progressing
 from training import schema
-
-STALL_S = 300  # the analysis must write a metrics file at least this often, however busy the machine
-
-
-@pytest.fixture
-def children():
-    procs = []
-    yield procs
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
 
 
 def measured(run_path) -> int:
@@ -53,12 +39,7 @@ def test_a_killed_analysis_resumes_to_the_same_results(tiny_suite, tmp_path, chi
             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         children.append(proc)
-        last, last_change = measured(run), time.monotonic()
-        while proc.poll() is None and measured(run) < kill_after:
-            if measured(run) != last:
-                last, last_change = measured(run), time.monotonic()
-            assert time.monotonic() - last_change < STALL_S, "the analysis stopped writing metrics"
-            time.sleep(0.005)
+        wait_while_progressing(proc, lambda: measured(run), until=kill_after, what="analysis")
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
         proc.wait()

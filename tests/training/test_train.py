@@ -5,13 +5,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 import torch
 
-from tests.conftest import REPO
+from tests.conftest import REPO, wait_while_progressing
 from training import data, hooked, presets, schema
 from training.config import apply_overrides
 from training.model import Transformer
@@ -94,7 +93,6 @@ def cli(*args, **kwargs):
 # The analysis after training is not what these tests check: --no-analyze. The live metrics are.
 RESUME_ARGS = ["train", "--preset", "tiny", "--runs", "attn2", "--no-analyze"]
 RESUME_ARGS += ["--set", "train.steps=300", "--set", "train.resume_every=10"]
-STALL_S = 300  # a child that writes no new snapshot for this long is stuck, however busy the machine
 
 
 def snapshot_count(run_path) -> int:
@@ -104,36 +102,15 @@ def snapshot_count(run_path) -> int:
         return 0
 
 
-def wait_while_progressing(proc, run_path, until: int | None = None) -> None:
-    """Wait for `proc` to exit (or to have written `until` snapshots), as long as it keeps
-    writing snapshots: a slow, busy machine only makes this take longer."""
-    last, last_change = snapshot_count(run_path), time.monotonic()
-    while proc.poll() is None:
-        n = snapshot_count(run_path)
-        if until is not None and n >= until:
-            return
-        if n != last:
-            last, last_change = n, time.monotonic()
-        assert time.monotonic() - last_change < STALL_S, f"no new snapshot for {STALL_S} s"
-        time.sleep(0.005)
-
-
-@pytest.fixture
-def children():
-    """Processes a test starts; every one still running is killed when the test ends."""
-    procs = []
-    yield procs
-    for proc in procs:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
+def wait_for_snapshots(proc, run_path, until: int | None = None) -> None:
+    wait_while_progressing(proc, lambda: snapshot_count(run_path), until, "trainer")
 
 
 def test_resume_after_sigkill_gives_the_same_snapshots_and_live_metrics(tmp_path, children):
     ref = cli(*RESUME_ARGS, "--out", str(tmp_path / "ref"))
     children.append(ref)
     ref_path = tmp_path / "ref" / "tiny" / "attn2"
-    wait_while_progressing(ref, ref_path)
+    wait_for_snapshots(ref, ref_path)
     assert ref.returncode == 0, ref.stderr.read()
     ref_manifest = schema.read_manifest(ref_path)
 
@@ -143,7 +120,7 @@ def test_resume_after_sigkill_gives_the_same_snapshots_and_live_metrics(tmp_path
     for wait_for in (5, 20):  # kill twice, at different points of training
         proc = cli(*RESUME_ARGS, "--out", str(out), "--resume")
         children.append(proc)
-        wait_while_progressing(proc, run_path, until=wait_for)
+        wait_for_snapshots(proc, run_path, until=wait_for)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
@@ -157,7 +134,7 @@ def test_resume_after_sigkill_gives_the_same_snapshots_and_live_metrics(tmp_path
 
     done = cli(*RESUME_ARGS, "--out", str(out), "--resume")
     children.append(done)
-    wait_while_progressing(done, run_path)
+    wait_for_snapshots(done, run_path)
     assert done.returncode == 0, done.stderr.read()
     manifest = schema.read_manifest(run_path)
 

@@ -17,7 +17,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from training.analysis.scores import INDUCTION_THRESHOLD
-from training.records import PhaseWindow
+from training.records import MetricsIndex, PhaseWindow
 
 
 class JointPCA(NamedTuple):
@@ -146,3 +146,13 @@ def detect_phase_change(
     return PhaseWindow(
         True, f"{window}; the ICL score falls by {fraction:.0%} of its range there", start_step, end_step, fraction
     )
+
+
+def phase_window(index: MetricsIndex) -> PhaseWindow:
+    """`detect_phase_change` on a run's stored curves (steps, ICL score, max prefix-matching
+    score), with the run's tokens per step; works on live metrics as on the full analysis."""
+    steps, best = index.steps, index.scalars.get("max_prefix_matching", [])
+    if len(steps) < 3:
+        return PhaseWindow(False, "fewer than 3 measured snapshots")
+    window = detect_phase_change(steps, index.scalars["icl_score"], best)
+    return PhaseWindow(**{**window.__dict__, "tokens_per_step": index.tokens_seen[-1] // max(steps[-1], 1)})

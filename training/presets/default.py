@@ -1,7 +1,7 @@
 """`default`: the suite `make up` trains — a phase change on a 2-core CPU.
 
 Every choice below was measured; the numbers are in experiments/LOG.md (and, for the work done
-before this code existed, ../shared/EXPERIMENTS.md). Two choices depart from the paper, both
+before this code existed, its "Rounds 1-2" section). Two choices depart from the paper, both
 because they were needed to see the phase change within minutes rather than hours here:
 rotary positions in layer 0 only, and a quarter of the training contexts repeating their first
 half. The held-out text every metric is measured on is never altered.
@@ -18,7 +18,7 @@ PRESET = Preset(
     ),
     data=DataConfig(
         source="stdlib",  # ships with every Python: no download. Code repeats identifiers within
-        # a window, which makes induction pay off early (~10x sooner than Shakespeare, EXPERIMENTS.md)
+        # a window, which makes induction pay off early (~10x sooner than Shakespeare, LOG.md rounds 1-2)
         vocab_size=1024,  # a BPE token is mostly a whole identifier piece, so a one-token match
         # means something (single bytes recur everywhere); 1024 keeps the unembedding cheap
         repeat_fraction=0.25,  # without it no plain 2-layer run formed an induction head within
