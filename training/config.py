@@ -111,6 +111,10 @@ class TrainConfig:
     resume_every: int = 200  # steps between resume checkpoints
     threads: int = 2  # torch CPU threads; fixed so that reruns are bit-identical
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # torch.compile the training step's forward and loss (~1.3x tokens/s on the `default` models
+    # on 2 CPU cores, after ~30 s of compiling per run; LOG.md round 5). Where no compiler is at
+    # hand the step falls back to eager, with the same results to float tolerance.
+    compile: bool = False
 
     def __post_init__(self) -> None:
         _check(self.steps >= 1, "train.steps", "must be positive")
@@ -165,6 +169,13 @@ class RunSpec:
     name: str
     model: dict[str, Any] = field(default_factory=dict)  # ModelConfig fields this run changes
     description: str = ""
+    # This run's step budget (None: `train.steps`). The schedule is constant after warm-up, so a
+    # shorter run is the first `steps` steps of a longer one; `--set train.steps=N` sets every
+    # run to N.
+    steps: int | None = None
+
+    def __post_init__(self) -> None:
+        _check(self.steps is None or self.steps >= 1, f"runs.{self.name}.steps", "must be positive")
 
 
 @dataclass(frozen=True)
@@ -179,6 +190,9 @@ class Preset:
 
     def run_model(self, run: RunSpec, d_vocab: int) -> ModelConfig:
         return replace_checked(self.model, "model", {**run.model, "d_vocab": d_vocab})
+
+    def run_train(self, run: RunSpec) -> TrainConfig:
+        return self.train if run.steps is None else replace_checked(self.train, "train", {"steps": run.steps})
 
     def select_runs(self, names: list[str] | None) -> tuple[RunSpec, ...]:
         if not names:
@@ -259,4 +273,8 @@ def override(configs: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
 def apply_overrides(preset: Preset, overrides: list[str]) -> Preset:
     """Apply `section.field=value` strings (sections: data, model, train, analysis)."""
     sections = ("data", "model", "train", "analysis")
-    return dataclasses.replace(preset, **override({s: getattr(preset, s) for s in sections}, overrides))
+    changed = dataclasses.replace(preset, **override({s: getattr(preset, s) for s in sections}, overrides))
+    if any(item.split("=", 1)[0].strip() == "train.steps" for item in overrides):
+        # an explicit step count is for every run: it replaces the runs' own budgets
+        changed = dataclasses.replace(changed, runs=tuple(dataclasses.replace(r, steps=None) for r in changed.runs))
+    return changed

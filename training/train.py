@@ -123,14 +123,35 @@ class LiveMetrics:
         self.seconds += time.perf_counter() - t0
 
 
+def batch_loss(model: Transformer, x: torch.Tensor) -> torch.Tensor:
+    """The training objective: mean next-token cross-entropy over the batch (nats)."""
+    return next_token_loss(model(x), x).mean()
+
+
+def compiled_loss() -> Callable[[Transformer, torch.Tensor], torch.Tensor]:
+    """`batch_loss` through `torch.compile`, falling back to eager where compiling fails (no C++
+    compiler in the image, an unsupported device): the step is the same either way, to float
+    tolerance, and only slower without it."""
+    import torch._dynamo
+
+    torch._dynamo.config.suppress_errors = True  # a failed compile runs the frame eagerly
+    return torch.compile(batch_loss)
+
+
 def train_step(
-    model: Transformer, opt: torch.optim.Optimizer, x: torch.Tensor, *, lr: float, grad_clip: float
+    model: Transformer,
+    opt: torch.optim.Optimizer,
+    x: torch.Tensor,
+    *,
+    lr: float,
+    grad_clip: float,
+    loss_fn: Callable[[Transformer, torch.Tensor], torch.Tensor] = batch_loss,
 ) -> float:
     """One optimizer step on batch `x` at learning rate `lr`, gradients clipped to `grad_clip`;
     returns the batch's loss before the step."""
     for group in opt.param_groups:
         group["lr"] = lr
-    loss = next_token_loss(model(x), x).mean()
+    loss = loss_fn(model, x)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
@@ -186,7 +207,7 @@ def train_run(
     log=print,
 ) -> str:
     """Train one run of the suite; returns "trained", "resumed" or "skipped" (already complete)."""
-    cfg_t = preset.train
+    cfg_t = preset.run_train(run)
     run_path = suite_path / schema.check_name("run", run.name)
     manifest_path = run_path / schema.MANIFEST
     if manifest_path.exists():
@@ -265,6 +286,7 @@ def train_run(
         snapshot(0)
         save_resume(run_path, model, opt, 0, losses, elapsed)
     model.train()
+    loss_fn = compiled_loss() if cfg_t.compile else batch_loss
     progress = Progress(cfg_t.steps, step, run.name, log, run_path)
     t_start = time.perf_counter() - elapsed  # wall time includes evaluation and I/O
     try:
@@ -277,7 +299,9 @@ def train_run(
                 n_ctx=cfg_m.n_ctx,
                 repeat_fraction=preset.data.repeat_fraction,
             ).to(dev)
-            losses.append(train_step(model, opt, x, lr=learning_rate(cfg_t, step), grad_clip=cfg_t.grad_clip))
+            losses.append(
+                train_step(model, opt, x, lr=learning_rate(cfg_t, step), grad_clip=cfg_t.grad_clip, loss_fn=loss_fn)
+            )
             step += 1
             elapsed = time.perf_counter() - t_start
             progress.update(step, cfg_t.steps, losses[-1], elapsed, tokens_per_step)

@@ -12,10 +12,11 @@ import torch
 
 from tests.conftest import REPO, wait_while_progressing
 from training import data, hooked, presets, schema
-from training.config import apply_overrides
+from training.config import ConfigError, RunSpec, apply_overrides
 from training.model import Transformer
 from training.records import Manifest
 from training.schedule import learning_rate, snapshot_steps
+from training.train import batch_loss, compiled_loss, train_step
 
 RUNS = ["attn1", "attn2", "attn3", "smeared1", "mlp2"]
 
@@ -73,8 +74,44 @@ def test_schedules_warm_up_and_cover_the_run():
     cfg = presets.load("default").train
     assert learning_rate(cfg, 0) < learning_rate(cfg, cfg.warmup_steps) == pytest.approx(cfg.lr)
     for name in presets.names():
-        steps = snapshot_steps(presets.load(name).train)
-        assert len(steps) >= 40 and steps[0] == 0 and steps[-1] == presets.load(name).train.steps
+        preset = presets.load(name)
+        for run in preset.runs:
+            cfg = preset.run_train(run)
+            steps = snapshot_steps(cfg)
+            assert len(steps) >= 40 and steps[0] == 0 and steps[-1] == cfg.steps
+
+
+def test_runs_have_their_own_step_budgets_and_an_explicit_step_count_sets_them_all():
+    preset = presets.load("default")
+    budgets = {r.name: preset.run_train(r).steps for r in preset.runs}
+    assert budgets == {"attn2": 11_000, "attn1": 10_000, "smeared1": 5_000, "attn3": 14_000, "mlp2": 14_000}
+    assert all(preset.run_train(r).lr == preset.train.lr for r in preset.runs)  # only steps differ
+    short = apply_overrides(preset, ["train.steps=50"])
+    assert {short.run_train(r).steps for r in short.runs} == {50}
+    with pytest.raises(ConfigError, match="runs.x.steps must be positive"):
+        RunSpec("x", steps=0)
+
+
+def _steps(model, loss_fn, n=3):
+    torch.manual_seed(0)
+    m = Transformer(model)
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-2)
+    x = torch.randint(0, model.d_vocab, (4, model.n_ctx))
+    return [train_step(m, opt, x, lr=1e-2, grad_clip=1.0, loss_fn=loss_fn) for _ in range(n)]
+
+
+def test_a_compiled_step_trains_as_the_eager_one_and_falls_back_without_a_compiler(monkeypatch):
+    import torch._inductor.config
+
+    model = apply_overrides(presets.load("tiny"), ["model.d_vocab=40"]).model
+    eager = _steps(model, batch_loss)
+    monkeypatch.setattr(torch._inductor.config.cpp, "cxx", ("no-such-compiler-inductionscope",))
+    torch._dynamo.reset()
+    assert _steps(model, compiled_loss()) == eager  # compiling failed: eager, bit for bit
+    monkeypatch.undo()
+    torch._dynamo.reset()
+    np.testing.assert_allclose(_steps(model, compiled_loss()), eager, rtol=1e-5)
+    torch._dynamo.reset()
 
 
 def cli(*args, **kwargs):

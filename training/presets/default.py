@@ -35,12 +35,14 @@ PRESET = Preset(
         # (with positions everywhere the previous-token head formed in layer 1: runs D, Fr)
     ),
     train=TrainConfig(
-        steps=14_000,  # the 2-layer run crosses 0.3 near step 9,000; the rest shows the plateau after
+        steps=14_000,  # the deeper runs' heads form late (attn3 crosses 0.3 near step 10,000, mlp2
+        # near 12,000); the first three runs stop sooner (their `steps` below)
         batch_size=8,
         lr=3e-3,  # 1e-2 stalled every run, on text and on synthetic repeats; 1e-3 was 2x slower
         warmup_steps=100,
+        compile=True,  # ~1.3x tokens/s here (LOG.md round 5)
         log_snapshots=30,  # dense early, where the previous-token head starts
-        linear_snapshots=50,  # every 280 steps: the phase change gets ~10 snapshots
+        linear_snapshots=50,  # every 220-280 steps: the phase change gets 10+ snapshots
         eval_sequences=32,
         resume_every=500,
     ),
@@ -48,13 +50,22 @@ PRESET = Preset(
     # itself (attn2, its curves live from the first minute); then its control, which decides
     # claim (a) (attn1: 1-layer, fast); then the smeared-key run, which decides (c); then the
     # deeper and the MLP runs, which add evidence but decide nothing new.
+    # Step budgets: attn2 crosses 0.3 near step 6,500 and its window ends near 8,600; 11,000
+    # steps leave an after-window stretch about as wide as the window (claims (b), (d)). attn1
+    # covers that window and its after-stretch; smeared1's head forms by step ~1,000 (LOG.md).
     runs=(
-        RunSpec("attn2", {"n_layers": 2}, "2-layer attention-only"),
-        RunSpec("attn1", {"n_layers": 1}, "1-layer attention-only (control: cannot form an induction head)"),
+        RunSpec("attn2", {"n_layers": 2}, "2-layer attention-only", steps=11_000),
+        RunSpec(
+            "attn1",
+            {"n_layers": 1},
+            "1-layer attention-only (control: cannot form an induction head)",
+            steps=10_000,
+        ),
         RunSpec(
             "smeared1",
             {"n_layers": 1, "smeared_keys": True},
             "1-layer attention-only with smeared keys (paper, Argument 2)",
+            steps=5_000,
         ),
         RunSpec("attn3", {"n_layers": 3}, "3-layer attention-only"),
         RunSpec("mlp2", {"n_layers": 2, "attn_only": False}, "2-layer with MLPs"),
