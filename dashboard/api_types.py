@@ -259,7 +259,8 @@ class HeadPattern(TypedDict):
     layer: int
     head: int
     label: str
-    pattern: list[list[float]]  # [query][key], keys 0..query
+    pattern: list[list[float]] | None  # [query][key], keys 0..query (encoding "json")
+    packed: str | None  # encoding "packed": base64 uint16 rows; the client unpacks it into `pattern`
 
 
 class AttentionResponse(TypedDict):

@@ -25,9 +25,17 @@ class TextInput(Strict):
         return self
 
 
+PACKED_SCALE = 65535  # a packed attention weight is round(weight * PACKED_SCALE) as a uint16
+
+
 class AttentionRequest(TextInput):
     layers: list[int] | None = Field(None, min_length=1, description="layers to return (default: all)")
     heads: list[int] | None = Field(None, min_length=1, description="heads of each chosen layer (default: all)")
+    encoding: Literal["json", "packed"] = Field(
+        "json",
+        description="how each head's pattern is sent: 'json' (default) as lists of floats in `pattern`; "
+        "'packed' in `packed`, ~3x smaller and cheaper to encode (see HeadPattern.packed)",
+    )
 
 
 class OptionalTextInput(Strict):
@@ -71,8 +79,14 @@ class HeadPattern(BaseModel):
     layer: int
     head: int
     label: str
-    pattern: list[list[float]] = Field(
-        description="[query][key], row q holding keys 0..q (later keys are masked out); each row sums to 1"
+    pattern: list[list[float]] | None = Field(
+        description="encoding 'json': [query][key], row q holding keys 0..q (later keys are masked out); "
+        "each row sums to 1. Null with encoding 'packed'"
+    )
+    packed: str | None = Field(
+        description=f"encoding 'packed': base64 of little-endian uint16 values, the rows of `pattern` one after "
+        f"another (row q has q + 1 values); weight = value / {PACKED_SCALE} (absolute error <= 7.7e-6). "
+        "Null with encoding 'json'"
     )
 
 

@@ -449,6 +449,7 @@ class FakeService:
                 "head": h,
                 "label": f"L{la}H{h}",
                 "pattern": [[1.0] if q == 0 else [0.0] * (q - 1) + [0.25, 0.75] for q in range(n)],
+                "packed": None,
             }
             for la in (layers or [0])
             for h in (heads or [0])

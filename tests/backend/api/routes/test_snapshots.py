@@ -1,8 +1,10 @@
 """POST …/snapshots/{step}/attention, /prefix-matching, /ablation, /logit-attribution."""
 
+import base64
 import threading
 
 import numpy as np
+import orjson
 import pytest
 import torch
 from fastapi.testclient import TestClient
@@ -10,6 +12,7 @@ from fastapi.testclient import TestClient
 from backend.core.config import Settings
 from backend.main import create_app
 from backend.models import AttentionResponse
+from backend.models.compute import PACKED_SCALE
 from backend.services import probes
 from tests.backend.helpers import manifest, url
 from training import load_hooked, schema
@@ -44,6 +47,26 @@ def test_attention_patterns_equal_run_with_cache(attention, tiny_suite):
             np.testing.assert_allclose(row, expected[q, : q + 1].numpy(), atol=1e-6)
 
 
+def test_packed_attention_equals_the_json_patterns_in_a_third_of_the_bytes(client, suite, attention):
+    r = client.post(url(suite, route="attention"), json={"text": TEXT, "encoding": "packed"})
+    assert r.status_code == 200, r.text
+    packed = AttentionResponse.model_validate_json(r.content)
+    n = len(attention["tokens"])
+    assert packed.token_ids == attention["token_ids"] and packed.loss == attention["loss"]
+    for head, expected in zip(packed.patterns, attention["patterns"]):
+        assert head.pattern is None and expected["packed"] is None
+        values = np.frombuffer(base64.b64decode(head.packed), dtype="<u2") / PACKED_SCALE
+        assert len(values) == n * (n + 1) // 2
+        np.testing.assert_allclose(values, np.concatenate(expected["pattern"]), atol=0.5 / PACKED_SCALE + 1e-6)
+    pattern_bytes = lambda body: sum(len(orjson.dumps(p)) for p in body["patterns"])  # noqa: E731
+    assert pattern_bytes(r.json()) < 0.5 * pattern_bytes(attention)
+
+
+def test_an_unknown_attention_encoding_is_a_422_naming_it(client, suite):
+    r = client.post(url(suite, route="attention"), json={"text": TEXT, "encoding": "msgpack"})
+    assert r.status_code == 422 and "encoding" in r.text
+
+
 def test_attention_json_is_the_documented_response_model(client, suite):
     r = client.post(url(suite, route="attention"), json={"text": TEXT, "layers": [0]})
     body = AttentionResponse.model_validate_json(r.content)  # orjson-encoded, so check the schema
@@ -55,7 +78,7 @@ def test_attention_json_is_the_documented_response_model(client, suite):
 def test_attention_repeats_are_answered_from_the_response_cache(copy_client, suite, monkeypatch):
     computed = []
     compute = probes.attention_json
-    monkeypatch.setattr(probes, "attention_json", lambda *args: computed.append(args[-2].tolist()) or compute(*args))
+    monkeypatch.setattr(probes, "attention_json", lambda *args: computed.append(args[4].tolist()) or compute(*args))
     post = lambda body: copy_client.post(url(suite, route="attention"), json=body)  # noqa: E731
     first = post({"text": TEXT})
     assert post({"text": TEXT}).content == first.content
