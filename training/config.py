@@ -111,9 +111,10 @@ class TrainConfig:
     resume_every: int = 200  # steps between resume checkpoints
     threads: int = 2  # torch CPU threads; fixed so that reruns are bit-identical
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    # torch.compile the training step's forward and loss (~1.3x tokens/s on the `default` models
-    # on 2 CPU cores, after ~30 s of compiling per run; LOG.md round 5). Where no compiler is at
-    # hand the step falls back to eager, with the same results to float tolerance.
+    # torch.compile the training step's forward and loss: ~10% more tokens/s on the `default`
+    # 2-layer model on 2 quiet CPU cores after a 12-45 s cold compile per run (LOG.md round 5),
+    # more on a GPU. Where no compiler is at hand the step falls back to eager, with the same
+    # results to float tolerance.
     compile: bool = False
 
     def __post_init__(self) -> None:

@@ -40,7 +40,8 @@ PRESET = Preset(
         batch_size=8,
         lr=3e-3,  # 1e-2 stalled every run, on text and on synthetic repeats; 1e-3 was 2x slower
         warmup_steps=100,
-        compile=True,  # ~1.3x tokens/s here (LOG.md round 5)
+        # compile=False: on a quiet machine it adds ~10% tokens/s after a 12-45 s cold compile per
+        # run, but its kernels slowed to a crawl with other processes on the cores (LOG.md round 5)
         log_snapshots=30,  # dense early, where the previous-token head starts
         linear_snapshots=50,  # every 220-280 steps: the phase change gets 10+ snapshots
         eval_sequences=32,
