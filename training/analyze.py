@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from training import data, schema
-from training.analysis import loss, registry, scores
+from training.analysis import circuits, loss, registry, scores
 from training.analysis.registry import Probe, ProbeInputs
 from training.config import AnalysisConfig, override
 from training.hooked import hooked_from_state, model_config_from_manifest
@@ -97,6 +97,7 @@ def run_inputs(suite_path: Path, n_ctx: int, cfg: AnalysisConfig) -> ProbeInputs
         prefix_random=n_random,
         prefix_repeats=cfg.prefix_repeats,
         composition_baseline_samples=cfg.composition_baseline_samples,
+        copying_tokens=circuits.copying_sample(len(counts), cfg.copying_tokens, cfg.copying_seed, exclude=(BOS_ID,)),
         pca_tokens=tuple(pca_token_set(heldout, n_ctx, cfg.pca_tokens, cfg.pca_seed, cfg.pca_tokens_per_context)),
     )
 

@@ -148,6 +148,10 @@ class AnalysisConfig:
     ablations: bool = True
     ablation_every: int = 1  # ablate every head at every k-th snapshot (and the last)
     composition_baseline_samples: int = 100
+    # The copying score's sample of token types, scored among each other as in the paper (the
+    # whole vocabulary puts every head, copying or not, near -1: issue 12)
+    copying_tokens: int = 50
+    copying_seed: int = 7
 
     def __post_init__(self) -> None:
         _check(self.eval_sequences >= 1, "analysis.eval_sequences", "must be positive")
@@ -159,6 +163,7 @@ class AnalysisConfig:
         _check(self.pca_tokens_per_context >= 1, "analysis.pca_tokens_per_context", "must be positive")
         _check(self.pca_components >= 1, "analysis.pca_components", "must be positive")
         _check(self.ablation_every >= 1, "analysis.ablation_every", "must be positive")
+        _check(self.copying_tokens >= 2, "analysis.copying_tokens", "must be at least 2")
 
     def settings_hash(self) -> str:
         text = json.dumps(dataclasses.asdict(self), sort_keys=True)

@@ -47,6 +47,7 @@ class ProbeInputs:
     prefix_random: int
     prefix_repeats: int
     composition_baseline_samples: int = 100
+    copying_tokens: Tensor | None = None  # the copying score's sample of token types (None: all)
     # (tokens, scored indices) chunks whose losses form the per-token-loss vector (PCA)
     pca_tokens: tuple[tuple[Tensor, Tensor], ...] = ()
 
@@ -189,8 +190,9 @@ METRICS: tuple[Metric, ...] = (
            "Model analysis table, duplicate heads", "live",
            lambda p: _per_layer(p.eval_patterns, lambda pat: scores.duplicate_token_score(pat, p.eval_tokens))),
     Metric("copying", PER_HEAD, "copying", -1.0, 1.0,
-           "how much the head's OV circuit raises the logit of the token it attends to",
-           "Model analysis table, copying", "analysis", lambda p: circuits.copying_score(p.hooked)),
+           "how much the head's OV circuit raises the logit of the token it attends to, among 50 random tokens",
+           "Model analysis table, copying", "analysis",
+           lambda p: circuits.copying_score(p.hooked, tokens=p.inputs.copying_tokens)),
     Metric("eigenvalue_positivity", PER_HEAD, "OV eigenvalue positivity", -1.0, 1.0,
            "sum of the full OV circuit's eigenvalues over the sum of their magnitudes; +1 = pure copying",
            "Model analysis table, copying (eigenvalues)", "analysis",

@@ -7,6 +7,7 @@ import torch
 
 from training.analysis.circuits import (
     composition_scores,
+    copying_sample,
     copying_score,
     ov_eigenvalue_positivity,
     random_composition_baseline,
@@ -50,13 +51,46 @@ def test_negated_identity_ov_circuit_is_a_perfect_anti_copier(make_model):
     torch.testing.assert_close(copying_score(model), -torch.ones(2, 2))
 
 
-def test_copying_score_on_token_subsets_averages_the_same_per_token_ratios(make_model):
+def test_copying_score_does_not_depend_on_chunking_and_random_heads_score_near_minus_one(make_model):
     model = make_model()
-    full = copying_score(model, chunk_size=7)  # chunking must not change the result
-    # The score is 2 * mean ratio - 1, so subset scores recombine by their sizes.
-    first, rest = copying_score(model, tokens=torch.arange(10)), copying_score(model, tokens=torch.arange(10, 50))
-    torch.testing.assert_close(full, (10 * first + 40 * rest) / 50, atol=1e-6, rtol=1e-5)
-    assert (full > -1).all() and (full < -0.5).all()  # random heads copy about as much as chance
+    sample = copying_sample(model.cfg.d_vocab, 20, seed=3)
+    torch.testing.assert_close(copying_score(model, tokens=sample, chunk_size=7), copying_score(model, tokens=sample))
+    assert ((copying_score(model, tokens=sample) > -1) & (copying_score(model, tokens=sample) < -0.5)).all()
+
+
+def noisy_copier(make_model, d_vocab: int = 256, noise: float = 0.05):
+    """A 1-layer model whose direct OV path is 3 I + 3 * noise * N(0, 1) over the vocabulary
+    (d_model = d_vocab, no LayerNorm): a copier with some noise."""
+    model = make_model(n_layers=1, n_heads=1, d_vocab=d_vocab, d_model=d_vocab, d_head=d_vocab, normalization_type=None)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        model.embed.W_E.copy_(torch.eye(d_vocab))
+        model.unembed.W_U.copy_(3.0 * torch.eye(d_vocab))
+        model.blocks[0].attn.W_V.copy_(torch.eye(d_vocab)[None])
+        model.blocks[0].attn.W_O.copy_((torch.eye(d_vocab) + noise * torch.randn(d_vocab, d_vocab, generator=g))[None])
+    return model
+
+
+def test_a_noisy_copier_scores_high_among_50_sampled_tokens_as_in_the_paper(make_model):
+    # Issue 12: scored against the whole vocabulary, a head whose OV eigenvalues are 86% positive
+    # came out at -0.63; among a 50-token sample, as the paper samples, it copies. Golden values
+    # for this seed: eigenvalue positivity 0.925, sampled score 0.264, whole-vocabulary -0.643.
+    model = noisy_copier(make_model)
+    assert ov_eigenvalue_positivity(model).item() == pytest.approx(0.925, abs=0.005)
+    sampled = copying_score(model, tokens=copying_sample(256, 50, seed=7)).item()
+    whole = copying_score(model).item()
+    assert sampled == pytest.approx(0.264, abs=0.005) and whole == pytest.approx(-0.643, abs=0.005)
+    # a random head over the same sample stays near -1
+    random_head = make_model(n_layers=1, n_heads=1, d_vocab=256)
+    assert copying_score(random_head, tokens=copying_sample(256, 50, seed=7)).item() < -0.7
+
+
+def test_copying_sample_is_seeded_distinct_and_skips_excluded_tokens():
+    a = copying_sample(100, 50, seed=7, exclude=(0,))
+    assert torch.equal(a, copying_sample(100, 50, seed=7, exclude=(0,)))
+    assert len(set(a.tolist())) == 50 and 0 not in a.tolist()
+    assert not torch.equal(a, copying_sample(100, 50, seed=8, exclude=(0,)))
+    assert copying_sample(10, 50, seed=7).tolist() == list(range(10))  # a small vocabulary: all of it
 
 
 def test_eigenvalue_positivity_equals_the_full_vocab_circuit_computation(make_model):

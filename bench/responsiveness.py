@@ -1,0 +1,237 @@
+"""Responsiveness with the trainer on the same cores (a benchmark, not a test).
+
+    .venv/bin/python bench/responsiveness.py [artifacts/default] [--requests 25] [--page-loads 6]
+
+Starts the stack's service and dashboard exactly as `make up` does (`scripts/stack.py api` and
+`dashboard`, on free ports) on a trained suite, and measures, idle and then with a trainer
+running beside them under the stack's policy (`scripts/stack.py trainer`: TRAINER_PRIORITY,
+default the idle scheduling class; the `default` preset's 2-layer run, trained into a scratch
+folder that reuses the suite's tokenizer and data):
+- the attention route with 128-token texts, every request a different held-out text (so the
+  model runs each time), at 1 and at 8 concurrent clients, JSON and packed encodings: p50, p95,
+  p99;
+- the dashboard's Phase change and Attention pages in headless Chromium: seconds from navigation
+  until the page is drawn (script run finished, charts on screen, the page stable for 1.5 s,
+  which is included);
+- the trainer's tokens/s alone, and while a user browses (Chromium loading the Phase change,
+  Heads and Attention pages one after another, and the attention requests above).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.attention_latency import concurrent, free_port, text_of_length  # noqa: E402
+from scripts import stack  # noqa: E402
+from tests.dashboard.browser import Chromium, find_chromium  # noqa: E402
+from training import schema  # noqa: E402
+
+PAGES = {"Phase change": "", "Attention": "attention"}
+
+
+def start(part: str, env: dict, extra: list[str] | None = None) -> subprocess.Popen:
+    """A stack part started as `make up` starts it (the trainer under the stack's priority)."""
+    os.environ.update(env)  # stack.command and the trainer's priority read the environment
+    return subprocess.Popen(
+        stack.command(part, extra),
+        cwd=REPO,
+        env={**stack.child_env(), **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=stack.yield_to_requests if part == "trainer" else None,
+    )
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def wait_http(url: str, what: str, timeout_s: float = 180) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2, trust_env=False).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit(f"{what} did not answer at {url} within {timeout_s:.0f} s")
+
+
+class Trainer:
+    """The `default` preset's attn2 trained beside the service; tokens/s read off progress.json."""
+
+    def __init__(self, suite: Path, scratch: Path, env: dict):
+        target = scratch / "default"
+        target.mkdir(parents=True)
+        shutil.copy(schema.tokenizer_path(suite), schema.tokenizer_path(target))
+        shutil.copytree(schema.data_dir(suite), schema.data_dir(target))
+        self.run = target / "attn2"
+        args = ["--preset", "default", "--out", str(scratch), "--runs", "attn2", "--no-analyze"]
+        self.proc = start("trainer", env, [*args, "--set", "train.steps=1000000"])
+        self.wait_until_steady()
+
+    def progress(self) -> tuple[float, int]:
+        for _ in range(50):
+            try:
+                p = json.loads((self.run / "progress.json").read_text())
+                return p["updated"], p["step"]
+            except (FileNotFoundError, json.JSONDecodeError, KeyError):
+                time.sleep(0.2)
+        raise SystemExit("the trainer wrote no progress")
+
+    def wait_until_steady(self) -> None:
+        """Past the first ~1,000 steps, where log-spaced snapshots come every few steps."""
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"the trainer exited with {self.proc.returncode}")
+            if (self.run / "progress.json").exists() and self.progress()[1] >= 1200:
+                return
+            time.sleep(1)
+        raise SystemExit("the trainer did not reach step 1,200 in 10 minutes")
+
+    def tokens_per_s(self, during) -> float:
+        """The trainer's tokens/s while `during()` runs (at least 20 s, progress updates every 2 s)."""
+        tokens_per_step = schema.read_manifest(self.run).tokens_per_step
+        t0, s0 = self.progress()
+        start = time.monotonic()
+        during()
+        while time.monotonic() - start < 20:
+            time.sleep(0.5)
+        time.sleep(2.5)
+        t1, s1 = self.progress()
+        return (s1 - s0) * tokens_per_step / (t1 - t0)
+
+
+def pct(times: list[float], unit: str = "ms") -> str:
+    p = np.percentile(times, [50, 95, 99])
+    return f"p50 {p[0]:7.1f} {unit}  p95 {p[1]:7.1f} {unit}  p99 {p[2]:7.1f} {unit}  (n={len(times)})"
+
+
+def attention_figures(url: str, texts: list[str], requests: int) -> dict[str, list[float]]:
+    out = {}
+    for encoding in ("json", "packed"):
+        bodies = [{"text": t, "encoding": encoding} for t in texts]
+        concurrent(url, bodies[:1], 8, 2)  # warm the snapshot and the threads
+        out[f"attention {encoding}, 1 client"] = concurrent(url, bodies[: requests * 2], 1, requests * 2)
+        out[f"attention {encoding}, 8 clients"] = concurrent(url, bodies, 8, requests)
+    return out
+
+
+def page_figures(browser: Chromium, dashboard: str, query: str, loads: int) -> dict[str, list[float]]:
+    out = {}
+    for name, path in PAGES.items():
+        times = []
+        for _ in range(loads):
+            browser.send("Page.navigate", url="about:blank", session=True)
+            t0 = time.perf_counter()
+            browser.load(f"{dashboard}/{path}?{query}", min_charts=1, timeout_s=120)
+            times.append(time.perf_counter() - t0)
+        out[f"{name} page drawn"] = times
+    return out
+
+
+def browse(browser: Chromium, dashboard: str, query: str, url: str, texts: list[str]):
+    """A user: page after page, then a burst of their own texts on the Attention route."""
+
+    def run() -> None:
+        for path in ("", "heads", "attention"):
+            browser.load(f"{dashboard}/{path}?{query}", min_charts=1, timeout_s=120)
+        concurrent(url, [{"text": t, "encoding": "packed"} for t in texts[:10]], 1, 10)
+
+    return run
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("suite_dir", nargs="?", default="artifacts/default", type=Path)
+    ap.add_argument("--run", default="attn2")
+    ap.add_argument("--requests", type=int, default=25, help="per client, at 8 clients")
+    ap.add_argument("--page-loads", type=int, default=6, help="per page and condition")
+    args = ap.parse_args()
+    suite = args.suite_dir.resolve()
+    chromium = find_chromium()
+    if chromium is None:
+        raise SystemExit("no Chromium found: apt-get install -y chromium")
+    n_ctx = schema.read_manifest(suite / args.run).model["n_ctx"]
+    texts = [text_of_length(suite, min(128, n_ctx), start=1000 + 400 * k) for k in range(8 * args.requests)]
+    api_port, dash_port = free_port(), free_port()
+    env = {
+        "ARTIFACTS_DIR": str(suite.parent),
+        "API_PORT": str(api_port),
+        "DASHBOARD_PORT": str(dash_port),
+        "INDUCTIONSCOPE_API": f"http://127.0.0.1:{api_port}",
+    }
+    api_url, dashboard = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{dash_port}"
+    query = f"suite={suite.name}&run={args.run}&layer=1&head=0"
+    attention_url = f"{api_url}/suites/{suite.name}/runs/{args.run}/snapshots/latest/attention"
+    figures: dict[str, dict[str, list[float]]] = {}
+    rates: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        procs = [start("api", env), start("dashboard", env)]
+        browser = None
+        trainer = None
+        try:
+            wait_http(f"{api_url}/health", "the service")
+            wait_http(f"{dashboard}/_stcore/health", "the dashboard")
+            browser = Chromium(chromium, Path(tmp) / "profile")
+            browser.load(f"{dashboard}/?{query}", min_charts=1, timeout_s=180)  # warm both
+            figures["idle"] = attention_figures(attention_url, texts, args.requests)
+            figures["idle"] |= page_figures(browser, dashboard, query, args.page_loads)
+            trainer = Trainer(suite, Path(tmp) / "scratch", env)
+            procs.append(trainer.proc)
+            rates["trainer alone"] = trainer.tokens_per_s(lambda: None)
+            figures["training"] = {}
+            user = browse(browser, dashboard, query, attention_url, texts)
+            rates["trainer, a user browsing"] = trainer.tokens_per_s(user)
+            figures["training"] |= attention_figures(attention_url, texts, args.requests)
+            figures["training"] |= page_figures(browser, dashboard, query, args.page_loads)
+            rates["trainer alone, again"] = trainer.tokens_per_s(lambda: None)
+        finally:
+            if browser is not None:
+                browser.close()
+            for proc in procs:
+                stop(proc)
+
+    policy = os.environ.get("TRAINER_PRIORITY", "idle")
+    print(f"suite {suite} run {args.run}; {os.cpu_count()} CPUs; trainer priority {policy}")
+    for condition, rows in figures.items():
+        print(f"\n{condition}:")
+        for name, times in rows.items():
+            unit = "s" if name.endswith("drawn") else "ms"
+            print(f"  {name:32s} {pct(times, unit)}")
+    print()
+    for name, rate in rates.items():
+        print(f"  {name:32s} {rate / 1000:6.1f}k tokens/s")
+    alone = (rates["trainer alone"] + rates["trainer alone, again"]) / 2
+    print(f"  throughput lost to a browsing user: {1 - rates['trainer, a user browsing'] / alone:.0%}")
+    for enc in ("json", "packed"):
+        idle, busy = (np.percentile(figures[c][f"attention {enc}, 8 clients"], 95) for c in ("idle", "training"))
+        print(f"  attention {enc}, 8 clients, p95 training / idle: {busy / idle:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
