@@ -63,14 +63,17 @@ def pca_token_set(
         if len(rows) == 0:
             continue
         length = int(lengths[rows].max())
-        # Shorter contexts are right-aligned so that every row is scored at its last prediction.
+        # Each context starts at position 0 and is scored at its own last prediction (index
+        # n - 2); the filler after it cannot change that prediction (causal attention). Padding
+        # in front, as before, shifted every position and put up to ~31 BOS tokens in the
+        # prefix the prediction reads (issue 12).
         x = np.stack(
             [
-                np.concatenate([np.full(length - n, BOS_ID), heldout[s : s + n]])
+                np.concatenate([heldout[s : s + n], np.full(length - n, BOS_ID)])
                 for s, n in zip(starts[rows], lengths[rows])
             ]
         )
-        chunks.append((torch.from_numpy(x.astype(np.int64)), torch.full((len(rows), 1), length - 2)))
+        chunks.append((torch.from_numpy(x.astype(np.int64)), torch.from_numpy(lengths[rows, None] - 2)))
     return chunks
 
 

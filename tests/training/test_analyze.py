@@ -12,6 +12,7 @@ from training.analyze import (
     analysis_config,
     analyze_run,
     live_metrics,
+    pca_token_set,
     run_inputs,
     snapshot_models,
     stack_run_metrics,
@@ -183,3 +184,27 @@ def test_two_layer_model_forms_an_induction_head_on_synthetic_repeats_and_one_la
     assert max(one) < 0.2
     head = schema.read_metrics_index(suite / "attn2").scalars["max_prefix_head"][-1]
     assert head[0] == 1  # the induction head is in the second layer
+
+
+@pytest.mark.parametrize("positional", ["standard", "rotary"])
+def test_one_token_per_context_is_scored_on_its_own_unpadded_prefix(positional):
+    # Issue 12: each context starts at position 0, as when it is run alone; nothing in front.
+    import torch
+
+    from training.config import ModelConfig
+    from training.model import Transformer, next_token_loss
+
+    torch.manual_seed(0)
+    model = Transformer(
+        ModelConfig(n_layers=2, d_model=32, n_heads=2, d_head=16, n_ctx=32, d_vocab=50, positional=positional)
+    )
+    heldout = np.random.default_rng(1).integers(1, 50, size=2000)
+    chunks = pca_token_set(heldout, n_ctx=32, n_tokens=40, seed=3, per_context=1)
+    assert sum(len(x) for x, _ in chunks) == 40
+    with torch.no_grad():
+        for x, idx in chunks:
+            batched = next_token_loss(model(x), x).gather(1, idx)[:, 0]
+            for row, i, loss in zip(x, idx[:, 0], batched):
+                alone = row[: int(i) + 2][None]  # the context up to its scored token, nothing else
+                assert not (alone == 0).any()  # no BOS filler inside what is scored
+                torch.testing.assert_close(loss, next_token_loss(model(alone), alone)[0, -1], atol=1e-5, rtol=1e-5)
