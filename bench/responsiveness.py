@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.attention_latency import concurrent, free_port, text_of_length  # noqa: E402
 from scripts import stack  # noqa: E402
-from tests.dashboard.browser import Chromium, find_chromium  # noqa: E402
+from tests.dashboard.browser import PROBE, Chromium, find_chromium  # noqa: E402
 from training import schema  # noqa: E402
 
 PAGES = {"Phase change": "", "Attention": "attention"}
@@ -83,7 +83,7 @@ def wait_http(url: str, what: str, timeout_s: float = 180) -> None:
 class Trainer:
     """The `default` preset's attn2 trained beside the service; tokens/s read off progress.json."""
 
-    def __init__(self, suite: Path, scratch: Path, env: dict):
+    def __init__(self, suite: Path, scratch: Path, env: dict, warm_steps: int):
         target = scratch / "default"
         target.mkdir(parents=True)
         shutil.copy(schema.tokenizer_path(suite), schema.tokenizer_path(target))
@@ -91,7 +91,7 @@ class Trainer:
         self.run = target / "attn2"
         args = ["--preset", "default", "--out", str(scratch), "--runs", "attn2", "--no-analyze"]
         self.proc = start("trainer", env, [*args, "--set", "train.steps=1000000"])
-        self.wait_until_steady()
+        self.wait_until_steady(warm_steps)
 
     def progress(self) -> tuple[float, int]:
         for _ in range(50):
@@ -102,16 +102,16 @@ class Trainer:
                 time.sleep(0.2)
         raise SystemExit("the trainer wrote no progress")
 
-    def wait_until_steady(self) -> None:
-        """Past the first ~1,000 steps, where log-spaced snapshots come every few steps."""
+    def wait_until_steady(self, warm_steps: int) -> None:
+        """Past the first steps, where log-spaced snapshots come every few steps."""
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise SystemExit(f"the trainer exited with {self.proc.returncode}")
-            if (self.run / "progress.json").exists() and self.progress()[1] >= 1200:
+            if (self.run / "progress.json").exists() and self.progress()[1] >= warm_steps:
                 return
             time.sleep(1)
-        raise SystemExit("the trainer did not reach step 1,200 in 10 minutes")
+        raise SystemExit(f"the trainer did not reach step {warm_steps} in 10 minutes")
 
     def tokens_per_s(self, during) -> float:
         """The trainer's tokens/s while `during()` runs (at least 20 s, progress updates every 2 s)."""
@@ -141,17 +141,32 @@ def attention_figures(url: str, texts: list[str], requests: int) -> dict[str, li
     return out
 
 
+def draw_time(browser: Chromium, url: str, timeout_s: float = 120) -> float:
+    """Seconds from navigating to `url` until the page is drawn: Streamlit's script run done,
+    a chart on screen, no spinner, and nothing changing afterwards for 1.5 s (not counted)."""
+    browser.send("Page.navigate", url="about:blank", session=True)
+    t0 = time.perf_counter()
+    browser.send("Page.navigate", url=url, session=True)
+    last, since = None, None
+    while time.perf_counter() - t0 < timeout_s:
+        probe = json.loads(browser.evaluate(PROBE) or "{}")
+        now = time.perf_counter()
+        ready = probe.get("state") == "notRunning" and probe.get("charts", 0) >= 1 and not probe.get("spinners")
+        if ready and probe == last:
+            if now - since >= 1.5:
+                return since - t0
+        else:
+            since = now if ready else None
+        last = probe if ready else None
+        time.sleep(0.05)
+    raise SystemExit(f"{url} was not drawn within {timeout_s:.0f} s")
+
+
 def page_figures(browser: Chromium, dashboard: str, query: str, loads: int) -> dict[str, list[float]]:
-    out = {}
-    for name, path in PAGES.items():
-        times = []
-        for _ in range(loads):
-            browser.send("Page.navigate", url="about:blank", session=True)
-            t0 = time.perf_counter()
-            browser.load(f"{dashboard}/{path}?{query}", min_charts=1, timeout_s=120)
-            times.append(time.perf_counter() - t0)
-        out[f"{name} page drawn"] = times
-    return out
+    return {
+        f"{name} page drawn": [draw_time(browser, f"{dashboard}/{path}?{query}") for _ in range(loads)]
+        for name, path in PAGES.items()
+    }
 
 
 def browse(browser: Chromium, dashboard: str, query: str, url: str, texts: list[str]):
@@ -171,6 +186,7 @@ def main() -> None:
     ap.add_argument("--run", default="attn2")
     ap.add_argument("--requests", type=int, default=25, help="per client, at 8 clients")
     ap.add_argument("--page-loads", type=int, default=6, help="per page and condition")
+    ap.add_argument("--warm-steps", type=int, default=1200, help="trainer steps before measuring it")
     args = ap.parse_args()
     suite = args.suite_dir.resolve()
     chromium = find_chromium()
@@ -201,7 +217,7 @@ def main() -> None:
             browser.load(f"{dashboard}/?{query}", min_charts=1, timeout_s=180)  # warm both
             figures["idle"] = attention_figures(attention_url, texts, args.requests)
             figures["idle"] |= page_figures(browser, dashboard, query, args.page_loads)
-            trainer = Trainer(suite, Path(tmp) / "scratch", env)
+            trainer = Trainer(suite, Path(tmp) / "scratch", env, args.warm_steps)
             procs.append(trainer.proc)
             rates["trainer alone"] = trainer.tokens_per_s(lambda: None)
             figures["training"] = {}
