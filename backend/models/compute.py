@@ -133,9 +133,11 @@ class AblationResponse(SnapshotRef):
 class LogitAttributionResponse(SnapshotRef):
     token_ids: list[int]
     tokens: list[str]
-    logits: Floats = Field(description="[position]: the model's logit for the actual next token")
+    logits: Floats = Field(
+        description="[position]: the model's logit for the actual next token minus the mean of its logits"
+    )
     contributions: list[Grid] = Field(
-        description="[position][layer][head]: each head's direct-path share of that logit"
+        description="[position][layer][head]: each head's direct-path share of that centred logit"
     )
 
 

@@ -119,8 +119,9 @@ def encode_patterns(patterns: torch.Tensor, encoding: str) -> list[dict]:
 def logit_attribution(
     store: ArtifactStore, suite: str, run: str, step: str, req: LogitAttributionRequest, limits: TextLimits
 ) -> LogitAttributionResponse:
-    """Per position, each head's direct-path contribution to the actual next token's logit
-    (`training.analysis.attribution.direct_logit_attribution_per_token`)."""
+    """Per position, each head's direct-path contribution to the actual next token's logit minus
+    the mean logit (`training.analysis.attribution.direct_logit_attribution_per_token`), and
+    that centred logit."""
     snap = store.snapshot(suite, run, step)
     tokens = encode(
         store, suite, snap, text=req.text, tokens=req.tokens, max_chars=limits.max_chars, max_tokens=limits.max_tokens
@@ -130,7 +131,8 @@ def logit_attribution(
             0
         ]  # (pos-1, layer, head)
         logits = snap.model(tokens[None], return_type="logits")[0]  # (pos, d_vocab)
-        next_logit = logits[:-1].gather(-1, tokens[1:, None])[:, 0]
+        centred = logits - logits.mean(-1, keepdim=True)  # what the contributions are shares of
+        next_logit = centred[:-1].gather(-1, tokens[1:, None])[:, 0]
     ids = tokens.tolist()
     return LogitAttributionResponse(
         suite=suite,

@@ -24,24 +24,28 @@ AblationMode = Literal["mean", "pattern_preserving"]
 def direct_logit_attribution_per_token(
     model: HookedTransformer, tokens: Int[Tensor, "batch pos"]
 ) -> Float[Tensor, "batch pos-1 layer head"]:
-    """Each head's direct contribution to the logit of the actual next token.
+    """Each head's direct contribution to the logit of the actual next token, mean-centred over
+    the vocabulary: to that logit minus the mean of all the logits.
 
-    The residual stream is a sum of the components' outputs (Elhage et al. 2021, "Residual
+    The softmax ignores what raises every logit alike, so only the centred logit says how much a
+    head favours the next token (issue 12: uncentred, a head that writes along the mean
+    unembedding direction scored large for every token). The residual stream is a sum of the components' outputs (Elhage et al. 2021, "Residual
     stream" and the path expansion), so the logit splits into one term per head; Olsson et al.
     2022 define no such score; we add it to show which heads predict the next token. A head's
     output at a position is z @ W_O (its share of `hook_attn_out`, without b_O). It reaches the
     logits through `ln_final`, whose scale 1/sigma we freeze at the value cached on the clean
     run: with a frozen scale the final LayerNorm is linear, so the heads' attributions plus
-    those of the embeddings, biases (b_O, ln_final.b, b_U) and MLPs sum exactly to the logit.
-    Centring and the gain w are applied as in the model. Index i is the logit of tokens[:, i+1]
-    predicted at position i.
+    those of the embeddings, biases (b_O, ln_final.b, b_U) and MLPs sum exactly to the centred
+    logit. LayerNorm's centring and gain w are applied as in the model. Index i is the logit of
+    tokens[:, i+1] predicted at position i.
     """
     n_layers = model.cfg.n_layers
     normalization = model.cfg.normalization_type
     names = {get_act_name("z", layer) for layer in range(n_layers)} | {"ln_final.hook_scale"}
     with torch.no_grad():
         _, cache = model.run_with_cache(tokens, names_filter=lambda name: name in names)
-        w_next = einops.rearrange(model.W_U[:, tokens[:, 1:]], "d b p -> b p d")  # (batch, pos-1, d_model)
+        w_centred = model.W_U - model.W_U.mean(-1, keepdim=True)  # logit of a token minus the mean logit
+        w_next = einops.rearrange(w_centred[:, tokens[:, 1:]], "d b p -> b p d")  # (batch, pos-1, d_model)
         per_layer = []
         for layer in range(n_layers):
             z = cache[get_act_name("z", layer)][:, :-1]  # (batch, pos-1, head, d_head)

@@ -198,7 +198,7 @@ METRICS: tuple[Metric, ...] = (
            "Model analysis table, copying (eigenvalues)", "analysis",
            lambda p: circuits.ov_eigenvalue_positivity(p.hooked)),
     Metric("logit_attribution", PER_HEAD, "direct logit attribution", None, None,
-           "the head's direct contribution to the correct next token's logit on held-out text",
+           "the head's direct contribution to the correct next token's logit minus the mean logit, on held-out text",
            "Argument 4, direct logit attribution", "analysis",
            lambda p: attribution.direct_logit_attribution(p.hooked, p.inputs.eval_tokens)),
     *(

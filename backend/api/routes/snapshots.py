@@ -70,5 +70,6 @@ def ablation(
 def logit_attribution(
     suite: SuiteName, run: RunName, step: Step, body: LogitAttributionRequest, store: StoreDep, limits: LimitsDep
 ) -> LogitAttributionResponse:
-    """Per position, each head's direct-path contribution to the logit of the actual next token."""
+    """Per position, each head's direct-path contribution to the logit of the actual next token,
+    mean-centred over the vocabulary (the softmax ignores what raises every logit alike)."""
     return probes.logit_attribution(store, suite, run, step, body, limits)

@@ -33,8 +33,9 @@ ARCHITECTURES = [
 
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES, ids=["ln", "no-ln", "shortformer-mlp"])
-def test_head_attributions_plus_the_other_components_sum_to_the_next_token_logit(make_model, architecture):
-    """With ln_final's scale frozen, the logit splits exactly into heads, embeddings, MLPs and biases."""
+def test_head_attributions_plus_the_other_components_sum_to_the_centred_next_token_logit(make_model, architecture):
+    """With ln_final's scale frozen, the logit minus the mean logit splits exactly into heads,
+    embeddings, MLPs and biases."""
     model = make_model(initializer_range=0.3, **architecture)
     with torch.no_grad():
         for block in model.blocks:  # nonzero biases, so that leaving them out would show
@@ -42,7 +43,8 @@ def test_head_attributions_plus_the_other_components_sum_to_the_next_token_logit
     tokens = random_tokens()
     logits, cache = model.run_with_cache(tokens)
     nxt = tokens[:, 1:]
-    target = logits[:, :-1].gather(-1, nxt[..., None])[..., 0]
+    centred = logits - logits.mean(-1, keepdim=True)
+    target = centred[:, :-1].gather(-1, nxt[..., None])[..., 0]
 
     rest = cache["hook_embed"] + model.b_O.sum(0)  # (batch, pos, d_model)
     if model.cfg.positional_embedding_type == "standard":
@@ -52,12 +54,29 @@ def test_head_attributions_plus_the_other_components_sum_to_the_next_token_logit
     if model.cfg.normalization_type == "LN":
         rest = (rest - rest.mean(-1, keepdim=True)) / cache["ln_final.hook_scale"] * model.ln_final.w
         rest = rest + model.ln_final.b
-    rest_logit = (rest[:, :-1] @ model.W_U + model.b_U).gather(-1, nxt[..., None])[..., 0]
+    rest_logits = rest[:, :-1] @ model.W_U + model.b_U
+    rest_logit = (rest_logits - rest_logits.mean(-1, keepdim=True)).gather(-1, nxt[..., None])[..., 0]
 
     heads = direct_logit_attribution_per_token(model, tokens)
     assert heads.shape == (3, 19, 2, 2)
     torch.testing.assert_close(heads.sum(dim=(-2, -1)) + rest_logit, target, atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(direct_logit_attribution(model, tokens), heads.mean(dim=(0, 1)))
+
+
+def test_a_head_raising_every_logit_alike_gets_no_attribution(make_model):
+    # Issue 12: uncentred, a head writing along a direction that raises every logit alike scored
+    # for every token. Here residual dimension 0 unembeds to the same +5 for every token.
+    model = make_model(normalization_type=None)
+    with torch.no_grad():
+        model.W_U[0].fill_(5.0)
+        model.blocks[1].attn.W_O[0].zero_()
+        model.blocks[1].attn.W_O[0, :, 0] = 1.0  # L1H0 writes only along dimension 0
+    tokens = random_tokens()
+    logits = model(tokens)
+    assert (logits.std(-1) > 0).all()  # other heads still tell tokens apart
+    dla = direct_logit_attribution(model, tokens)
+    assert dla[1, 0].abs() < 1e-6
+    assert (dla.flatten()[[0, 1, 3]].abs() > 1e-4).all()
 
 
 def test_a_head_with_zero_output_weights_has_zero_attribution(make_model):
