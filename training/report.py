@@ -169,6 +169,7 @@ def load_run(suite_path: Path, run: str, phase: PhaseWindow | None) -> tuple[Run
         copying=metric("copying"),
         eigenvalue_positivity=metric("eigenvalue_positivity"),
         composition_k=metric("composition_k"),
+        qk_match=metric("qk_match"),
         ablation_pp_icl=metric("ablation_pp_delta_icl"),
         per_token_loss=metric("per_token_loss"),
         phase=phase,

@@ -145,6 +145,38 @@ def random_composition_baseline(d_model: int, d_head: int, *, samples: int, seed
     return paired_composition_scores(draw(), draw()).mean().item()
 
 
+def qk_match_positivity(model: HookedTransformer) -> Float[Tensor, "layer_from head_from layer_to head_to"]:
+    """The sign of K-composition: does a later head attend where an earlier head's token
+    *matches* its own? (Olsson et al. 2022, the induction head's QK circuit; Elhage et al. 2021,
+    "Induction heads", eigenvalue analysis of the K-composition term.)
+
+    For an earlier head A and a later head B, the term of B's attention score from a query token
+    t to a key position whose A-output carries token s is M[t, s] = q_t W_Q^B (k_s)^T with
+    q_t = e_t through B's ln1 (direct path) and k_s = (e_s through A's ln1) W_V^A W_O^A through
+    B's ln1, then W_K^B: M = Q K^T, (d_vocab, d_vocab) of rank <= d_head. Its eigenvalue
+    positivity sum(lambda) / sum(|lambda|) is +1 when B attends where s = t (a match, what an
+    induction head does with a previous-token head as A), -1 when it avoids matches. The nonzero
+    eigenvalues of Q K^T are those of K^T Q (d_head x d_head), which is what is computed.
+    LayerNorm scales are frozen as in the other direct-path scores. NaN where B is not later.
+    """
+    n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
+    norm = model.cfg.normalization_type
+    out = torch.full((n_layers, n_heads, n_layers, n_heads), torch.nan)
+    with torch.no_grad():
+        for l_to in range(1, n_layers):
+            ln_to = getattr(model.blocks[l_to], "ln1", None)
+            q = direct_path_embed(model, l_to) @ model.W_Q[l_to]  # (head, d_vocab, d_head)
+            for l_from in range(l_to):
+                ov = direct_path_embed(model, l_from) @ (
+                    model.W_V[l_from] @ model.W_O[l_from]
+                )  # (head, vocab, d_model)
+                k = frozen_ln(ov, ln_to, norm)[:, None] @ model.W_K[l_to][None]  # (from, to, d_vocab, d_head)
+                small = k.transpose(-2, -1) @ q[None]  # (from, to, d_head, d_head)
+                eig = torch.linalg.eigvals(small.double())
+                out[l_from, :, l_to, :] = (eig.real.sum(-1) / eig.abs().sum(-1).clamp_min(1e-30)).float().cpu()
+    return out
+
+
 def composition_scores(
     model: HookedTransformer, *, baseline_samples: int = 100, seed: int = 0
 ) -> dict[str, Float[Tensor, "layer_from head_from layer_to head_to"]]:

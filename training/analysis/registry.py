@@ -209,6 +209,11 @@ METRICS: tuple[Metric, ...] = (
                lambda p, m=m: p.composition[m])
         for m in "qkv"
     ),
+    Metric("qk_match", ("layer_from", "head_from", "layer_to", "head_to"), "K-composition match sign", -1.0, 1.0,
+           "eigenvalue positivity of a later head's QK circuit from its query token to the token an earlier head "
+           "moved: +1 = attends where they match (an induction head reading a previous-token head)",
+           "Induction heads' QK circuit (eigenvalues of the K-composition term)", "analysis",
+           lambda p: circuits.qk_match_positivity(p.hooked)),
     Metric("per_token_loss", ("token",), "per-token loss", 0.0, None,
            "losses on a fixed set of held-out tokens: the vector whose trajectory the joint PCA draws",
            "Argument 1, per-token loss analysis", "analysis", lambda p: p.pca_losses()),

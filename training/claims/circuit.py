@@ -148,22 +148,31 @@ def _composition_row(run: RunData) -> tuple[dict | None, str, str]:
         f"{row['pair']} K-composition {row['k_composition']}, above the next pair by "
         f"{row['margin']} (largest at the last snapshot: {row['largest_pair']})"
     )
-    return row, above(row["margin"], 0.0), text
+    verdicts = [above(row["margin"], 0.0)]
+    if run.qk_match is not None and np.isfinite(run.qk_match[last][(slice(None), *pair)]).any():
+        # the match must also have the induction sign: the head attends where the tokens match
+        row["sign"] = mean_estimate(run.qk_match[last][(slice(None), *pair)])
+        verdicts.append(above(row["sign"], 0.0))
+        text += f", match sign (QK eigenvalue positivity) {row['sign']}"
+    else:
+        text += ", match sign not measured"
+    return row, combine(verdicts), text
 
 
 def claim_f(multi: Runs) -> Claim:
     """(f) The K-composition from the top previous-token head below the top induction head into
-    it is the largest of all pairs (margin over the next pair above 0)."""
+    it is the largest of all pairs (margin over the next pair above 0), and it has the sign of a
+    match (the QK circuit's eigenvalue positivity through that head above 0)."""
     rows, verdicts, details = per_run(multi, _composition_row)
     details = details or "no multi-layer run"
     if any(rows.values()):
         details += (
             f" (averaged over the last {LAST_MEASURED} analysed snapshots; resampled: those "
-            "snapshots; the match's sign, from the QK circuit's eigenvalues, is not stored and "
-            "not checked)"
+            "snapshots; the match sign: eigenvalue positivity of the induction head's QK circuit "
+            "through the previous-token head, +1 = attends where the tokens match)"
         )
     text = (
         "The induction head's key reads the output of a previous-token head of an earlier "
-        "layer: their K-composition stands above every other pair."
+        "layer: their K-composition stands above every other pair, with the sign of a match."
     )
     return claim("f", text, combine(verdicts), details, runs=rows)

@@ -28,6 +28,9 @@ class RunData:
     copying: np.ndarray | None = None  # (snapshot, layer, head)
     eigenvalue_positivity: np.ndarray | None = None  # (snapshot, layer, head) of the OV circuit
     composition_k: np.ndarray | None = None  # (snapshot, layer_from, head_from, layer_to, head_to)
+    qk_match: np.ndarray | None = (
+        None  # (snapshot, layer_from, ...) K-composition match sign, [-1, 1]
+    )
     ablation_pp_icl: np.ndarray | None = None  # (snapshot, layer, head) Δ ICL, pattern-preserving
     per_token_loss: np.ndarray | None = None  # (snapshot, token) nats, the same tokens every run
     phase: PhaseWindow | None = None  # the suite's phase window (analysis/phase.json)

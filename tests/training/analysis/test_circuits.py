@@ -10,6 +10,7 @@ from training.analysis.circuits import (
     copying_sample,
     copying_score,
     ov_eigenvalue_positivity,
+    qk_match_positivity,
     random_composition_baseline,
 )
 
@@ -155,3 +156,34 @@ def test_weight_scores_cover_every_head_of_other_architectures(make_model, archi
     for scores in (copying_score(model), ov_eigenvalue_positivity(model)):
         assert scores.shape == (2, 2) and scores.isfinite().all() and (scores.abs() <= 1).all()
     assert composition_scores(model, baseline_samples=10)["v"][0, :, 1, :].isfinite().all()
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+@pytest.mark.parametrize("normalization_type", ["LN", None])
+def test_qk_match_sign_is_plus_one_for_a_head_that_attends_to_matches(make_model, sign, normalization_type):
+    """Layer 0 copies its token (OV = identity on the embedding); layer 1's QK circuit through it is
+    sign * identity: every layer-1 head attends where layer 0's token matches its query (+1)
+    or avoids exactly that (-1)."""
+    model = make_model(d_vocab=D_VOCAB, d_model=D_MODEL, d_head=D_HEAD, normalization_type=normalization_type)
+    q = orthonormal_rows_orthogonal_to_ones(D_VOCAB, D_MODEL)
+    with torch.no_grad():
+        model.embed.W_E.copy_(q)
+        model.blocks[0].attn.W_V.copy_(q.T.expand(2, -1, -1))
+        model.blocks[0].attn.W_O.copy_(q.expand(2, -1, -1))
+        model.blocks[1].attn.W_Q.copy_(q.T.expand(2, -1, -1))
+        model.blocks[1].attn.W_K.copy_(sign * q.T.expand(2, -1, -1))
+    scores = qk_match_positivity(model)
+    torch.testing.assert_close(scores[0, :, 1, :], torch.full((2, 2), sign), atol=1e-4, rtol=0)
+    assert torch.isnan(scores[1]).all() and torch.isnan(scores[:, :, 0]).all()  # B must be later
+
+
+def test_qk_match_sign_equals_the_full_vocab_eigenvalues(make_model):
+    model = make_model(normalization_type=None)
+    scores = qk_match_positivity(model)
+    for h_from in range(2):
+        for h_to in range(2):
+            qside = model.W_E @ model.W_Q[1, h_to]
+            kside = model.W_E @ model.W_V[0, h_from] @ model.W_O[0, h_from] @ model.W_K[1, h_to]
+            eig = torch.linalg.eigvals((qside @ kside.T).double())  # (d_vocab,), mostly ~0
+            expected = (eig.real.sum() / eig.abs().sum()).item()
+            assert scores[0, h_from, 1, h_to].item() == pytest.approx(expected, abs=1e-3)

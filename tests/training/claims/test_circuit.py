@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from training.claims import circuit
@@ -44,6 +46,21 @@ def test_claim_f_passes_when_the_previous_token_pair_composes_most(make_run):
     row = c.numbers["runs"]["attn2"]
     assert c.status == "pass" and row["pair"] == "L0H1->L1H0" and row["margin"]["ci"][0] > 0
     assert row["sign"] is None and "sign" in c.details
+
+
+def with_match_sign(run, value: float):
+    """The run with a K-composition match sign of `value` for every pair (later layer only)."""
+    sign = np.full_like(run.composition_k, np.nan)
+    sign[:, 0, :, 1, :] = value
+    return dataclasses.replace(run, qk_match=sign)
+
+
+def test_claim_f_checks_the_match_sign_when_it_is_stored(make_run):
+    c = circuit.claim_f([with_match_sign(make_run("attn2"), 0.8)])
+    assert c.status == "pass" and c.numbers["runs"]["attn2"]["sign"]["value"] == 0.8
+    assert "match sign (QK eigenvalue positivity) 0.8" in c.details
+    # the same composition with the opposite sign: the head avoids matches, no induction circuit
+    assert circuit.claim_f([with_match_sign(make_run("attn2"), -0.6)]).status == "fail"
 
 
 def test_claim_f_fails_when_another_pair_composes_more(make_run):
