@@ -4,7 +4,7 @@ TransformerLens 4.0 removed `HookedTransformer`; its small from-scratch models a
 `TransformerBridge.boot_native(cfg)`, loaded with `convert_tl_checkpoint` from the 3.x
 state-dict layout our snapshots use. This module needs TransformerLens 4 and is never imported
 by the app (which pins 3.9, see `training.hooked`); it runs in a separate environment
-(`make tl4`, README "Your own notebook").
+(`make setup-tl4`, README "Your own notebook").
 
 The native model has LayerNorm or none, MLPs or none, and learned or rotary positions in every
 layer. The rest of our architecture is re-created exactly (logits equal the training model's to
@@ -31,9 +31,23 @@ from pathlib import Path
 
 import einops
 import torch
-from transformer_lens import TransformerBridge
-from transformer_lens.config import TransformerBridgeConfig
-from transformer_lens.utilities.tl_checkpoint_conversion import convert_tl_checkpoint
+
+try:
+    from transformer_lens import TransformerBridge
+    from transformer_lens.config import TransformerBridgeConfig
+    from transformer_lens.utilities.tl_checkpoint_conversion import convert_tl_checkpoint
+except ImportError as e:  # TransformerLens 3 (the app's pin) has none of these
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        found = f"transformer-lens {version('transformer-lens')}"
+    except PackageNotFoundError:
+        found = "no transformer-lens"
+    raise ImportError(
+        f"training.load_bridge needs TransformerLens 4 and this environment has {found}: use "
+        "`make setup-tl4` (.venv-tl4/) or `pip install 'transformer-lens>=4,<5'` in an environment of its own; "
+        "`training.load_hooked` loads the snapshot into TransformerLens 3"
+    ) from e
 
 from training import schema
 from training.config import ModelConfig
