@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from training import schema
-from training.analysis.registry import METRICS, PER_HEAD
+from training.analysis import registry
+from training.analysis.registry import PER_HEAD
 from training.records import MetricsIndex
 
 Kind = Literal["heads", "curves"]
@@ -40,8 +41,6 @@ DTYPES = {"run": "str", "step": "int64", "tokens": "int64", "stage": "str", "lay
 # The index's per-snapshot scalars that are not stacked arrays (the training and held-out loss
 # the trainer recorded with the snapshot, the maximum prefix-matching score over heads).
 INDEX_CURVES = ("heldout_loss", "train_loss", "max_prefix_matching")
-PER_HEAD_METRICS = tuple(m.name for m in METRICS if m.per_head)
-CURVE_METRICS = tuple(m.name for m in METRICS if m.axes == ()) + INDEX_CURVES
 
 
 def metrics_frame(path: Path | str, kind: Kind = "heads", metrics: Iterable[str] | None = None) -> pd.DataFrame:
@@ -100,7 +99,11 @@ def _runs(path: Path | str) -> list[Path]:
 def _wanted(kind: str, metrics: Iterable[str] | None) -> list[str]:
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
-    valid = PER_HEAD_METRICS if kind == "heads" else CURVE_METRICS
+    # read at call time, so that a metric added to the registry is listed here too
+    if kind == "heads":
+        valid = tuple(m.name for m in registry.METRICS if m.per_head)
+    else:
+        valid = tuple(m.name for m in registry.METRICS if m.axes == ()) + INDEX_CURVES
     if metrics is None:
         return list(valid)
     wanted = list(metrics)
