@@ -3,9 +3,12 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
+# The second environment: TransformerLens 4 for `training.bridge` (the app pins 3.9). Built once
+# and kept (ignored by git), so only the first `make test` pays for it.
+VENV_TL4 := .venv-tl4
 ARTIFACTS ?= artifacts
 
-.PHONY: setup up train test clean-venv
+.PHONY: setup setup-tl4 up train test test-tl4 clean-venv
 
 setup: $(VENV)/.installed
 
@@ -17,6 +20,16 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install -q -r requirements.txt
 	touch $@
 
+setup-tl4: $(VENV_TL4)/.installed
+
+# Its own interpreter and packages (no --system-site-packages), torch pinned first as above.
+$(VENV_TL4)/.installed: requirements-tl4.txt
+	$(PYTHON) -m venv $(VENV_TL4)
+	$(VENV_TL4)/bin/python -m pip install -q --upgrade pip
+	$(VENV_TL4)/bin/python -m pip install -q torch==2.13.0
+	$(VENV_TL4)/bin/python -m pip install -q -r requirements-tl4.txt
+	touch $@
+
 # Starts the REST service and the dashboard, prints their URLs and, if the default suite is
 # missing or unfinished, trains it in the background (interrupted runs resume). Ctrl-C stops all.
 up: setup
@@ -26,12 +39,18 @@ up: setup
 train: setup
 	$(PY) -m training train --preset default --out $(ARTIFACTS) --resume
 
-# Lint, format and the architecture's import contracts first (seconds), then the tests.
+# Lint, format and the architecture's import contracts first (seconds), then the tests, then
+# the TransformerLens 4 tests in their own environment.
 test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest
+	$(MAKE) test-tl4
+
+# `training.bridge` against TransformerLens 4 (tests/tl4; the app's pytest does not collect them).
+test-tl4: setup-tl4
+	$(VENV_TL4)/bin/python -m pytest tests/tl4
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(VENV_TL4)

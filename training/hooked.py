@@ -22,7 +22,7 @@ from transformer_lens import HookedTransformer, HookedTransformerConfig
 from training import schema
 from training.config import ModelConfig
 from training.model import Transformer, smear_keys
-from training.records import Manifest
+from training.schema import model_config as model_config_from_manifest  # re-exported by training.science
 
 EXTRA_PARAM = "smear_alpha"  # per-layer tensors that are not HookedTransformer parameters
 
@@ -107,15 +107,6 @@ def hooked_from_state(
 def hooked_from_model(model: Transformer, tokenizer=None) -> HookedTransformer:
     device = str(next(model.parameters()).device)
     return hooked_from_state(model.cfg, {k: v.detach() for k, v in model.state_dict().items()}, device, tokenizer)
-
-
-def model_config_from_manifest(manifest: Manifest) -> ModelConfig:
-    """The run's model config; ArtifactError naming the manifest if its `model` does not fit."""
-    try:
-        return ModelConfig(**manifest.model)
-    except (TypeError, ValueError) as e:  # an unknown field, or a value ModelConfig rejects
-        where = f"{manifest.suite}/{manifest.run}/manifest.json"
-        raise schema.ArtifactError(f"{where}: field 'model' does not load: {e}") from None
 
 
 def load_hooked(

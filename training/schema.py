@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from training.config import ModelConfig
 from training.records import (
     SCHEMA_VERSION,
     Manifest,
@@ -219,6 +220,15 @@ def _manifest(raw: dict, path: Path) -> Manifest:
         if s.file != snapshot_name(s.step):
             raise ArtifactError(f"{path}: field 'snapshots[{i}].file' should be {snapshot_name(s.step)!r}")
     return manifest
+
+
+def model_config(manifest: Manifest) -> ModelConfig:
+    """The run's model config; ArtifactError naming the manifest if its `model` does not fit."""
+    try:
+        return ModelConfig(**manifest.model)
+    except (TypeError, ValueError) as e:  # an unknown field, or a value ModelConfig rejects
+        where = f"{manifest.suite}/{manifest.run}/manifest.json"
+        raise ArtifactError(f"{where}: field 'model' does not load: {e}") from None
 
 
 def write_manifest(run_path: Path, manifest: Manifest) -> None:

@@ -3,7 +3,7 @@
 The REST service (and a notebook) imports `training.science` and nothing else of `training`;
 import-linter enforces it (`pyproject.toml`). What is here: the artifact schema and its typed
 records, loading a snapshot as a model, the suite tokenizer, the metric functions and their
-registry. What is not: the training loop, the analysis runs, data preparation, presets and the
+registry, and the stored metrics as data frames (`metrics_frame`, `metrics_dataset`). What is not: the training loop, the analysis runs, data preparation, presets and the
 CLI (the orchestration floor), which read and write artifacts through this same schema.
 """
 
@@ -11,7 +11,8 @@ from training import schema
 from training.allocator import keep_buffers_in_heap
 from training.analysis import attribution, circuits, loss, registry, scores, trajectory
 from training.analysis.registry import INDUCTION_THRESHOLD, METRICS, REGISTRY, Metric, best_heads
-from training.hooked import hooked_from_state, load_hooked, model_config_from_manifest
+from training.frames import metrics_dataset, metrics_frame, run_frame
+from training.hooked import hooked_from_state, load_hooked
 from training.model import Transformer, next_token_loss
 from training.records import (
     Claim,
@@ -23,6 +24,7 @@ from training.records import (
     SnapshotEntry,
 )
 from training.schema import ArtifactError, head_label
+from training.schema import model_config as model_config_from_manifest
 from training.tokenizer import BOS_ID
 from training.tokenizer import load as load_tokenizer
 
@@ -50,9 +52,12 @@ __all__ = [
     "load_hooked",
     "load_tokenizer",
     "loss",
+    "metrics_dataset",
+    "metrics_frame",
     "model_config_from_manifest",
     "next_token_loss",
     "registry",
+    "run_frame",
     "schema",
     "scores",
     "trajectory",

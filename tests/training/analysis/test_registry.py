@@ -114,7 +114,9 @@ def test_a_new_registered_metric_is_stored_and_reaches_the_api(tiny_suite, tmp_p
         names = [m["name"] for m in client.get("/registry").json()["metrics"]]
         body = client.get("/suites/tiny/runs/attn2/metrics").json()
         heads = client.get("/suites/tiny/runs/attn2/snapshots/latest/heads").json()
+        csv = client.get("/suites/tiny/runs/attn2/metrics?format=csv").text
     assert "first_token" in names
+    assert csv.count(",first_token,") == len(body["steps"]) * 2 * 2  # and the CSV table has it
     grids = np.array(body["head_metrics"]["first_token"], dtype=float)
     assert grids.shape == (len(body["steps"]), 2, 2) and (grids > 0).all()
     assert body["best_heads"]["first_token"]["heads"][-1].startswith("L")

@@ -1,0 +1,10 @@
+"""Tests that need TransformerLens 4 (`training.bridge`). They run in their own environment,
+`.venv-tl4/` (`make test-tl4`, part of `make test`); in the app's environment, which pins
+TransformerLens 3.9, they are not collected."""
+
+from importlib.metadata import version
+
+from packaging.version import Version
+
+if Version(version("transformer-lens")).major != 4:
+    collect_ignore_glob = ["test_*.py"]
