@@ -25,7 +25,9 @@ st.caption(
 )
 with st.expander("Suite data and run configurations"):
     st.json(data, expanded=False)
-    model_keys = ("n_layers", "attn_only", "d_model", "n_heads", "n_ctx", "positional", "smeared_keys")
+    # qk_pos_layers: positions enter only the first k layers' queries and keys (`default`: 1,
+    # one of its two departures from the paper, with repeat_fraction above)
+    model_keys = ("n_layers", "attn_only", "d_model", "n_heads", "n_ctx", "positional", "qk_pos_layers", "smeared_keys")
     st.dataframe(
         [
             {

@@ -173,6 +173,7 @@ class FakeService:
                     "n_ctx": N_CTX,
                     "attn_only": True,
                     "d_model": 32,
+                    "qk_pos_layers": 1,
                 },
                 "train": {"steps": self.steps[-1]},
                 "analysis": {},

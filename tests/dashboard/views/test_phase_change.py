@@ -87,3 +87,11 @@ def test_unmeasured_suite_shows_the_loss(fake):
     assert "No snapshot of this suite is measured yet" in texts(at, "info")[0]
     assert "No snapshot of attn2 is measured yet" in texts(at, "info")[-1]
     assert figure(at, "curves")["data"][1]["y"] == HELDOUT["attn2"]
+
+
+def test_the_run_table_shows_where_positions_enter(fake):
+    # one of the `default` suite's two departures from the paper: positions in layer 0 only
+    at = open_page("phase_change")
+    table = at.dataframe[0].value
+    assert list(table["qk_pos_layers"]) == [1] * len(table)
+    assert "repeat_fraction" in " ".join(texts(at, "caption"))
