@@ -41,37 +41,50 @@ STORED_TTL_S = 15  # short: a training run adds snapshots and live metrics, the 
 COMPUTED_TTL_S = 600  # attention etc. of a fixed snapshot step never changes
 GET_TIMEOUT_S = 30.0
 POST_TIMEOUT_S = 120.0  # the first request for a snapshot loads it from disk
+HEALTH_TIMEOUT_S = 3.0  # /health only lists the suites: a service that takes longer is not back yet
 START_HINT = "Start it from the repository root with `.venv/bin/uvicorn backend.main:app`"
 
 
 class ServiceError(Exception):
     """A request to the service failed; `message` says what happened and what to do."""
 
-    def __init__(self, message: str, *, status: int | None = None, detail: str | None = None):
+    def __init__(
+        self, message: str, *, status: int | None = None, detail: str | None = None, unreachable: bool = False
+    ):
         super().__init__(message)
         self.message = message
         self.status = status  # HTTP status, None when there was no answer
         self.detail = detail  # the service's own `detail`
+        self.unreachable = unreachable  # no connection, or it broke: the service is down or restarting
 
 
 def api_url() -> str:
     return os.environ.get("INDUCTIONSCOPE_API", DEFAULT_API).rstrip("/")
 
 
-def _request(method: str, base: str, path: str, *, params: dict | None = None, body: dict | None = None) -> Any:
-    timeout = GET_TIMEOUT_S if method == "GET" else POST_TIMEOUT_S
+def _request(
+    method: str,
+    base: str,
+    path: str,
+    *,
+    params: dict | None = None,
+    body: dict | None = None,
+    timeout: float | None = None,
+) -> Any:
+    timeout = timeout or (GET_TIMEOUT_S if method == "GET" else POST_TIMEOUT_S)
     try:
         # trust_env=False: a proxy from the environment must not intercept a service on localhost
         with httpx.Client(base_url=base, timeout=timeout, trust_env=False) as http:
             response = http.request(method, path, params=params, json=body)
     except httpx.TimeoutException:
         raise ServiceError(
-            f"The service at {base} did not answer {path} within {timeout:.0f} s. It may be busy; try again."
+            f"The service at {base} did not answer {path} within {timeout:g} s. It may be busy; try again."
         ) from None
     except httpx.HTTPError as e:
         raise ServiceError(
             f"The inductionscope service is not reachable at {base} ({type(e).__name__}). {START_HINT}, "
-            "or set INDUCTIONSCOPE_API to its address."
+            "or set INDUCTIONSCOPE_API to its address.",
+            unreachable=True,
         ) from None
     try:
         payload = response.json()
@@ -120,6 +133,16 @@ def _snapshot(suite: str, run: str, step: int | str) -> str:
 
 def health() -> HealthResponse:
     return _request("GET", api_url(), "/health")  # never cached: it is the liveness check
+
+
+def reachable() -> bool:
+    """Whether the service answers `/health` now (within HEALTH_TIMEOUT_S): what a page that
+    lost the service asks while it waits for it to come back."""
+    try:
+        _request("GET", api_url(), "/health", timeout=HEALTH_TIMEOUT_S)
+    except ServiceError:
+        return False
+    return True
 
 
 def registry() -> MetricRegistry:

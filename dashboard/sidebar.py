@@ -74,8 +74,12 @@ def _watch(suite: str, seen: tuple) -> None:
     new snapshots or metrics (the checkpoint moves along if it was on the latest one)."""
     try:
         fresh = client.suite_fresh(suite)
-    except client.ServiceError:
-        return  # the page itself reports the service being down
+    except client.ServiceError as e:
+        # Stopped mid-session: redraw the page, which says so and waits for it to come back. Not
+        # on the draw that comes with the page (it has just reached the service): no rerun loop.
+        if e.unreachable and time.monotonic() - st.session_state.get("_page_drawn_at", 0.0) >= REFRESH_S / 2:
+            st.rerun(scope="app")
+        return
     st.caption(f"checked for new snapshots at {time.strftime('%H:%M:%S')}")
     if _signature(fresh) != seen:
         client.clear_cache()
@@ -176,8 +180,10 @@ def render() -> Selection:
     with ui.service_errors():
         detail = client.suite(state.get("suite"))
     try:
-        status = client.status(detail["name"])
-    except client.ServiceError:
+        status = client.status(detail["name"])  # never cached: also how a lost service shows at once
+    except client.ServiceError as e:
+        if e.unreachable:  # the answers above may come from the cache: say it is gone, not stale pages
+            ui.fail(e)
         status = None  # the pages still draw; they just cannot say what trains
     runs = {r["name"]: r for r in detail["runs"] if r["status"] != "unreadable"}
     ui.need(bool(runs), f"Suite {detail['name']!r} has no readable runs yet.")
@@ -208,6 +214,7 @@ def render() -> Selection:
         client.clear_cache()
         st.rerun()
     if follow:
+        st.session_state["_page_drawn_at"] = time.monotonic()
         with sb:
             st.fragment(run_every=REFRESH_S)(_watch)(detail["name"], _signature(detail))
     sb.caption(f"Service: {client.api_url()}")

@@ -3,12 +3,14 @@ next, and error handling. Text only: every number comes from the service."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 import streamlit as st
 
+from dashboard import client
 from dashboard.api_types import MetricInfo, PhaseWindow, RunInfo, SuiteStatus, TrainingStatus
 from dashboard.client import ServiceError
 
@@ -94,9 +96,39 @@ def fmt_tokens(n: float | None) -> str:
     return f"{n:.0f}"
 
 
+RETRY_S = 5  # how often a page that lost the service asks whether it is back
+
+
+def _lost_service_retry() -> None:
+    """Drawn under the error while the service is unreachable, and rerun every RETRY_S s on its
+    own (a fragment): once `/health` answers, the whole page is drawn again, no reload needed.
+    Not on the first draw, right after the failure: a service that answers `/health` but drops
+    one route's connection would otherwise rerun the page in a tight loop."""
+    lost_at = st.session_state.get("_service_lost_at", 0.0)
+    if time.monotonic() - lost_at >= RETRY_S / 2 and client.reachable():
+        st.rerun(scope="app")
+    st.caption(
+        f"Asking again every {RETRY_S} s (last at {time.strftime('%H:%M:%S')}): the page comes back by itself "
+        "when the service answers."
+    )
+
+
+def fail(e: ServiceError) -> NoReturn:
+    """Show a failed service call as one `st.error` and stop the page, never as a traceback.
+    A service that is down or restarting is asked again every RETRY_S s and the page redraws by
+    itself when it is back; one too slow to answer (or busy, 429) gets a "Try again" button."""
+    st.error(e.message)
+    if e.unreachable:
+        st.session_state["_service_lost_at"] = time.monotonic()
+        st.fragment(run_every=RETRY_S)(_lost_service_retry)()
+    elif e.status in (None, 429):
+        st.button("Try again", icon=":material/refresh:", key="_try_again")  # a click reruns the page
+    st.stop()
+
+
 @contextmanager
 def service_errors() -> Iterator[None]:
-    """Show a failed service call as one `st.error` and stop the page, never as a traceback.
+    """Run service calls; a failure stops the page with `fail`'s message (never a traceback).
 
     A 404 (a snapshot not measured yet, no report yet) is an empty state rather than a fault: it
     is shown as `st.info` with the service's own explanation."""
@@ -105,20 +137,18 @@ def service_errors() -> Iterator[None]:
     except ServiceError as e:
         if e.status == 404:
             st.info(f"Nothing to show yet: {e.detail}.")
-        else:
-            st.error(e.message)
-        st.stop()
+            st.stop()
+        fail(e)
 
 
 def unless_missing(call: Callable[..., T], *args, **kwargs) -> T | None:
     """`call(*args, **kwargs)`, or None after an `st.info` when the service has nothing there yet
-    (404: a snapshot not measured, no report); any other failure stops the page with `st.error`."""
+    (404: a snapshot not measured, no report); any other failure stops the page (`fail`)."""
     try:
         return call(*args, **kwargs)
     except ServiceError as e:
         if e.status != 404:
-            st.error(e.message)
-            st.stop()
+            fail(e)
         st.info(f"Nothing to show yet: {e.detail}.")
         return None
 

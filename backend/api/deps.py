@@ -30,7 +30,12 @@ async def get_store(request: Request) -> ArtifactStore:
 
 
 async def get_text_limits(settings: Annotated[Settings, Depends(get_settings)]) -> TextLimits:
-    return TextLimits(max_chars=settings.max_text_chars, max_tokens=settings.max_text_tokens)
+    return TextLimits(
+        max_chars=settings.max_text_chars,
+        max_tokens=settings.max_text_tokens,
+        max_heads=settings.max_heads,
+        max_ablation_heads=settings.max_ablation_heads,
+    )
 
 
 async def get_attention_pool(request: Request) -> Executor:

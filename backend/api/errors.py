@@ -2,7 +2,8 @@
 
     (FastAPI) an unparseable body           400
     NotFoundError                          404  unknown suite, run, step or analysis table
-    InputError, RequestValidationError     422  bad layer/head, empty or too-long text, unknown field
+    InputError, RequestValidationError     422  bad layer/head, empty or too-long text, unknown field,
+                                                more heads than MAX_HEADS / MAX_ABLATION_HEADS
     (limits) a body over MAX_BODY_BYTES    413
     BusyError                              429  MAX_INFLIGHT computations running, none freed in QUEUE_TIMEOUT_S
     UnavailableError, schema.ArtifactError 503  a corrupt or missing artifact file, named
@@ -25,7 +26,8 @@ STATUS = {NotFoundError: 404, InputError: 422, BusyError: 429, UnavailableError:
 DESCRIPTIONS = {
     400: "The body could not be parsed (not UTF-8 or not JSON).",
     404: "Unknown suite, run, snapshot step or analysis table; `detail` names it.",
-    422: "Invalid request: a bad name, field, layer or head, an empty text or one longer than the model's context.",
+    422: "Invalid request: a bad name, field, layer or head, an empty text or one longer than the model's context "
+    "or MAX_TEXT_TOKENS, more heads than MAX_HEADS or MAX_ABLATION_HEADS.",
     413: "The request body is larger than the service accepts (MAX_BODY_BYTES).",
     429: "Too many on-demand computations at once: none finished while this one waited; retry shortly.",
     503: "An artifact file is corrupt, missing or being rewritten; `detail` names the file. Other snapshots are unaffected.",

@@ -6,6 +6,8 @@ CACHE_SIZE=8              snapshots kept loaded (LRU, shared by all requests)
 RESPONSE_CACHE_SIZE=64    attention answers kept, encoded (LRU; 0 turns it off)
 MAX_TEXT_CHARS=100000     longest text accepted before tokenising
 MAX_TEXT_TOKENS=4096      longest token sequence run (the model's n_ctx caps it anyway)
+MAX_HEADS=64              heads one answer holds per-position values of (attention, logit attribution)
+MAX_ABLATION_HEADS=16     heads one ablation request removes together
 TORCH_THREADS=1           torch intra-op threads (0: torch's default, one per core)
 ATTENTION_THREADS=1       threads running the attention route, first come first served
 MAX_BODY_BYTES=1000000    largest request body accepted (413 beyond)
@@ -33,6 +35,12 @@ class Settings(BaseSettings):
     response_cache_size: int = Field(64, ge=0)
     max_text_chars: int = Field(100_000, ge=1)
     max_text_tokens: int = Field(4096, ge=2)
+    # An attention answer grows with heads x tokens^2 (a pattern per head): 64 heads covers every
+    # head of every preset's models but the `paper` 6-layer ones (72), which then pick layers.
+    max_heads: int = Field(64, ge=1)
+    # An ablation is one forward pass whatever the count; the cap bounds the request and its
+    # hooks. The paper ablates one head, or an induction circuit of a few, at a time.
+    max_ablation_heads: int = Field(16, ge=1)
     # Set when the app starts serving. Our models are tiny: a forward pass takes ~1 ms on one
     # thread, while two intra-op threads on a busy 2-core machine took ~240 ms (threads waiting
     # for a core). Concurrent requests already run in parallel in the threadpool.

@@ -70,20 +70,46 @@ def _indices(kind: str, chosen: list[int] | None, n: int) -> list[int]:
     return list(dict.fromkeys(chosen))  # unique, in the order given
 
 
-def select_heads(snap: LoadedSnapshot, layers: list[int] | None, heads: list[int] | None) -> list[tuple[int, int]]:
-    """(layer, head) for every chosen head of every chosen layer (default: all)."""
+def select_heads(
+    snap: LoadedSnapshot, layers: list[int] | None, heads: list[int] | None, *, max_heads: int
+) -> list[tuple[int, int]]:
+    """(layer, head) for every chosen head of every chosen layer (default: all), at most
+    `max_heads` (MAX_HEADS) of them."""
     cfg = snap.model.cfg
-    return [
+    chosen = [
         (layer, head)
         for layer in _indices("layer", layers, cfg.n_layers)
         for head in _indices("head", heads, cfg.n_heads)
     ]
+    if len(chosen) > max_heads:
+        raise InputError(
+            f"'layers' and 'heads' select {len(chosen)} heads (every chosen head of every chosen layer; "
+            f"default: all of the model's {cfg.n_layers * cfg.n_heads}); the service returns at most {max_heads} "
+            "per request (MAX_HEADS): choose fewer"
+        )
+    return chosen
 
 
-def check_heads(snap: LoadedSnapshot, heads: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """[layer, head] pairs, each in range; duplicates dropped."""
+def check_head_count(snap: LoadedSnapshot, max_heads: int) -> None:
+    """For answers that cover every head of the model (logit attribution): at most `max_heads`."""
+    cfg = snap.model.cfg
+    if cfg.n_layers * cfg.n_heads > max_heads:
+        raise InputError(
+            f"the model has {cfg.n_layers * cfg.n_heads} heads and this answer covers all of them; the service "
+            f"returns at most {max_heads} per request (MAX_HEADS)"
+        )
+
+
+def check_heads(snap: LoadedSnapshot, heads: list[tuple[int, int]], *, max_heads: int) -> list[tuple[int, int]]:
+    """[layer, head] pairs, each in range, at most `max_heads` distinct ones; duplicates dropped."""
     cfg = snap.model.cfg
     for layer, head in heads:
         _indices("layer", [layer], cfg.n_layers)
         _indices("head", [head], cfg.n_heads)
-    return list(dict.fromkeys((int(layer), int(head)) for layer, head in heads))
+    unique = list(dict.fromkeys((int(layer), int(head)) for layer, head in heads))
+    if len(unique) > max_heads:
+        raise InputError(
+            f"'heads' lists {len(unique)} distinct heads; an ablation removes at most {max_heads} together "
+            "(MAX_ABLATION_HEADS)"
+        )
+    return unique

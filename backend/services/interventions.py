@@ -82,7 +82,7 @@ def ablation(
     """Loss and ICL score with the heads ablated together (`attribution.ablate_heads_loss`),
     against the clean run, on the text or, by default, the run's held-out evaluation contexts."""
     snap = store.snapshot(suite, run, step)
-    heads = check_heads(snap, req.heads)
+    heads = check_heads(snap, req.heads, max_heads=limits.max_ablation_heads)
     inputs, (late, early, width), _ = _settings(store, suite, run)
     strings = None
     if req.text is None and req.tokens is None:

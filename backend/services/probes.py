@@ -15,7 +15,7 @@ import torch
 from backend.models import AttentionRequest, LogitAttributionRequest, LogitAttributionResponse
 from backend.models.compute import PACKED_SCALE
 from backend.services.convert import floats, scalar
-from backend.services.inputs import encode, piece_strings, select_heads, token_strings
+from backend.services.inputs import check_head_count, encode, piece_strings, select_heads, token_strings
 from backend.services.store import ArtifactStore, LoadedSnapshot
 from training.science import attribution, head_label
 
@@ -24,8 +24,13 @@ TOP_K = 5
 
 @dataclass(frozen=True)
 class TextLimits:
+    """What one request may ask for (the settings MAX_TEXT_CHARS, MAX_TEXT_TOKENS, MAX_HEADS,
+    MAX_ABLATION_HEADS): the text's length, and how many heads an answer or an ablation covers."""
+
     max_chars: int
     max_tokens: int
+    max_heads: int
+    max_ablation_heads: int
 
 
 def attention(
@@ -37,7 +42,7 @@ def attention(
     tokens = encode(
         store, suite, snap, text=req.text, tokens=req.tokens, max_chars=limits.max_chars, max_tokens=limits.max_tokens
     )
-    heads = select_heads(snap, req.layers, req.heads)
+    heads = select_heads(snap, req.layers, req.heads, max_heads=limits.max_heads)
     key = ("attention", suite, run, snap.step, snap.sha256, tuple(tokens.tolist()), tuple(heads), req.encoding)
     return store.responses.get(key, lambda: attention_json(store, suite, run, snap, tokens, heads, req.encoding))
 
@@ -126,6 +131,7 @@ def logit_attribution(
     tokens = encode(
         store, suite, snap, text=req.text, tokens=req.tokens, max_chars=limits.max_chars, max_tokens=limits.max_tokens
     )
+    check_head_count(snap, limits.max_heads)
     with snap.lock, torch.no_grad():
         contributions = attribution.direct_logit_attribution_per_token(snap.model, tokens[None])[
             0

@@ -23,6 +23,7 @@ from tests.dashboard.fakes import FakeService
 APP = REPO / "dashboard" / "app.py"
 PAGES = ("phase_change", "heads", "attention", "trajectories", "tokens", "ablations", "claims")
 CLIENT_FUNCTIONS = (
+    "reachable",
     "registry",
     "suites",
     "suite",

@@ -34,7 +34,8 @@ SHAPES = {"attn2": (2, 2), "attn1": (1, 2)}
 PROGRESS = {"step": 120, "steps": 500, "tokens_per_s": 12345.0, "elapsed_s": 60.0, "eta_s": 190.0}
 DOWN = ServiceError(
     "The inductionscope service is not reachable at http://localhost:8000 (ConnectError). "
-    "Start it from the repository root with `.venv/bin/uvicorn backend.main:app`, or set INDUCTIONSCOPE_API to its address."
+    "Start it from the repository root with `.venv/bin/uvicorn backend.main:app`, or set INDUCTIONSCOPE_API to its address.",
+    unreachable=True,
 )
 
 
@@ -137,6 +138,10 @@ class FakeService:
         self.calls.append((name, *args))
         if self.down is not None:
             raise self.down
+
+    def reachable(self) -> bool:
+        self.calls.append(("reachable",))
+        return self.down is None
 
     def _stages(self, run: str) -> list[str]:
         if not self.measured:

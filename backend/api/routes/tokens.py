@@ -1,9 +1,9 @@
 """POST …/snapshots/{step}/losses (computed on demand) and GET /suites/{suite}/before-after
 (stored): what the dashboard's Tokens and Ablations pages draw."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
-from backend.api.deps import LimitsDep, RunName, Step, StoreDep, SuiteName
+from backend.api.deps import LimitsDep, RunName, Step, StoreDep, SuiteName, compute_slot
 from backend.api.errors import responses
 from backend.models import BeforeAfterResponse, LossesRequest, LossesResponse
 from backend.services import tokens
@@ -14,7 +14,8 @@ router = APIRouter(tags=["tokens"])
 @router.post(
     "/suites/{suite}/runs/{run}/snapshots/{step}/losses",
     response_model=LossesResponse,
-    responses=responses(400, 404, 422, 503),
+    responses=responses(400, 404, 413, 422, 429, 503),
+    dependencies=[Depends(compute_slot)],  # an on-demand computation like the snapshot routes
 )
 def losses(
     suite: SuiteName, run: RunName, step: Step, body: LossesRequest, store: StoreDep, limits: LimitsDep

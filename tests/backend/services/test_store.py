@@ -48,7 +48,8 @@ def test_encode_prepends_bos_and_checks_the_context(store, suite):
 
 def test_select_heads_defaults_to_all_and_drops_duplicates(store, suite):
     snap = store.snapshot(suite, "attn2", "latest")
-    assert inputs.select_heads(snap, None, None) == [(0, 0), (0, 1), (1, 0), (1, 1)]
-    assert inputs.select_heads(snap, [1, 1], [0]) == [(1, 0)]
+    assert inputs.select_heads(snap, None, None, max_heads=4) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert inputs.select_heads(snap, [1, 1], [0], max_heads=1) == [(1, 0)]  # counted after duplicates go
     with pytest.raises(InputError, match="head 9 is out of range: the model has 2 heads"):
-        inputs.check_heads(snap, [(0, 9)])
+        inputs.check_heads(snap, [(0, 9)], max_heads=4)
+    assert inputs.check_heads(snap, [(1, 0), (1, 0), (0, 1)], max_heads=2) == [(1, 0), (0, 1)]
