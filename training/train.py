@@ -298,8 +298,9 @@ def train_run(
         log(f"{run.name}: resuming at step {step}")
     live = LiveMetrics(run_path, preset.analysis, cfg_m.n_ctx, log) if live_metrics and main else None
     # The module that steps: DDP wraps the model (same parameters, gradients averaged over the
-    # processes); snapshots, evaluation and metrics use the model itself.
-    stepper = torch.nn.parallel.DistributedDataParallel(model, broadcast_buffers=False) if world.parallel else model
+    # processes); snapshots, evaluation and metrics use the model itself. (Its only buffers are
+    # the fixed rotary tables, the same in every process: DDP's buffer sync has nothing to change.)
+    stepper = torch.nn.parallel.DistributedDataParallel(model) if world.parallel else model
 
     def snapshot(step: int) -> None:
         nonlocal manifest

@@ -82,6 +82,11 @@ def test_torchrun_with_two_processes_trains_as_one_process_and_resumes_after_a_k
         assert wa.keys() == wb.keys()
         for key in wa:
             assert wb[key].dtype == torch.float32
+            if key.endswith("b_K"):
+                # A key bias shifts every score of a query alike, so softmax ignores it: its true
+                # gradient is 0 and AdamW turns float noise (different in the two reductions)
+                # into lr-sized steps. The function does not depend on it (losses below).
+                continue
             torch.testing.assert_close(wb[key], wa[key], rtol=1e-4, atol=1e-5, msg=f"step {a.step} {key}")
         assert b.heldout_loss == pytest.approx(a.heldout_loss, abs=1e-4)
         assert schema.sha256_file(run_path / "snapshots" / b.file) == b.sha256
