@@ -158,6 +158,7 @@ def main() -> None:
 
     rates: dict[str, list[float]] = {name: [] for name in variants}
     peaks: list[float] = []
+    memory: dict[str, float] = {}  # peak GPU memory per variant, bytes
     step = 4
     for _ in range(args.rounds):
         # The matmul rate in every round too: on a shared machine the load changes from one
@@ -165,11 +166,15 @@ def main() -> None:
         peaks.append(matmul_rate(args.mm, device, torch.bfloat16 if args.precision == "bf16" else torch.float32, 3))
         for name, (model, opt, loss_fn) in state.items():
             sync(device)
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
             t0 = time.perf_counter()
             for s in range(step, step + args.steps):
                 run_step(model, opt, batch(s), loss_fn)
             sync(device)
             rates[name].append(args.steps * tokens_per_step / (time.perf_counter() - t0))
+            if device.type == "cuda":
+                memory[name] = max(memory.get(name, 0.0), torch.cuda.max_memory_allocated(device))
         step += args.steps
     t0 = time.perf_counter()
     for s in range(200):
@@ -208,6 +213,8 @@ def main() -> None:
         f"(rounds: {', '.join(f'{p / 1e9:.0f}' for p in peaks)}); training FLOPs per token: {flops / 1e6:.3f} M "
         f"({flops_causal / 1e6:.3f} M causal)"
     )
+    if memory:
+        print("peak GPU memory allocated: " + ", ".join(f"{n} {m / 2**30:.2f} GiB" for n, m in memory.items()))
     ours = ["ours, eager", "ours, compiled"]
     best = max(ours, key=lambda n: tok_s[n])
     ratios = [f"compiled / eager {ratio('ours, compiled', 'ours, eager'):.2f}x"]

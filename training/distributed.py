@@ -4,7 +4,8 @@
     torchrun --nnodes=2 --nproc_per_node=8 --rdzv-endpoint=HOST:29500 -m training train ...
 
 torchrun sets `WORLD_SIZE`, `RANK` and `LOCAL_RANK`; without them (a plain `python -m training`)
-this is one process and nothing here does anything. With them, every process builds the same
+this is one process and nothing here does anything (with them, even `--nproc_per_node=1` runs
+through the process group and DDP: a one-GPU launch checks the multi-GPU path). With them, every process builds the same
 model from the same seed, `torch.nn.parallel.DistributedDataParallel` averages the gradients
 (NCCL on GPUs, gloo on CPUs), and each process trains on its own rows of the step's batch:
 the batch `train.batch_size` is the *global* batch, so N processes take the same steps as one
@@ -33,6 +34,7 @@ class World:
     rank: int = 0
     size: int = 1
     local_rank: int = 0
+    launched: bool = False  # by torchrun: a process group and DDP, even with one process
 
     @property
     def is_main(self) -> bool:
@@ -40,7 +42,7 @@ class World:
 
     @property
     def parallel(self) -> bool:
-        return self.size > 1
+        return self.launched
 
 
 SINGLE = World()
@@ -54,7 +56,7 @@ def from_env() -> World:
         local = int(os.environ.get("LOCAL_RANK", "0"))
     except ValueError:
         raise ConfigError("WORLD_SIZE, RANK and LOCAL_RANK must be integers (set by torchrun)") from None
-    return World(rank, size, local) if size > 1 else SINGLE
+    return World(rank, size, local, launched=True) if "WORLD_SIZE" in os.environ else SINGLE
 
 
 def init(device: str) -> World:

@@ -100,11 +100,11 @@ def test_torchrun_with_two_processes_trains_as_one_process_and_resumes_after_a_k
 
 
 def test_the_global_batch_must_split_evenly_over_the_processes():
-    distributed.check_batch(8, distributed.World(rank=1, size=2))
+    distributed.check_batch(8, distributed.World(rank=1, size=2, launched=True))
     with pytest.raises(ConfigError, match="train.batch_size 8 must be divisible by the number of processes"):
-        distributed.check_batch(8, distributed.World(rank=0, size=3))
+        distributed.check_batch(8, distributed.World(rank=0, size=3, launched=True))
     x = torch.arange(8)[:, None]
-    assert distributed.shard(x, distributed.World(rank=1, size=2)).flatten().tolist() == [4, 5, 6, 7]
+    assert distributed.shard(x, distributed.World(rank=1, size=2, launched=True)).flatten().tolist() == [4, 5, 6, 7]
     assert distributed.shard(x, distributed.SINGLE) is x
 
 
@@ -115,7 +115,7 @@ def test_without_torchrun_the_process_is_the_single_world(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "4")
     monkeypatch.setenv("RANK", "3")
     monkeypatch.setenv("LOCAL_RANK", "1")
-    assert distributed.from_env() == distributed.World(rank=3, size=4, local_rank=1)
+    assert distributed.from_env() == distributed.World(rank=3, size=4, local_rank=1, launched=True)
     monkeypatch.setenv("RANK", "x")
     with pytest.raises(ConfigError, match="RANK"):
         distributed.from_env()
