@@ -7,6 +7,7 @@
     python -m training report artifacts/<suite>
     python -m training verify artifacts/<suite>
     python -m training list [--out artifacts]
+    torchrun --nproc_per_node=N -m training train ...     # data-parallel (training.distributed)
 
 Bad input (an unknown preset, key or run, a value of the wrong type) exits with status 2 and a
 one-line message that names it; no traceback.
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_train(args) -> int:
+    from training import distributed
     from training.train import train_suite
 
     preset = apply_overrides(presets.load(args.preset), args.overrides)
@@ -94,11 +96,13 @@ def cmd_train(args) -> int:
     def after_run(run_path: Path) -> None:
         # Each run is analysed as soon as it is trained, and the suite tables and the claims
         # report are rebuilt: claims are decided as their runs arrive ("waiting" until then).
-        with suite_lock(run_path.parent, "analyze"):
+        # Another process (a trainer of another run, an `analyze`) may be at it: wait our turn.
+        with suite_lock(run_path.parent, "analyze", wait=True, log=log):
             analyze_suite(run_path.parent, only=[run_path.name])
             write_report(run_path.parent)
 
-    with suite_lock(schema.suite_dir(args.out, suite), "train"):
+    world = distributed.init(args.device)  # one process, or this process's place in a torchrun launch
+    try:
         train_suite(
             preset,
             args.out,
@@ -108,8 +112,11 @@ def cmd_train(args) -> int:
             device=args.device,
             live_metrics=not args.no_live_metrics,
             after_run=None if args.no_analyze else after_run,
-            log=log,
+            log=log if world.is_main else lambda *_: None,
+            world=world,
         )
+    finally:
+        distributed.close(world)
     return 0
 
 

@@ -116,6 +116,10 @@ class TrainConfig:
     # more on a GPU. Where no compiler is at hand the step falls back to eager, with the same
     # results to float tolerance.
     compile: bool = False
+    # Arithmetic of the training step's forward pass, CUDA only (the weights, the optimizer, the
+    # snapshots and every metric stay fp32): "fp32" (true fp32 matmuls), "tf32" (fp32 matmuls
+    # on the tensor cores, 10-bit mantissa), "bf16" (autocast: matmuls and attention in bfloat16).
+    precision: Literal["fp32", "tf32", "bf16"] = "fp32"
 
     def __post_init__(self) -> None:
         _check(self.steps >= 1, "train.steps", "must be positive")

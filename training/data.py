@@ -5,6 +5,8 @@ Sources (`DataConfig.source`):
   and idlelib excluded, sorted by path) — present on every machine, no download;
 - a local file or folder: `.txt`, `.md`, `.py`, and `.jsonl` (one document per line, `text` field);
 - `hf:NAME[:CONFIG]`: a Hugging Face dataset, streamed (or a `save_to_disk` folder as NAME);
+- a mixture of the above, `SOURCE@SHARE+SOURCE@SHARE...`: each source gives that share of
+  `max_chars` (e.g. 90% prose and 10% code, as the paper's corpus);
 - `synthetic-repeats`: sequences of a random segment repeated to fill the context, generated
   directly as token ids (a controlled task for fast tests).
 
@@ -80,14 +82,21 @@ def local_documents(source: str) -> Iterator[Document]:
             yield Document(f"{name}#{i}", record["text"])
 
 
-def hf_documents(cfg: DataConfig) -> Iterator[Document]:
-    """Stream a Hugging Face dataset (`hf:NAME[:CONFIG]`); NAME may be a `save_to_disk` folder."""
+OFFLINE_HINT = "offline, train on the standard library with --set data.source=stdlib (or a local folder)"
+
+
+def hf_documents(source: str, cfg: DataConfig) -> Iterator[Document]:
+    """Stream a Hugging Face dataset (`hf:NAME[:CONFIG]`); NAME may be a `save_to_disk` folder.
+
+    A record's text is its first string field among `cfg.hf_text_field` (comma-separated:
+    "text,content" reads prose sets and code sets, which call it `content`, alike)."""
     import datasets
 
-    spec = cfg.source[len("hf:") :]
+    spec = source[len("hf:") :]
     name, _, config = spec.partition(":")
     if not name:
         raise ConfigError("data.source: expected hf:NAME[:CONFIG]")
+    fields = [f.strip() for f in cfg.hf_text_field.split(",") if f.strip()]
     local = Path(name)
     if local.is_dir() and ((local / "dataset_info.json").exists() or (local / "dataset_dict.json").exists()):
         ds = datasets.load_from_disk(str(local))
@@ -96,32 +105,69 @@ def hf_documents(cfg: DataConfig) -> Iterator[Document]:
                 raise ConfigError(f"data.hf_split: {cfg.hf_split!r} not in {list(ds)}")
             ds = ds[cfg.hf_split]
     else:
-        ds = datasets.load_dataset(name, config or None, split=cfg.hf_split, streaming=True)
-    for i, record in enumerate(ds):
-        text = record.get(cfg.hf_text_field)
-        if not isinstance(text, str):
-            raise ConfigError(f"data.hf_text_field: record {i} has no string field {cfg.hf_text_field!r}")
+        try:
+            ds = datasets.load_dataset(name, config or None, split=cfg.hf_split, streaming=True)
+        except Exception as e:  # no network, an unknown or gated dataset: say which, and the way out
+            raise ConfigError(
+                f"data.source: cannot stream {source!r} ({type(e).__name__}: {e}); {OFFLINE_HINT}"
+            ) from None
+    records = iter(ds)
+    i = 0
+    while True:
+        try:
+            record = next(records)
+        except StopIteration:
+            return
+        except Exception as e:  # the connection dropped part-way
+            raise ConfigError(f"data.source: streaming {source!r} failed at record {i} ({e}); {OFFLINE_HINT}") from None
+        text = next((record[f] for f in fields if isinstance(record.get(f), str)), None)
+        if text is None:
+            raise ConfigError(f"data.hf_text_field: record {i} of {source!r} has no string field {cfg.hf_text_field!r}")
         yield Document(f"{name}#{i}", text)
+        i += 1
+
+
+def mixture(source: str) -> list[tuple[str, float]]:
+    """`SOURCE@SHARE+SOURCE@SHARE...` as [(source, share of max_chars)]; one plain source: [(source, 1.0)]."""
+    parts = []
+    for part in (p.strip() for p in source.split("+")):
+        name, _, share = part.rpartition("@")
+        try:
+            value = float(share)
+        except ValueError:  # no share given (an "@" in a path is not one)
+            name, value = part, 1.0
+        if not name or not value > 0:
+            raise ConfigError(f"data.source: {part!r} should be SOURCE or SOURCE@SHARE with SHARE > 0")
+        parts.append((name, value))
+    total = sum(share for _, share in parts)
+    return [(name, share / total) for name, share in parts]
+
+
+def source_documents(source: str, cfg: DataConfig) -> Iterator[Document]:
+    if source == "stdlib":
+        return stdlib_documents()
+    if source.startswith("hf:"):
+        return hf_documents(source, cfg)
+    if source == "synthetic-repeats":
+        raise ConfigError("data.source: synthetic-repeats cannot be mixed with text sources")
+    return local_documents(source)
 
 
 def documents(cfg: DataConfig) -> list[Document]:
-    """The corpus for a text source, capped at `cfg.max_chars` characters."""
-    if cfg.source == "stdlib":
-        docs = stdlib_documents()
-    elif cfg.source.startswith("hf:"):
-        docs = hf_documents(cfg)
-    else:
-        docs = local_documents(cfg.source)
-    out, total = [], 0
-    for doc in docs:
-        if not doc.text.strip():
-            continue
-        out.append(doc)
-        total += len(doc.text)
-        if total >= cfg.max_chars:
-            break
-    if not out:
-        raise ConfigError(f"data.source: {cfg.source!r} yielded no text")
+    """The corpus for a text source (or mixture), capped at `cfg.max_chars` characters; each
+    source of a mixture gives its share of them."""
+    out = []
+    for source, share in mixture(cfg.source):
+        total, budget = 0, cfg.max_chars * share
+        for doc in source_documents(source, cfg):
+            if not doc.text.strip():
+                continue
+            out.append(doc)
+            total += len(doc.text)
+            if total >= budget:
+                break
+        if total == 0:
+            raise ConfigError(f"data.source: {source!r} yielded no text")
     return out
 
 
@@ -138,12 +184,18 @@ def split(docs: list[Document], fraction: float) -> tuple[list[Document], list[D
     return train, held
 
 
+ENCODE_CHUNK = 1024  # documents per encode_batch call: its Encoding objects (offsets, token
+# strings) take ~20x the memory of the ids, so a corpus of a billion tokens is encoded in pieces
+
+
 def encode(tok, docs: list[Document]) -> np.ndarray:
     """Concatenate documents, each preceded by BOS, into one token stream."""
     ids = [np.array([tokenizer.BOS_ID], dtype=np.int64)]
-    for enc in tok.encode_batch([d.text for d in docs], add_special_tokens=False):
-        ids.append(np.asarray(enc.ids, dtype=np.int64))
-        ids.append(np.array([tokenizer.BOS_ID], dtype=np.int64))
+    for start in range(0, len(docs), ENCODE_CHUNK):
+        texts = [d.text for d in docs[start : start + ENCODE_CHUNK]]
+        for enc in tok.encode_batch(texts, add_special_tokens=False):
+            ids.append(np.asarray(enc.ids, dtype=np.int64))
+            ids.append(np.array([tokenizer.BOS_ID], dtype=np.int64))
     return np.concatenate(ids)
 
 

@@ -1,10 +1,14 @@
-"""One trainer and one analyser per suite at a time: a lock file that names its holder.
+"""One trainer per run and one analyser per suite at a time: lock files that name their holder.
 
-`<suite>/.train.lock` and `<suite>/.analyze.lock` hold the holder's pid, host and start time.
-A second process that wants the same lock is refused with a message naming the holder; a lock
-whose holder is dead (same host, no such pid) is taken over, so a killed process never keeps
-the suite locked. Creation is atomic (`O_CREAT | O_EXCL`), so two processes starting together
-cannot both win.
+`<suite>/.train-<run>.lock` (while a run trains), `<suite>/.analyze.lock` (while the suite's
+metrics, tables and report are written) and `<suite>/.data.lock` (while its tokenizer and
+token splits are built) hold the holder's pid, host and start time. A second process that
+wants the same lock is refused with a message naming the holder, or, with `wait`, waits for it
+(a trainer waits to analyse its run while another process analyses; a second trainer waits for
+the first to build the suite's data, then reuses it). A lock whose holder is dead (same host,
+no such pid) is taken over, so a killed process never keeps the suite locked. Creation is
+atomic (`O_CREAT | O_EXCL`), so two processes starting together cannot both win. Processes on
+other machines sharing the artifacts folder are taken to be alive.
 """
 
 from __future__ import annotations
@@ -38,14 +42,20 @@ def _holder(path: Path) -> dict | None:
         return None
 
 
+WAIT_POLL_S = 0.2
+
+
 @contextmanager
-def suite_lock(suite_path: Path, kind: str):
-    """Hold `<suite>/.<kind>.lock` for the duration of the block (kind: "train" or "analyze")."""
+def suite_lock(suite_path: Path, kind: str, *, wait: bool = False, log=None):
+    """Hold `<suite>/.<kind>.lock` for the duration of the block (kind: "train-<run>",
+    "analyze" or "data"). Held by a live process: LockError naming it, or with `wait`, wait
+    until it is released (`log` is told once whom it waits for)."""
     suite_path = Path(suite_path)
     suite_path.mkdir(parents=True, exist_ok=True)
     path = suite_path / f".{kind}.lock"
     me = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%d %H:%M:%S")}
-    for _ in range(3):  # a stale lock is removed, then creation is tried again
+    stale, told = 0, False
+    while True:
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
@@ -54,17 +64,24 @@ def suite_lock(suite_path: Path, kind: str):
                 time.sleep(0.05)
                 holder = _holder(path)
             if holder and (holder.get("host") != me["host"] or _alive(int(holder.get("pid", -1)))):
-                raise LockError(
-                    f"another {kind} process holds {path} (pid {holder.get('pid')} on {holder.get('host')}, "
-                    f"since {holder.get('since')}); wait for it to finish, or stop it"
-                ) from None
+                who = f"pid {holder.get('pid')} on {holder.get('host')}, since {holder.get('since')}"
+                if not wait:
+                    raise LockError(
+                        f"another {kind} process holds {path} ({who}); wait for it to finish, or stop it"
+                    ) from None
+                if log is not None and not told:
+                    log(f"waiting for {path} ({who})")
+                    told = True
+                time.sleep(WAIT_POLL_S)
+                continue
+            stale += 1
+            if stale > 3:
+                raise LockError(f"could not take {path}: it keeps reappearing") from None
             path.unlink(missing_ok=True)  # its holder is dead: the lock is stale
             continue
         with os.fdopen(fd, "w") as f:
             f.write(json.dumps(me))
         break
-    else:
-        raise LockError(f"could not take {path}: it keeps reappearing")
     try:
         yield
     finally:

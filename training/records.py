@@ -60,7 +60,9 @@ class Manifest:
     data: dict[str, Any] = field(default_factory=dict)
     code_version: str = "unknown"
     torch_version: str = ""
-    device: str = "cpu"
+    device: str = "cpu"  # where it trained: "cpu", "cuda:0" (rank 0's device in a torchrun launch)
+    precision: str = "fp32"  # the training step's arithmetic: "fp32", "tf32" or "bf16" (autocast)
+    processes: int = 1  # data-parallel processes (torchrun); train.batch_size is their global batch
     snapshot_steps: list[int] = field(default_factory=list)
     train_time_s: float | None = None
     schema_version: int = SCHEMA_VERSION

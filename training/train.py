@@ -5,10 +5,15 @@ all models see the same batches in the same order, and a resumed run continues e
 resume checkpoint holds the model, the AdamW state, the torch RNG state and the per-step losses.
 Killed at any moment (even SIGKILL) and resumed, a run writes the same snapshots, bit for bit,
 on CPU with the same thread count.
+
+Launched by `torchrun`, the same loop trains data-parallel (`training.distributed`): each
+process takes its rows of the global batch, DistributedDataParallel averages the gradients,
+and only rank 0 writes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import subprocess
 import sys
@@ -19,8 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from training import data, schema
+from training import data, distributed, schema
 from training.config import AnalysisConfig, ConfigError, Preset, RunSpec
+from training.distributed import SINGLE, World
 from training.model import Transformer, next_token_loss
 from training.records import Manifest, RunProgress, SnapshotEntry
 from training.schedule import learning_rate, snapshot_steps
@@ -43,12 +49,27 @@ def code_version() -> str:
     return (sha or "unknown") + ("+dirty" if dirty and sha else "")
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str, world: World = SINGLE) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("train.device: cuda requested but torch sees no GPU")
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and world.parallel:
+        return torch.device("cuda", world.local_rank)  # one GPU per process
     return torch.device(name)
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The dtype the training step's forward pass autocasts to (None: plain fp32), after setting
+    the `torch.backends` switch that `precision` names. CUDA only: a CPU without bf16 matrix
+    units runs bf16 slower than fp32 (this project's CPU has only AVX2), and TF32 is a GPU format."""
+    if precision != "fp32" and device.type != "cuda":
+        raise ConfigError(f"train.precision: {precision} needs a CUDA device (--device cuda); on {device} use fp32")
+    if device.type == "cuda":
+        # TF32 only when asked for: "fp32" means true fp32 matmuls, comparable across machines.
+        torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
+        torch.backends.cudnn.allow_tf32 = precision == "tf32"
+    return torch.bfloat16 if precision == "bf16" else None
 
 
 class Progress:
@@ -57,8 +78,8 @@ class Progress:
 
     WRITE_EVERY_S = 2.0
 
-    def __init__(self, total: int, start: int, label: str, log, run_path: Path | None = None):
-        self.tty = sys.stderr.isatty()
+    def __init__(self, total: int, start: int, label: str, log, run_path: Path | None = None, show: bool = True):
+        self.tty = show and sys.stderr.isatty()
         self.log, self.label, self.last, self.last_write = log, label, 0.0, 0.0
         self.run_path, self.start = run_path, start
         self.t0 = time.perf_counter()
@@ -146,12 +167,17 @@ def train_step(
     lr: float,
     grad_clip: float,
     loss_fn: Callable[[Transformer, torch.Tensor], torch.Tensor] = batch_loss,
+    autocast: torch.dtype | None = None,
 ) -> float:
     """One optimizer step on batch `x` at learning rate `lr`, gradients clipped to `grad_clip`;
-    returns the batch's loss before the step."""
+    returns the batch's loss before the step. With `autocast` (torch.bfloat16) the forward pass
+    and the loss run under `torch.autocast` (the backward follows the forward's dtypes, as
+    torch recommends); the weights, their gradients and the optimizer state stay fp32."""
     for group in opt.param_groups:
         group["lr"] = lr
-    loss = loss_fn(model, x)
+    amp = torch.autocast(x.device.type, dtype=autocast) if autocast is not None else contextlib.nullcontext()
+    with amp:
+        loss = loss_fn(model, x)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
@@ -205,13 +231,19 @@ def train_run(
     device: str,
     live_metrics: bool = True,
     log=print,
+    world: World = SINGLE,
 ) -> str:
-    """Train one run of the suite; returns "trained", "resumed" or "skipped" (already complete)."""
+    """Train one run of the suite; returns "trained", "resumed" or "skipped" (already complete).
+
+    In a torchrun launch (`world`), every process calls this; only rank 0 writes."""
     cfg_t = preset.run_train(run)
     run_path = suite_path / schema.check_name("run", run.name)
     manifest_path = run_path / schema.MANIFEST
-    if manifest_path.exists():
-        manifest = schema.read_manifest(run_path)
+    main = world.is_main
+    distributed.barrier(world)  # rank 0 has finished writing the previous run
+    manifest = schema.read_manifest(run_path) if manifest_path.exists() else None
+    distributed.barrier(world)  # every process has decided before rank 0 writes this run
+    if manifest is not None:
         if manifest.status == "complete":
             log(f"{run.name}: already trained ({len(manifest.snapshots)} snapshots), skipping")
             return "skipped"
@@ -220,7 +252,9 @@ def train_run(
                 f"run {run.name!r} in {suite_path} is incomplete: pass --resume to continue it, or delete {run_path}"
             )
     cfg_m = preset.run_model(run, info["vocab_size"])
-    dev = resolve_device(device if device != "auto" else cfg_t.device)
+    dev = resolve_device(device if device != "auto" else cfg_t.device, world)
+    amp = autocast_dtype(cfg_t.precision, dev)
+    distributed.check_batch(cfg_t.batch_size, world)
     torch.set_num_threads(cfg_t.threads)
     torch.manual_seed(cfg_t.seed)  # the one seed: model init (global RNG) and nothing else
     model = Transformer(cfg_m).to(dev)
@@ -248,11 +282,13 @@ def train_run(
         code_version=code_version(),
         torch_version=torch.__version__,
         device=str(dev),
+        precision=cfg_t.precision,
+        processes=world.size,
         tokens_per_step=tokens_per_step,
         snapshot_steps=plan,
         snapshots=[],
     )
-    for stale in run_path.glob("**/.*.tmp"):  # left by a killed writer; never referenced
+    for stale in run_path.glob("**/.*.tmp") if main else ():  # left by a killed writer; never referenced
         stale.unlink()
     if resume and (run_path / RESUME_FILE).exists():
         step, losses, elapsed = load_resume(run_path, model, opt)
@@ -260,10 +296,16 @@ def train_run(
         manifest = dataclasses.replace(manifest, snapshots=[s for s in old.snapshots if s.step <= step])
         status = "resumed"
         log(f"{run.name}: resuming at step {step}")
-    live = LiveMetrics(run_path, preset.analysis, cfg_m.n_ctx, log) if live_metrics else None
+    live = LiveMetrics(run_path, preset.analysis, cfg_m.n_ctx, log) if live_metrics and main else None
+    # The module that steps: DDP wraps the model (same parameters, gradients averaged over the
+    # processes); snapshots, evaluation and metrics use the model itself. (Its only buffers are
+    # the fixed rotary tables, the same in every process: DDP's buffer sync has nothing to change.)
+    stepper = torch.nn.parallel.DistributedDataParallel(model) if world.parallel else model
 
     def snapshot(step: int) -> None:
         nonlocal manifest
+        if not main:
+            return
         file = schema.snapshot_name(step)
         sha = schema.atomic_write_safetensors(run_path / "snapshots" / file, model.state_dict(), {"step": str(step)})
         entry = SnapshotEntry(
@@ -282,12 +324,16 @@ def train_run(
         if live is not None:  # after the manifest: the metrics index lists only visible snapshots
             live.measure(model, manifest, step)
 
+    def checkpoint(step: int) -> None:
+        if main:
+            save_resume(run_path, model, opt, step, losses, elapsed)
+
     if step == 0:
         snapshot(0)
-        save_resume(run_path, model, opt, 0, losses, elapsed)
+        checkpoint(0)
     model.train()
     loss_fn = compiled_loss() if cfg_t.compile else batch_loss
-    progress = Progress(cfg_t.steps, step, run.name, log, run_path)
+    progress = Progress(cfg_t.steps, step, run.name, log, run_path if main else None, show=main)
     t_start = time.perf_counter() - elapsed  # wall time includes evaluation and I/O
     try:
         while step < cfg_t.steps:
@@ -298,19 +344,23 @@ def train_run(
                 batch_size=cfg_t.batch_size,
                 n_ctx=cfg_m.n_ctx,
                 repeat_fraction=preset.data.repeat_fraction,
-            ).to(dev)
-            losses.append(
-                train_step(model, opt, x, lr=learning_rate(cfg_t, step), grad_clip=cfg_t.grad_clip, loss_fn=loss_fn)
             )
+            x = distributed.shard(x, world).to(dev)
+            loss = train_step(
+                stepper, opt, x, lr=learning_rate(cfg_t, step), grad_clip=cfg_t.grad_clip, loss_fn=loss_fn, autocast=amp
+            )
+            losses.append(distributed.mean(loss, world, dev))  # the global batch's loss
             step += 1
             elapsed = time.perf_counter() - t_start
             progress.update(step, cfg_t.steps, losses[-1], elapsed, tokens_per_step)
             if step in plan:
                 snapshot(step)
             if step in plan or step % cfg_t.resume_every == 0:
-                save_resume(run_path, model, opt, step, losses, elapsed)
+                checkpoint(step)
     finally:
         progress.close()
+    if not main:
+        return status
     manifest = dataclasses.replace(manifest, status="complete", train_time_s=round(elapsed, 2))
     schema.write_manifest(run_path, manifest)
     (run_path / RESUME_FILE).unlink(missing_ok=True)  # a complete run needs no resume point
@@ -333,22 +383,48 @@ def train_suite(
     live_metrics: bool = True,
     after_run: Callable[[Path], None] | None = None,
     log=print,
+    world: World = SINGLE,
 ) -> Path:
     """Prepare the suite's data and train each selected run, in the preset's order; returns the
     suite folder. `after_run(run_path)` is called when each run is complete (the CLI analyses it
-    there, so its full analysis and the claims report follow each run, not the whole suite)."""
+    there, so its full analysis and the claims report follow each run, not the whole suite).
+
+    Runs are independent: processes (or machines sharing the artifacts folder) may each train
+    other runs of one suite at once. The first builds the suite's data while the others wait
+    for it (`.data.lock`), and each run is trained by one process at a time (`.train-<run>.lock`,
+    a second is refused). In a torchrun launch only rank 0 takes locks and writes."""
+    from training.locks import suite_lock
+
     selected = preset.select_runs(runs)
     n_ctx = {preset.run_model(r, preset.model.d_vocab).n_ctx for r in selected}
     if len(n_ctx) != 1:
         raise ConfigError("model.n_ctx must be the same for every run of a suite (they share batches)")
+    n_ctx = n_ctx.pop()
     suite_path = schema.suite_dir(out, suite)
-    info = data.prepare_suite_data(preset.data, n_ctx.pop(), suite_path, log)
+    if world.is_main:
+        with suite_lock(suite_path, "data", wait=True, log=log):
+            info = data.prepare_suite_data(preset.data, n_ctx, suite_path, log)
+    distributed.barrier(world)  # the other processes read what rank 0 built
+    if not world.is_main:
+        info = data.prepare_suite_data(preset.data, n_ctx, suite_path, log)
     log(
         f"suite {suite}: {info['train_tokens']:,} training tokens, {info['heldout_tokens']:,} held-out, "
         f"vocabulary {info['vocab_size']}"
     )
     for run in selected:
-        train_run(preset, run, suite_path, info, resume=resume, device=device, live_metrics=live_metrics, log=log)
-        if after_run is not None:
+        lock = suite_lock(suite_path, f"train-{run.name}") if world.is_main else contextlib.nullcontext()
+        with lock:
+            train_run(
+                preset,
+                run,
+                suite_path,
+                info,
+                resume=resume,
+                device=device,
+                live_metrics=live_metrics,
+                log=log,
+                world=world,
+            )
+        if after_run is not None and world.is_main:
             after_run(suite_path / run.name)
     return suite_path

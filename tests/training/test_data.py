@@ -126,3 +126,69 @@ def test_repeat_fraction_copies_the_first_half_of_some_rows():
     repeated = (mixed[:, 16:] == mixed[:, :16]).all(1)
     assert 5 < repeated.sum() < 30
     assert torch.equal(mixed[~repeated], plain[~repeated]) and torch.equal(mixed[:, :16], plain[:, :16])
+
+
+def save_hf(path, field: str, texts: list[str]) -> str:
+    import datasets
+
+    datasets.Dataset.from_dict({field: texts, "other": [1] * len(texts)}).save_to_disk(str(path))
+    return f"hf:{path}"
+
+
+def test_a_mixture_gives_each_source_its_share_of_the_characters_and_reads_text_or_content(tmp_path):
+    prose = save_hf(tmp_path / "prose", "text", [f"the cat sat on mat number {i}. " * 3 for i in range(200)])
+    code = save_hf(tmp_path / "code", "content", [f"def f{i}(x):\n    return x + {i}\n" for i in range(200)])
+    cfg = DataConfig(source=f"{prose}@0.75+{code}@0.25", hf_text_field="text,content", max_chars=4000)
+    docs = data.documents(cfg)
+    chars = {src: sum(len(d.text) for d in docs if d.name.startswith(str(tmp_path / src))) for src in ("prose", "code")}
+    # each source stops at the first document that reaches its share (3,000 and 1,000 characters)
+    assert 3000 <= chars["prose"] < 3000 + 90 and 1000 <= chars["code"] < 1000 + 30
+    assert docs[0].text.startswith("the cat") and docs[-1].text.startswith("def f")
+    assert data.mixture("stdlib") == [("stdlib", 1.0)]
+    assert data.mixture("hf:a@9+hf:b@1") == [("hf:a", 0.9), ("hf:b", 0.1)]
+    assert data.mixture("data/x@y") == [("data/x@y", 1.0)]  # an "@" in a path is not a share
+    for bad in ("hf:a@0+hf:b@1", "hf:a@-1", "@0.5"):
+        with pytest.raises(ConfigError, match="SOURCE@SHARE"):
+            data.mixture(bad)
+    with pytest.raises(ConfigError, match="has no string field 'text'"):
+        data.documents(DataConfig(source=f"{prose}+{code}"))  # code has no text field
+
+
+def test_a_mixture_builds_a_suite_and_its_documents_split_alike(tmp_path):
+    prose = save_hf(tmp_path / "prose", "text", [f"the cat sat on mat number {i}. " * 3 for i in range(200)])
+    code = save_hf(tmp_path / "code", "content", [f"def f{i}(x):\n    return x + {i}\n" for i in range(200)])
+    cfg = DataConfig(source=f"{prose}@0.5+{code}@0.5", hf_text_field="text,content", max_chars=8000, vocab_size=300)
+    info = data.prepare_suite_data(cfg, 16, tmp_path / "suite", log=lambda *_: None)
+    names = info["train_documents"] + info["heldout_documents"]
+    assert any("prose#" in n for n in names) and any("code#" in n for n in names)
+    assert info["train_tokens"] == len(data.load_split(tmp_path / "suite", "train"))
+
+
+def test_encoding_in_chunks_gives_the_stream_of_one_encoding(monkeypatch):
+    tok = tokenizer.byte_tokenizer()
+    docs = [data.Document(str(i), f"doc {i} " * (i % 5 + 1)) for i in range(10)]
+    whole = data.encode(tok, docs)
+    monkeypatch.setattr(data, "ENCODE_CHUNK", 3)
+    assert np.array_equal(data.encode(tok, docs), whole)
+    assert (whole == tokenizer.BOS_ID).sum() == len(docs) + 1
+
+
+def test_the_paper_preset_streams_prose_and_code_and_falls_back_to_stdlib_only_when_asked(monkeypatch):
+    import datasets
+
+    from training import presets
+    from training.config import apply_overrides
+
+    paper = presets.load("paper")
+    sources = data.mixture(paper.data.source)
+    assert [s.split(":")[0] for s, _ in sources] == ["hf", "hf"] and [w for _, w in sources] == [0.9, 0.1]
+    budget = paper.train.steps * paper.train.batch_size * paper.model.n_ctx  # tokens
+    assert 3.5 <= paper.data.max_chars / budget <= 5  # about one pass at ~4 characters per token
+    assert apply_overrides(paper, ["data.source=stdlib"]).data.source == "stdlib"
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(datasets, "load_dataset", offline)  # no network in tests
+    with pytest.raises(ConfigError, match="cannot stream .*fineweb-edu.*--set data.source=stdlib"):
+        data.documents(paper.data)

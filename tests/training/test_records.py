@@ -65,3 +65,17 @@ def test_the_tiny_suite_files_all_load_into_their_records(tiny_suite):
         assert schema.read_metrics_index(tiny_suite / run).complete
     assert set(schema.read_phases(tiny_suite)) == set(schema.list_runs(tiny_suite))
     assert [c.id for c in schema.read_report(tiny_suite).claims] == list("abcdefg")
+
+
+def test_a_manifest_from_before_device_precision_and_processes_loads_with_their_defaults(tmp_path):
+    raw = to_json(manifest(device="cuda:0", precision="bf16", processes=2))
+    assert (raw["device"], raw["precision"], raw["processes"]) == ("cuda:0", "bf16", 2)
+    for key in ("device", "precision", "processes"):
+        raw.pop(key)  # as written by the code before these fields existed
+    (tmp_path / "manifest.json").write_text(json.dumps(raw))
+    old = schema.read_manifest(tmp_path)
+    assert (old.device, old.precision, old.processes) == ("cpu", "fp32", 1)
+    raw["processes"] = "2"
+    (tmp_path / "manifest.json").write_text(json.dumps(raw))
+    with pytest.raises(schema.ArtifactError, match="field 'processes' should be an integer"):
+        schema.read_manifest(tmp_path)
