@@ -124,7 +124,7 @@ def main() -> None:
             f"{suite} has no runs; train one: .venv/bin/python -m training train --preset tiny --out /tmp/benchart"
         )
     run = args.run or ("attn2" if "attn2" in runs else runs[0])
-    n_ctx = schema.read_manifest(suite / run)["model"]["n_ctx"]
+    n_ctx = schema.read_manifest(suite / run).model["n_ctx"]
     n_tokens = min(args.tokens, n_ctx)
     # Distinct texts, one per request, so the service's response cache never answers: the
     # figures below are the model run, not a lookup. One repeated text measures the cache.
