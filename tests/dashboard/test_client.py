@@ -3,11 +3,13 @@ message for the page. Against a small local HTTP server standing in for the serv
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
+import numpy as np
 import pytest
 
 from dashboard import client
@@ -42,6 +44,11 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["content-length"])))
         self.requests.append(("POST", self.path, body))
+        if self.path.endswith("/attention"):  # a two-token answer, its pattern packed
+            packed = base64.b64encode(np.array([65535, 16384, 49151], dtype="<u2").tobytes()).decode()
+            head = {"layer": 1, "head": 0, "label": "L1H0", "pattern": None, "packed": packed}
+            self._answer(200, json.dumps({"tokens": ["a", "b"], "patterns": [head]}))
+            return
         self._answer(200, json.dumps({"echo": body}))
 
 
@@ -69,19 +76,27 @@ def test_answers_come_back_as_json_and_are_cached(service):
 
 def test_query_parameters_and_post_bodies(service):
     assert client.run_metrics("tiny", "attn1", max_points=50)["path"].endswith("?max_points=50")
-    client.attention("tiny", "attn1", 40, "a b a b", layers=[1], heads=[0])
+    attention = client.attention("tiny", "attn1", 40, "a b a b", layers=[1], heads=[0])
+    pattern = attention["patterns"][0]["pattern"]  # unpacked: row q holds keys 0..q
+    assert pattern[0] == [1.0] and np.allclose(pattern[1], [16384 / 65535, 49151 / 65535])
     client.ablation("tiny", "attn1", 40, [(1, 0)], mode="pattern_preserving")
     posts = [r for r in service if r[0] == "POST"]
     assert posts[0] == (
         "POST",
         "/suites/tiny/runs/attn1/snapshots/40/attention",
-        {"text": "a b a b", "layers": [1], "heads": [0]},
+        {"text": "a b a b", "layers": [1], "heads": [0], "encoding": "packed"},
     )
     assert posts[1] == (
         "POST",
         "/suites/tiny/runs/attn1/snapshots/40/ablation",
         {"heads": [[1, 0]], "mode": "pattern_preserving"},
     )  # no text: held-out contexts
+
+
+def test_a_packed_pattern_of_the_wrong_size_is_a_service_error():
+    packed = base64.b64encode(np.zeros(4, dtype="<u2").tobytes()).decode()
+    with pytest.raises(client.ServiceError, match="4 weights for 2 tokens"):
+        client.unpack_pattern(packed, 2)
 
 
 def test_error_status_carries_the_services_detail(service):
