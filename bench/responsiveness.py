@@ -14,7 +14,8 @@ folder that reuses the suite's tokenizer and data):
   until the page is drawn (script run finished, charts on screen, the page stable for 1.5 s,
   which is included);
 - the trainer's tokens/s alone, and while a user browses (Chromium loading the Phase change,
-  Heads and Attention pages one after another, and the attention requests above).
+  Heads and Attention pages one after another, then ten attention requests): a heavy user who
+  never pauses, and one who reads each page for `--think-s` seconds.
 """
 
 from __future__ import annotations
@@ -169,13 +170,17 @@ def page_figures(browser: Chromium, dashboard: str, query: str, loads: int) -> d
     }
 
 
-def browse(browser: Chromium, dashboard: str, query: str, url: str, texts: list[str]):
-    """A user: page after page, then a burst of their own texts on the Attention route."""
+def browse(browser: Chromium, dashboard: str, query: str, url: str, texts: list[str], think_s: float):
+    """A user: page after page, then a burst of their own texts on the Attention route, reading
+    each answer for `think_s` seconds (0: a heavy user who never pauses)."""
 
     def run() -> None:
         for path in ("", "heads", "attention"):
             browser.load(f"{dashboard}/{path}?{query}", min_charts=1, timeout_s=120)
-        concurrent(url, [{"text": t, "encoding": "packed"} for t in texts[:10]], 1, 10)
+            time.sleep(think_s)
+        for text in texts[:10]:
+            concurrent(url, [{"text": text, "encoding": "packed"}], 1, 1)
+            time.sleep(think_s / 5)
 
     return run
 
@@ -187,6 +192,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=25, help="per client, at 8 clients")
     ap.add_argument("--page-loads", type=int, default=6, help="per page and condition")
     ap.add_argument("--warm-steps", type=int, default=1200, help="trainer steps before measuring it")
+    ap.add_argument("--think-s", type=float, default=5.0, help="the second user's pause after each page")
     args = ap.parse_args()
     suite = args.suite_dir.resolve()
     chromium = find_chromium()
@@ -221,8 +227,10 @@ def main() -> None:
             procs.append(trainer.proc)
             rates["trainer alone"] = trainer.tokens_per_s(lambda: None)
             figures["training"] = {}
-            user = browse(browser, dashboard, query, attention_url, texts)
-            rates["trainer, a user browsing"] = trainer.tokens_per_s(user)
+            heavy = browse(browser, dashboard, query, attention_url, texts, 0.0)
+            rates["trainer, a user browsing"] = trainer.tokens_per_s(heavy)
+            reader = browse(browser, dashboard, query, attention_url, texts, args.think_s)
+            rates[f"trainer, a user pausing {args.think_s:g} s"] = trainer.tokens_per_s(reader)
             figures["training"] |= attention_figures(attention_url, texts, args.requests)
             figures["training"] |= page_figures(browser, dashboard, query, args.page_loads)
             rates["trainer alone, again"] = trainer.tokens_per_s(lambda: None)
@@ -243,7 +251,9 @@ def main() -> None:
     for name, rate in rates.items():
         print(f"  {name:32s} {rate / 1000:6.1f}k tokens/s")
     alone = (rates["trainer alone"] + rates["trainer alone, again"]) / 2
-    print(f"  throughput lost to a browsing user: {1 - rates['trainer, a user browsing'] / alone:.0%}")
+    for name, rate in rates.items():
+        if "user" in name:
+            print(f"  throughput lost, {name.removeprefix('trainer, ')}: {1 - rate / alone:.0%}")
     for enc in ("json", "packed"):
         idle, busy = (np.percentile(figures[c][f"attention {enc}, 8 clients"], 95) for c in ("idle", "training"))
         print(f"  attention {enc}, 8 clients, p95 training / idle: {busy / idle:.2f}x")
