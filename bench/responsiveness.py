@@ -31,7 +31,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,6 +39,7 @@ sys.path.insert(0, str(REPO))
 from bench.attention_latency import concurrent, free_port, text_of_length  # noqa: E402
 from scripts import stack  # noqa: E402
 from tests.dashboard.browser import PROBE, Chromium, find_chromium  # noqa: E402
+from tests.dashboard.conftest import wait_for  # noqa: E402
 from training import schema  # noqa: E402
 
 PAGES = {"Phase change": "", "Attention": "attention"}
@@ -67,18 +67,6 @@ def stop(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-
-
-def wait_http(url: str, what: str, timeout_s: float = 180) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2, trust_env=False).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"{what} did not answer at {url} within {timeout_s:.0f} s")
 
 
 class Trainer:
@@ -217,8 +205,8 @@ def main() -> None:
         browser = None
         trainer = None
         try:
-            wait_http(f"{api_url}/health", "the service")
-            wait_http(f"{dashboard}/_stcore/health", "the dashboard")
+            wait_for(f"{api_url}/health", procs[0], "the service", timeout_s=180)
+            wait_for(f"{dashboard}/_stcore/health", procs[1], "the dashboard", timeout_s=180)
             browser = Chromium(chromium, Path(tmp) / "profile")
             browser.load(f"{dashboard}/?{query}", min_charts=1, timeout_s=180)  # warm both
             figures["idle"] = attention_figures(attention_url, texts, args.requests)

@@ -165,13 +165,5 @@ def load_bridge(
     Logits equal the training model's (tested to 1e-4 for every architecture option). The
     suite tokenizer is attached when present, so `bridge.to_tokens(text)` works.
     """
-    run_dir = Path(run_dir)
-    manifest = schema.read_manifest(run_dir)
-    entry = schema.find_snapshot(manifest, step)
-    state = schema.read_snapshot(run_dir, entry)
-    tok = None
-    if with_tokenizer and schema.hf_tokenizer_dir(run_dir.parent).exists():
-        from training.tokenizer import load_hf
-
-        tok = load_hf(run_dir.parent)
-    return bridge_from_state(schema.model_config(manifest), state, device, tok)
+    cfg, state, tok = schema.load_snapshot(run_dir, step, with_tokenizer=with_tokenizer)
+    return bridge_from_state(cfg, state, device, tok)

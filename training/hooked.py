@@ -22,7 +22,7 @@ from transformer_lens import HookedTransformer, HookedTransformerConfig
 from training import schema
 from training.config import ModelConfig
 from training.model import Transformer, smear_keys
-from training.schema import model_config as model_config_from_manifest  # re-exported by training.science
+from training.schema import model_config as model_config_from_manifest  # noqa: F401 (re-exported: analyze, tests)
 
 EXTRA_PARAM = "smear_alpha"  # per-layer tensors that are not HookedTransformer parameters
 
@@ -117,13 +117,5 @@ def load_hooked(
     Logits equal the training model's (tested to 1e-4 for every architecture option). The
     suite tokenizer is attached when present, so `model.to_tokens(text)` works.
     """
-    run_dir = Path(run_dir)
-    manifest = schema.read_manifest(run_dir)
-    entry = schema.find_snapshot(manifest, step)
-    state = schema.read_snapshot(run_dir, entry)
-    tok = None
-    if with_tokenizer and schema.hf_tokenizer_dir(run_dir.parent).exists():
-        from training.tokenizer import load_hf
-
-        tok = load_hf(run_dir.parent)
-    return hooked_from_state(model_config_from_manifest(manifest), state, device, tok)
+    cfg, state, tok = schema.load_snapshot(run_dir, step, with_tokenizer=with_tokenizer)
+    return hooked_from_state(cfg, state, device, tok)

@@ -245,6 +245,21 @@ def read_progress(run_path: Path) -> RunProgress | None:
     return read_record(RunProgress, path) if path.exists() else None
 
 
+def load_snapshot(run_dir: Path | str, step: int | str, *, with_tokenizer: bool) -> tuple[ModelConfig, dict, Any]:
+    """What building a snapshot into any model needs: (model config, state dict, the suite's
+    Hugging Face tokenizer or None), for `step` (an int, or "latest"). Shared by the
+    TransformerLens 3 (`hooked.load_hooked`) and 4 (`bridge.load_bridge`) loaders."""
+    run_dir = Path(run_dir)
+    manifest = read_manifest(run_dir)
+    state = read_snapshot(run_dir, find_snapshot(manifest, step))
+    tok = None
+    if with_tokenizer and hf_tokenizer_dir(run_dir.parent).exists():
+        from training.tokenizer import load_hf  # the tokenizer module reads this one
+
+        tok = load_hf(run_dir.parent)
+    return model_config(manifest), state, tok
+
+
 def find_snapshot(manifest: Manifest, step: int | str) -> SnapshotEntry:
     """The manifest entry for `step` (an int, or "latest")."""
     snaps = manifest.snapshots

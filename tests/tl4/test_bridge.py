@@ -7,9 +7,9 @@ from importlib.metadata import version
 import pytest
 import torch
 
+from tests.models import random_model as shared_random_model
 from training import load_bridge, schema
 from training.bridge import bridge_from_model, neox_to_adjacent
-from training.config import ModelConfig
 from training.model import Transformer
 from training.records import Manifest, SnapshotEntry
 
@@ -27,14 +27,7 @@ OPTIONS = [
 
 
 def random_model(**options) -> Transformer:
-    torch.manual_seed(0)
-    cfg = ModelConfig(d_model=32, n_heads=2, d_head=8, n_ctx=24, d_vocab=40, smear_init=0.3, **options)
-    model = Transformer(cfg)
-    with torch.no_grad():  # non-trivial biases, LayerNorm weights and smearing
-        for _name, p in model.named_parameters():
-            if p.ndim == 1:
-                p.normal_(0, 0.3)
-    return model.eval()
+    return shared_random_model(**options).eval()
 
 
 TOKENS = torch.randint(0, 40, (3, 24), generator=torch.Generator().manual_seed(1))

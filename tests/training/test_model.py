@@ -5,6 +5,7 @@ import itertools
 import pytest
 import torch
 
+from tests.models import random_model
 from training.config import ConfigError, ModelConfig
 from training.hooked import hooked_from_model
 from training.model import Transformer, smear_keys
@@ -22,17 +23,6 @@ OPTIONS = [
     dict(n_layers=3, attn_only=False, layernorm=True, positional="rotary", smeared_keys=True, qk_pos_layers=1),
     dict(n_layers=2, attn_only=True, layernorm=True, positional="rotary", smeared_keys=False, qk_pos_layers=1),
 ]
-
-
-def random_model(**options) -> Transformer:
-    torch.manual_seed(0)
-    cfg = ModelConfig(d_model=32, n_heads=2, d_head=8, n_ctx=24, d_vocab=40, smear_init=0.3, **options)
-    model = Transformer(cfg)
-    with torch.no_grad():  # non-trivial biases, LayerNorm weights and smearing
-        for _name, p in model.named_parameters():
-            if p.ndim == 1:
-                p.normal_(0, 0.3)
-    return model
 
 
 @pytest.mark.parametrize("options", OPTIONS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
