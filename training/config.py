@@ -75,6 +75,10 @@ class DataConfig:
     # Share of training contexts whose second half repeats their first half (held-out text is
     # never altered): more repeated text, a stronger incentive to form induction heads sooner.
     repeat_fraction: float = 0.0
+    # Where the repeat sits: "half" (the second half copies the first, a fixed offset of
+    # n_ctx/2) or "random" (a segment of random length copied to a random later offset:
+    # `training.data.repeat_segments`; no positional shortcut predicts it).
+    repeat_layout: Literal["half", "random"] = "half"
     hf_split: str = "train"
     hf_text_field: str = "text"
     synthetic_vocab: int = 64  # synthetic-repeats: number of distinct tokens

@@ -284,23 +284,55 @@ def load_split(suite_path: Path, name: str) -> np.ndarray:
 
 
 def train_batch(
-    stream: np.ndarray, step: int, *, seed: int, batch_size: int, n_ctx: int, repeat_fraction: float = 0.0
+    stream: np.ndarray,
+    step: int,
+    *,
+    seed: int,
+    batch_size: int,
+    n_ctx: int,
+    repeat_fraction: float = 0.0,
+    repeat_layout: str = "half",
 ) -> Int[Tensor, "batch pos"]:
     """The batch for `step`: random windows drawn by an RNG keyed on (seed, step).
 
     Keying on the step (not on a running RNG) makes every run of a suite see the same batches
     in the same order, and makes resuming at any step exact with no data state to save.
-    With `repeat_fraction` > 0, that share of the windows (drawn by the same RNG) has its second
-    half replaced by a copy of its first half: real text, seen twice (`DataConfig.repeat_fraction`).
+    With `repeat_fraction` > 0, that share of the windows (drawn by the same RNG) repeats some
+    of its own text (`DataConfig.repeat_fraction`, `repeat_layout`): "half", the second half
+    is a copy of the first; "random", a segment of random length L in [n_ctx/4, n_ctx/2] is
+    copied to a random later offset P in [L, n_ctx - L] (`repeat_segments`).
     """
     rng = np.random.default_rng([seed, step])
     starts = rng.integers(0, len(stream) - n_ctx, size=batch_size)
     batch = np.stack([stream[s : s + n_ctx] for s in starts]).astype(np.int64)
     if repeat_fraction > 0:
         rows = rng.random(batch_size) < repeat_fraction
-        half = n_ctx // 2
-        batch[rows, half:] = batch[rows, : n_ctx - half]
+        if repeat_layout == "half":
+            half = n_ctx // 2
+            batch[rows, half:] = batch[rows, : n_ctx - half]
+        else:
+            for row, (source, offset, length) in zip(
+                np.flatnonzero(rows), repeat_segments(rng, int(rows.sum()), n_ctx)
+            ):
+                batch[row, source + offset : source + offset + length] = batch[row, source : source + length]
     return torch.from_numpy(batch)
+
+
+def repeat_segments(rng: np.random.Generator, n: int, n_ctx: int) -> np.ndarray:
+    """(n, 3) random repeats for `repeat_layout="random"`: (source start, offset, length).
+
+    The length L is uniform in [n_ctx/4, n_ctx/2], the offset P (copy start minus source start)
+    uniform in [L, n_ctx - L], so the copy never overlaps its source, and the source start
+    uniform over the positions that keep the copy inside the context. A fixed offset (the
+    "half" layout always copies at n_ctx/2) is a positional shortcut a model can learn instead
+    of matching tokens (issue 12: the 1-layer control attended to q-127 regardless of content);
+    drawn offsets leave matching as the only rule that works.
+    """
+    low, high = max(n_ctx // 4, 1), max(n_ctx // 2, 1)
+    length = rng.integers(low, high + 1, size=n)
+    offset = rng.integers(length, n_ctx - length + 1)
+    source = rng.integers(0, n_ctx - offset - length + 1)
+    return np.stack([source, offset, length], axis=1)
 
 
 def eval_batch(stream: np.ndarray, *, n_sequences: int, n_ctx: int, seed: int = 1234) -> Int[Tensor, "batch pos"]:

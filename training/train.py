@@ -344,6 +344,7 @@ def train_run(
                 batch_size=cfg_t.batch_size,
                 n_ctx=cfg_m.n_ctx,
                 repeat_fraction=preset.data.repeat_fraction,
+                repeat_layout=preset.data.repeat_layout,
             )
             x = distributed.shard(x, world).to(dev)
             loss = train_step(

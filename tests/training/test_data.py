@@ -128,6 +128,37 @@ def test_repeat_fraction_copies_the_first_half_of_some_rows():
     assert torch.equal(mixed[~repeated], plain[~repeated]) and torch.equal(mixed[:, :16], plain[:, :16])
 
 
+def test_random_repeats_copy_a_segment_to_a_drawn_offset_and_leave_the_rest_alone():
+    stream = np.arange(1_000_000)  # every token distinct: a repeat is the only equality
+    n_ctx, offsets, lengths = 64, set(), set()
+    for step in range(20):
+        plain = data.train_batch(stream, step, seed=0, batch_size=32, n_ctx=n_ctx)
+        mixed = data.train_batch(
+            stream, step, seed=0, batch_size=32, n_ctx=n_ctx, repeat_fraction=0.5, repeat_layout="random"
+        )
+        for row in range(32):
+            changed = torch.nonzero(mixed[row] != plain[row]).flatten()
+            if len(changed) == 0:
+                continue
+            # one contiguous copy of an earlier stretch of the same window
+            first, last = int(changed[0]), int(changed[-1])
+            length = last - first + 1
+            assert len(changed) == length and n_ctx // 4 <= length <= n_ctx // 2
+            offset = first - int(mixed[row, first] - plain[row, 0])  # how far back the copy reads
+            assert length <= offset <= n_ctx - length
+            assert torch.equal(mixed[row, first : last + 1], plain[row, first - offset : last + 1 - offset])
+            offsets.add(offset)
+            lengths.add(length)
+    assert len(offsets) > 20 and len(lengths) > 10  # drawn, not fixed
+
+
+def test_repeat_segments_stay_inside_the_context():
+    rng = np.random.default_rng(0)
+    for n_ctx in (8, 9, 64, 256):
+        source, offset, length = data.repeat_segments(rng, 500, n_ctx).T
+        assert (source >= 0).all() and (offset >= length).all() and (source + offset + length <= n_ctx).all()
+
+
 def save_hf(path, field: str, texts: list[str]) -> str:
     import datasets
 

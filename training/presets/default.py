@@ -23,6 +23,8 @@ PRESET = Preset(
         # means something (single bytes recur everywhere); 1024 keeps the unembedding cheap
         repeat_fraction=0.25,  # without it no plain 2-layer run formed an induction head within
         # 7,600 steps (runs D, R1); with it and layer-0 rotary, layer 1 crossed 0.3 at step 8,865 (E2L)
+        repeat_layout="random",  # a random segment at a random offset: a fixed offset taught the
+        # 1-layer control to attend to q-127 regardless of content (LOG.md round 6)
     ),
     model=ModelConfig(
         n_layers=2,
