@@ -237,7 +237,12 @@ class BeforeAfterRun(TypedDict):
     before_step: int
     after_step: int
     loss_change: float | None
+    mode: str  # the ablation compared: "pattern_preserving" (or "mean" in older tables)
     alignment: Grid  # cosine with the reversed before-and-after vector
+    projection: Grid | None  # share of the before-and-after change the head's ablation undoes
+    induction_heads: list[list[int]]  # [[layer, head], ...]
+    induction_projection: float | None  # the same for all induction heads ablated together
+    induction_alignment: float | None
     note: str
 
 

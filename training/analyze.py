@@ -102,6 +102,7 @@ def run_inputs(suite_path: Path, n_ctx: int, cfg: AnalysisConfig) -> ProbeInputs
         composition_baseline_samples=cfg.composition_baseline_samples,
         copying_tokens=circuits.copying_sample(len(counts), cfg.copying_tokens, cfg.copying_seed, exclude=(BOS_ID,)),
         pca_tokens=tuple(pca_token_set(heldout, n_ctx, cfg.pca_tokens, cfg.pca_seed, cfg.pca_tokens_per_context)),
+        icl_tokens=data.eval_batch(heldout, n_sequences=cfg.icl_sequences, n_ctx=n_ctx, seed=cfg.icl_seed),
     )
 
 
@@ -263,6 +264,7 @@ def stack_run_metrics(run_path: Path, manifest: Manifest, cfg: AnalysisConfig, i
         arrays[metric.name] = ArrayInfo(f"{metric.name}.npy", list(stacked.shape), ["snapshot", *metric.axes])
     scalars = {
         "icl_score": [float(m["icl_score"]) for m in per_snap],
+        "icl_wide": [float(m["icl_wide"]) if "icl_wide" in m else None for m in per_snap],
         "eval_loss": [float(m["eval_loss"]) for m in per_snap],
         "heldout_loss": [e.heldout_loss for e in entries],
         "train_loss": [e.train_loss for e in entries],

@@ -159,10 +159,13 @@ def load_run(suite_path: Path, run: str, phase: PhaseWindow | None) -> tuple[Run
     def metric(name: str) -> np.ndarray | None:
         return schema.read_metric(path, name, index) if name in index.arrays else None
 
+    icl = _curve(index.scalars["icl_score"])
+    wide = _curve(index.scalars.get("icl_wide"))
     data = RunData(
         name=run,
         steps=np.asarray(index.steps),
-        icl=_curve(index.scalars["icl_score"]),
+        icl=wide if wide is not None and np.isfinite(wide).all() else icl,
+        ablation_icl=icl,
         prefix=metric("prefix_matching"),
         heldout_loss=heldout_curve(manifest, index),
         previous_token=metric("previous_token"),

@@ -30,6 +30,7 @@ from training.model import Transformer, next_token_loss
 
 Stage = Literal["live", "analysis", "ablation"]
 PER_HEAD = ("layer", "head")
+ICL_CHUNK = 64  # contexts per forward pass of `icl_wide`: only changes speed
 INDUCTION_THRESHOLD = scores.INDUCTION_THRESHOLD
 
 
@@ -50,6 +51,7 @@ class ProbeInputs:
     copying_tokens: Tensor | None = None  # the copying score's sample of token types (None: all)
     # (tokens, scored indices) chunks whose losses form the per-token-loss vector (PCA)
     pca_tokens: tuple[tuple[Tensor, Tensor], ...] = ()
+    icl_tokens: Tensor | None = None  # (icl_sequences, n_ctx) held-out contexts for `icl_wide`
 
 
 class Probe:
@@ -116,6 +118,18 @@ class Probe:
             )
         return cache[mode]
 
+    @cached_property
+    def icl_wide(self) -> Float[Tensor, "example"]:
+        """The ICL score of each of the `icl_tokens` contexts (`loss.icl_by_example` on them),
+        in chunks, unembedding only the indices it reads."""
+        i = self.inputs
+        late, early = loss.icl_indices(i.icl_tokens.shape[1] - 1, late=i.icl_late, early=i.icl_early, width=i.icl_width)
+        with torch.no_grad():
+            losses = torch.cat(
+                [self.fast.losses_at(x.to(self.device), late + early) for x in i.icl_tokens.split(ICL_CHUNK)]
+            )
+        return losses[:, : len(late)].mean(-1) - losses[:, len(late) :].mean(-1)
+
     def pca_losses(self) -> Tensor:
         with torch.no_grad():
             return torch.cat(
@@ -173,6 +187,12 @@ METRICS: tuple[Metric, ...] = (
            "In-context learning, key concepts", "live",
            lambda p: loss.icl_by_example(p.per_token, late=p.inputs.icl_late, early=p.inputs.icl_early,
                                          width=p.inputs.icl_width)),
+    Metric("icl_wide", (), "ICL score (wide)", None, None,
+           "the ICL score on many more held-out contexts (512 by default): the one the claims read",
+           "In-context learning, key concepts", "analysis", lambda p: p.icl_wide.mean()),
+    Metric("icl_wide_by_example", ("example",), "ICL score per context (wide)", None, None,
+           "the wide ICL score of each of its held-out contexts: what its confidence interval resamples",
+           "In-context learning, key concepts", "analysis", lambda p: p.icl_wide),
     Metric("loss_by_position", ("context_index",), "loss by position", 0.0, None,
            "mean held-out loss at each context index i (predicting token i+1 from tokens 0..i)",
            "Argument 1, loss by token index", "live", lambda p: loss.loss_by_position(p.per_token)),

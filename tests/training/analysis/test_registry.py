@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from training import schema
-from training.analysis import registry
+from training.analysis import loss, registry
 from training.analysis.registry import Metric, Probe, ProbeInputs
 from training.config import ModelConfig
-from training.model import Transformer
+from training.model import Transformer, next_token_loss
 
 
 def tiny_probe(n_layers: int = 2) -> Probe:
@@ -28,6 +28,7 @@ def tiny_probe(n_layers: int = 2) -> Probe:
         prefix_repeats=4,
         composition_baseline_samples=5,
         pca_tokens=((torch.randint(0, 50, (2, 32), generator=g), torch.tensor([[3], [9]])),),
+        icl_tokens=torch.randint(0, 50, (70, 32), generator=g),  # > ICL_CHUNK: more than one chunk
     )
     return Probe(model, inputs)
 
@@ -39,7 +40,8 @@ def test_every_registered_metric_has_the_shape_its_axes_declare():
     sizes |= {"context_index": 31, "token": 2, "example": 4}
     assert set(out) == set(registry.REGISTRY)
     for metric in registry.METRICS:
-        assert tuple(out[metric.name].shape) == tuple(sizes[a] for a in metric.axes), metric.name
+        expected = tuple(70 if metric.name == "icl_wide_by_example" else sizes[a] for a in metric.axes)
+        assert tuple(out[metric.name].shape) == expected, metric.name
         assert metric.meaning and metric.section and metric.label
 
 
@@ -56,6 +58,18 @@ def test_per_head_values_stay_in_their_declared_range():
 def test_icl_score_is_the_mean_of_the_per_example_scores():
     out = registry.measure(tiny_probe(), ["live"])
     assert out["icl_score"].item() == pytest.approx(out["icl_by_example"].mean().item(), abs=1e-6)
+
+
+def test_the_wide_icl_score_is_the_icl_score_of_its_own_contexts():
+    # the same definition as `icl_score` (full forward pass, every index unembedded), on the
+    # wide set of contexts: only which indices are unembedded differs
+    probe = tiny_probe()
+    out = registry.measure(probe, ["analysis"])
+    i = probe.inputs
+    full = next_token_loss(probe.fast(i.icl_tokens), i.icl_tokens)
+    expected = loss.icl_by_example(full, late=i.icl_late, early=i.icl_early, width=i.icl_width)
+    assert torch.allclose(out["icl_wide_by_example"], expected, atol=1e-5)
+    assert out["icl_wide"].item() == pytest.approx(expected.mean().item(), abs=1e-6)
 
 
 def test_live_stage_needs_no_hooked_model():
