@@ -29,6 +29,7 @@ ICL = {"attn2": [0.05, 0.04, -0.1, -0.6, -0.9, -0.9512], "attn1": [0.05, 0.03, 0
 INDUCTION_PEAK = 0.8312  # L1H1's prefix-matching score at the last step
 INDUCTION_COPYING = 0.7123
 ALIGNMENT = 0.9321  # L1H1's stored cosine with the reversed before-and-after vector
+PROJECTION = 0.8123  # the share of the before-and-after change L1H1's ablation undoes
 THRESHOLD = 0.3
 SHAPES = {"attn2": (2, 2), "attn1": (1, 2)}
 PROGRESS = {"step": 120, "steps": 500, "tokens_per_s": 12345.0, "elapsed_s": 60.0, "eta_s": 190.0}
@@ -132,6 +133,7 @@ class FakeService:
         self.measured = True
         self.training: str | None = None
         self.missing_heads: set[int] = set()  # steps whose head table answers 404
+        self.old_before_after = False  # a before-and-after table written before projections
         self.calls: list[tuple] = []
 
     def _call(self, name: str, *args) -> None:
@@ -357,9 +359,18 @@ class FakeService:
                 "before_step": WINDOW[0],
                 "after_step": WINDOW[1],
                 "loss_change": -0.7654,
+                "mode": "pattern_preserving",
                 "alignment": [[0.05, -0.02], [0.11, ALIGNMENT]],
-                "note": "cosine with the reversed before-and-after vector",
+                "projection": [[0.02, -0.01], [0.06, PROJECTION]],
+                "induction_heads": [[1, 1]],
+                "induction_projection": 0.8456,
+                "induction_alignment": 0.9412,
+                "note": "projection and cosine with the reversed before-and-after vector",
             }
+            if self.old_before_after:
+                runs["attn2"] = {k: runs["attn2"][k] for k in ("before_step", "after_step", "loss_change", "alignment")}
+                runs["attn2"] |= {"mode": "mean", "projection": None, "induction_heads": [], "note": "cosine"}
+                runs["attn2"] |= {"induction_projection": None, "induction_alignment": None}
         return {"suite": suite, "runs": runs}
 
     def report(self, suite):
