@@ -200,6 +200,7 @@ class RunMetricsResponse(TypedDict):
     tokens_seen: list[int]
     stages: list[Stage]
     icl_score: Floats  # negative = in-context learning
+    icl_wide: Floats  # on 512 contexts; null where only live metrics are measured
     icl_late: int | None
     icl_early: int | None
     icl_width: int | None

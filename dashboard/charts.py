@@ -54,6 +54,13 @@ def shade_window(
     )
 
 
+def icl_curve(m: RunMetricsResponse) -> list:
+    """The ICL curve to draw: the wide score (512 contexts) once every snapshot has it, the live
+    one (32 contexts) while the run is measured live only."""
+    wide = m.get("icl_wide") or []
+    return wide if len(wide) == len(m["icl_score"]) and all(v is not None for v in wide) else m["icl_score"]
+
+
 def training_curves(
     metrics: dict[str, RunMetricsResponse], tokens_per_step: dict[str, int], threshold: float | None = None
 ) -> go.Figure:
@@ -103,7 +110,7 @@ def training_curves(
         )
         x = positive(m["tokens_seen"])
         best = m["best_heads"].get("prefix_matching") or {"values": [], "heads": []}
-        for row, y, text in ((2, m["icl_score"], None), (3, best["values"], best["heads"])):
+        for row, y, text in ((2, icl_curve(m), None), (3, best["values"], best["heads"])):
             fig.add_trace(
                 go.Scatter(
                     x=x,

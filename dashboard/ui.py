@@ -185,6 +185,18 @@ def before_after_steps(steps: list[int], phase: PhaseWindow | None) -> tuple[int
     return steps[0], steps[-1]
 
 
+def repeat_text(config: dict) -> str:
+    """What a suite's data config says about repeated training contexts."""
+    share = config.get("repeat_fraction", 0)
+    if not share:
+        return "repeat_fraction 0 (no training context repeats its text)"
+    if config.get("repeat_layout", "half") == "random":
+        what = "training contexts that repeat a stretch of their own text at a random offset"
+    else:
+        what = "training contexts whose second half repeats the first: always the same offset"
+    return f"repeat_fraction {share} ({what}; held-out text is never altered)"
+
+
 def joint_ablation_text(ba: dict) -> str:
     """A sentence on the induction heads' joint ablation in a before-and-after table row."""
     heads = ", ".join(head_label(layer, head) for layer, head in ba.get("induction_heads") or [])

@@ -183,6 +183,11 @@ class RunMetricsResponse(BaseModel):
         description="loss at context index icl_late minus at icl_early (each averaged over ±icl_width indices); "
         "negative = in-context learning"
     )
+    icl_wide: Floats = Field(
+        default_factory=list,
+        description="the same score on 512 other held-out contexts (null where only the live metrics are "
+        "measured; empty for runs analysed before it existed): the one the claims and the phase window read",
+    )
     icl_late: int | None
     icl_early: int | None
     icl_width: int | None

@@ -105,6 +105,7 @@ def run_metrics(store: ArtifactStore, suite: str, run: str, max_points: int | No
         tokens_seen=metrics.index.tokens_seen if metrics else [],
         stages=stages,
         icl_score=_array(metrics, "icl_score"),
+        icl_wide=_array(metrics, "icl_wide"),
         icl_late=settings.get("icl_late"),
         icl_early=settings.get("icl_early"),
         icl_width=settings.get("icl_width"),

@@ -20,13 +20,12 @@ config = data.get("config", {})
 st.caption(
     f"**Data** of suite `{sel.suite}`: source `{data.get('source', '?')}` · {data.get('tokenizer', '?')} tokenizer, "
     f"vocabulary {data.get('vocab_size', 0):,} · {data.get('train_tokens', 0):,} training and "
-    f"{data.get('heldout_tokens', 0):,} held-out tokens · repeat_fraction {config.get('repeat_fraction', 0)} "
-    f"(training contexts whose second half repeats the first; held-out text is never altered)"
+    f"{data.get('heldout_tokens', 0):,} held-out tokens · {ui.repeat_text(config)}"
 )
 with st.expander("Suite data and run configurations"):
     st.json(data, expanded=False)
     # qk_pos_layers: positions enter only the first k layers' queries and keys (`default`: 1,
-    # one of its two departures from the paper, with repeat_fraction above)
+    # one of its two departures from the paper, with the repeats above)
     model_keys = ("n_layers", "attn_only", "d_model", "n_heads", "n_ctx", "positional", "qk_pos_layers", "smeared_keys")
     st.dataframe(
         [

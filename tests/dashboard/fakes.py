@@ -26,6 +26,8 @@ WINDOW = (20, 80)
 N_CTX = 8
 HELDOUT = {"attn2": [6.0, 5.5, 5.0, 4.2, 3.9876, 3.9], "attn1": [6.0, 5.6, 5.2, 4.9, 4.7654, 4.7]}
 ICL = {"attn2": [0.05, 0.04, -0.1, -0.6, -0.9, -0.9512], "attn1": [0.05, 0.03, 0.0, -0.1, -0.15, -0.1687]}
+# the wide ICL score (512 contexts), drawn instead once a run is fully analysed
+ICL_WIDE = {"attn2": [0.01, 0.0, -0.12, -0.55, -0.81, -0.8234], "attn1": [0.01, 0.0, -0.02, -0.08, -0.1, -0.1123]}
 INDUCTION_PEAK = 0.8312  # L1H1's prefix-matching score at the last step
 INDUCTION_COPYING = 0.7123
 ALIGNMENT = 0.9321  # L1H1's stored cosine with the reversed before-and-after vector
@@ -201,7 +203,7 @@ class FakeService:
             "vocab_size": 384,
             "train_tokens": 52493,
             "heldout_tokens": 1281,
-            "config": {"source": "stdlib", "repeat_fraction": 0.25, "vocab_size": 384},
+            "config": {"source": "stdlib", "repeat_fraction": 0.25, "repeat_layout": "random", "vocab_size": 384},
         }
         return {"name": name, "data": data, "runs": runs}
 
@@ -276,6 +278,7 @@ class FakeService:
             "tokens_seen": [s * TOKENS_PER_STEP for s in self.steps[:n]],
             "stages": stages,
             "icl_score": _at(ICL[run], n),
+            "icl_wide": _at(ICL_WIDE[run], n) if self._full(run) else [None] * n,
             "icl_late": 6,
             "icl_early": 1,
             "icl_width": 1,

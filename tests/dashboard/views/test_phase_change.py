@@ -2,7 +2,7 @@
 while a run trains, its live curves and one status line."""
 
 from tests.dashboard.conftest import assert_clean, figure, open_page, texts
-from tests.dashboard.fakes import HELDOUT, ICL, INDUCTION_PEAK, THRESHOLD, TOKENS_PER_STEP, WINDOW
+from tests.dashboard.fakes import HELDOUT, ICL, ICL_WIDE, INDUCTION_PEAK, THRESHOLD, TOKENS_PER_STEP, WINDOW
 
 
 def by_name(fig: dict) -> dict[str, list[dict]]:
@@ -20,7 +20,7 @@ def test_curves_of_every_run_carry_the_services_values(fake):
     assert {"attn2", "attn1", "attn2 held-out", "attn1 held-out"} <= set(traces)
     assert traces["attn2 held-out"][0]["y"] == HELDOUT["attn2"]
     icl, max_prefix = traces["attn2"][1], traces["attn2"][2]
-    assert icl["y"] == ICL["attn2"] and max_prefix["y"][-1] == INDUCTION_PEAK
+    assert icl["y"] == ICL_WIDE["attn2"] and max_prefix["y"][-1] == INDUCTION_PEAK  # analysed: the wide ICL
     assert max_prefix["text"][-1] == "L1H1"  # the service's best head, not a max taken here
     assert icl["x"][0] is None and icl["x"][1] == 10 * TOKENS_PER_STEP  # step 0 has no place on a log axis
     assert fig["layout"]["xaxis"]["type"] == "log"
@@ -42,6 +42,7 @@ def test_suite_data_is_stated(fake):
     at = open_page("phase_change")
     caption = texts(at, "caption")[0]
     assert "stdlib" in caption and "repeat_fraction 0.25" in caption and "vocabulary 384" in caption
+    assert "at a random offset" in caption
 
 
 def test_loss_by_position_heatmap_and_curves_show_the_selected_run(fake):
