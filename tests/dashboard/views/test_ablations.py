@@ -22,7 +22,7 @@ def test_projection_is_the_stored_table_and_no_head_is_ablated_one_by_one(fake):
     fig = figure(at, "abl_alignment")
     bars = fig["data"][0]
     assert dict(zip(bars["x"], bars["y"])) == {"L0H0": 0.02, "L0H1": -0.01, "L1H0": 0.06, "L1H1": PROJECTION}
-    assert "projection" in fig["layout"]["title"]["text"]
+    assert "projection" in fig["layout"]["yaxis"]["title"]["text"]
     caption = next(c for c in texts(at, "caption") if c.startswith("Before:"))
     assert caption.startswith("Before: step 20; after: step 80; mean loss change -0.765 nats; pattern-preserving")
     assert "Removing the induction heads together (L1H1) undoes 85% of the change (cosine +0.94)." in caption
@@ -37,7 +37,7 @@ def test_an_older_table_without_projections_shows_the_cosines(fake):
     assert_clean(at)
     bars = figure(at, "abl_alignment")["data"][0]
     assert dict(zip(bars["x"], bars["y"])) == {"L0H0": 0.05, "L0H1": -0.02, "L1H0": 0.11, "L1H1": ALIGNMENT}
-    assert "Before: step 20; after: step 80; mean loss change -0.765 nats; mean ablation. " in texts(at, "caption")
+    assert "Before: step 20; after: step 80; mean loss change -0.765 nats; mean ablation." in texts(at, "caption")
 
 
 def test_chosen_head_removed_on_the_text_brings_the_loss_back(fake):
