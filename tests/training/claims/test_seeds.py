@@ -38,7 +38,9 @@ def test_induction_step_reads_the_smoothed_score_not_a_single_spike():
 
 def test_seed_result_gives_the_numbers_of_one_seed():
     phase = PhaseWindow(True, "found", start_step=20, end_step=80)
-    r = seed_result(run("attn2-seed1", [0.0, 0.0, 0.1, 0.5, 0.8, 0.9, 0.8], phase=phase), 7, "icl_wide")
+    r = seed_result(
+        run("attn2-seed1", [0.0, 0.0, 0.1, 0.5, 0.8, 0.9, 0.8], phase=phase), 7, "icl_wide"
+    )
     assert r == SeedResult(
         run="attn2-seed1",
         seed=7,
