@@ -19,9 +19,13 @@ from training.records import (
     Manifest,
     MetricsIndex,
     PhaseWindow,
+    Replicate,
     Report,
     RunProgress,
+    SeedResult,
+    SeedSpread,
     SnapshotEntry,
+    Spread,
 )
 from training.schema import ArtifactError, head_label
 from training.schema import model_config as model_config_from_manifest
@@ -39,9 +43,13 @@ __all__ = [
     "Metric",
     "MetricsIndex",
     "PhaseWindow",
+    "Replicate",
     "Report",
     "RunProgress",
+    "SeedResult",
+    "SeedSpread",
     "SnapshotEntry",
+    "Spread",
     "Transformer",
     "attribution",
     "best_heads",

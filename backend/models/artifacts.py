@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from training.science import Claim, PhaseWindow, RunProgress
+from training.science import Claim, PhaseWindow, Replicate, RunProgress, SeedSpread
 
 Floats = list[float | None]
 Grid = list[list[float | None]]  # [layer][head]
@@ -59,6 +59,9 @@ class RunInfo(BaseModel):
     analysed_steps: list[int] = Field(description="snapshots with the full analysis")
     live_steps: list[int] = Field(description="snapshots with metrics, live or analysed")
     error: str | None = Field(None, description="why the run's files cannot be read (status 'unreadable')")
+    replicate: Replicate | None = Field(
+        None, description="a seed replicate (`--seeds`): the run it repeats, and its train.seed"
+    )
 
 
 class SuiteDetail(BaseModel):
@@ -111,6 +114,10 @@ class ReportResponse(BaseModel):
     waiting: int = Field(description="claims whose runs are not trained and analysed yet")
     claims: list[Claim]
     runs: dict[str, Any]
+    seeds: dict[str, SeedSpread] = Field(
+        default_factory=dict,
+        description="per run trained with 2+ seeds (`--seeds`): each seed's numbers and their spread",
+    )
     markdown: str | None = Field(description="report.md, as `python -m training report` prints it")
 
 

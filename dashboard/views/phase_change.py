@@ -4,6 +4,31 @@ it, and loss by context position."""
 import streamlit as st
 
 from dashboard import charts, client, sidebar, ui
+from dashboard.api_types import RunInfo
+
+
+def replicates_of(runs: list[RunInfo]) -> dict[str, str]:
+    """{seed replicate: the run it repeats} (`--seeds`), as the service lists the suite's runs."""
+    return {r["name"]: r["replicate"]["of"] for r in runs if r.get("replicate")}
+
+
+def seed_spreads(suite: str) -> None:
+    """The claims report's Seeds section: per run trained with several seeds, each seed's
+    numbers and their spread, as the report computed them."""
+    st.subheader("Seeds")
+    st.markdown(
+        "Runs trained with several seeds (`--seeds`; the thin, lighter curves above, in their run's colour). "
+        "Per seed, from the claims report: the step at which the maximum prefix-matching score over heads "
+        "(smoothed over 5 snapshots) first exceeds 0.3, the phase window, the peak prefix-matching score, the "
+        "final ICL score (mean of the last 5 snapshots) and the final held-out loss; then their spread over "
+        "the analysed seeds (n: those with a value; the standard deviation from 3)."
+    )
+    report = ui.unless_missing(client.report, suite)
+    for run, spread in ((report or {}).get("seeds") or {}).items():
+        metric = spread.get("icl_metric") or "different ICL metrics"
+        st.caption(f"**{run}**: {len(spread['seeds'])} seeds, ICL score on `{metric}`")
+        st.dataframe(charts.seed_table(spread), hide_index=True, key=f"seeds_{run}")
+
 
 st.title("Phase change")
 st.markdown(
@@ -50,13 +75,16 @@ with st.spinner("Loading every run's curves…"), ui.service_errors():
 tps = {name: ui.tokens_per_step(runs[name], m["phase"]) for name, m in metrics.items()}
 if not any(m["steps"] for m in metrics.values()):
     st.info("No snapshot of this suite is measured yet: only the training loss is shown.")
-st.plotly_chart(charts.training_curves(metrics, tps, threshold), key="curves")
+replicates = replicates_of(list(runs.values()))
+st.plotly_chart(charts.training_curves(metrics, tps, threshold, replicates), key="curves")
 st.markdown(
     "  \n".join(
         f"**{name}**: {ui.phase_text(m['phase'], tps[name])}" + (" (live curves, still training)" if m["live"] else "")
         for name, m in metrics.items()
     )
 )
+if replicates:
+    seed_spreads(sel.suite)
 
 st.subheader(f"Loss by context position: {sel.run['name']}")
 st.markdown(

@@ -9,7 +9,9 @@ second copy of a passage after the window, and ablating L1H1 undoes exactly that
 
 `training = "attn2"` makes attn2 a run in training: the status lists it, and its metrics are
 the trainer's live ones only. `analysed = False` leaves every run with live metrics only;
-`measured = False` leaves them with no metrics at all.
+`measured = False` leaves them with no metrics at all. `add_replicate()` adds `attn2-seed1`,
+attn2 trained again with train.seed 1 (`--seeds`), and the report's Seeds section (attn2's
+third seed still waiting).
 """
 
 from __future__ import annotations
@@ -24,16 +26,33 @@ STEPS = [0, 10, 20, 40, 80, 160]
 TOKENS_PER_STEP = 100
 WINDOW = (20, 80)
 N_CTX = 8
-HELDOUT = {"attn2": [6.0, 5.5, 5.0, 4.2, 3.9876, 3.9], "attn1": [6.0, 5.6, 5.2, 4.9, 4.7654, 4.7]}
-ICL = {"attn2": [0.05, 0.04, -0.1, -0.6, -0.9, -0.9512], "attn1": [0.05, 0.03, 0.0, -0.1, -0.15, -0.1687]}
+REPLICATE = "attn2-seed1"  # attn2 with train.seed 1, in the suite after `add_replicate()`
+HELDOUT = {
+    "attn2": [6.0, 5.5, 5.0, 4.2, 3.9876, 3.9],
+    "attn1": [6.0, 5.6, 5.2, 4.9, 4.7654, 4.7],
+    REPLICATE: [6.0, 5.4, 5.1, 4.4, 4.0123, 3.95],
+}
+ICL = {
+    "attn2": [0.05, 0.04, -0.1, -0.6, -0.9, -0.9512],
+    "attn1": [0.05, 0.03, 0.0, -0.1, -0.15, -0.1687],
+    REPLICATE: [0.06, 0.05, -0.02, -0.3, -0.85, -0.9345],
+}
 # the wide ICL score (512 contexts), drawn instead once a run is fully analysed
-ICL_WIDE = {"attn2": [0.01, 0.0, -0.12, -0.55, -0.81, -0.8234], "attn1": [0.01, 0.0, -0.02, -0.08, -0.1, -0.1123]}
+ICL_WIDE = {
+    "attn2": [0.01, 0.0, -0.12, -0.55, -0.81, -0.8234],
+    "attn1": [0.01, 0.0, -0.02, -0.08, -0.1, -0.1123],
+    REPLICATE: [0.02, 0.01, -0.03, -0.25, -0.8, -0.8456],
+}
 INDUCTION_PEAK = 0.8312  # L1H1's prefix-matching score at the last step
+SEED_NUMBERS = {  # the report's numbers of attn2 and its replicate
+    "attn2": {"induction_step": 40, "phase_start": 20, "phase_end": 80, "peak_prefix_matching": 0.831},
+    REPLICATE: {"induction_step": 80, "phase_start": 40, "phase_end": 160, "peak_prefix_matching": 0.7777},
+}
 INDUCTION_COPYING = 0.7123
 ALIGNMENT = 0.9321  # L1H1's stored cosine with the reversed before-and-after vector
 PROJECTION = 0.8123  # the share of the before-and-after change L1H1's ablation undoes
 THRESHOLD = 0.3
-SHAPES = {"attn2": (2, 2), "attn1": (1, 2)}
+SHAPES = {"attn2": (2, 2), "attn1": (1, 2), REPLICATE: (2, 2)}
 PROGRESS = {"step": 120, "steps": 500, "tokens_per_s": 12345.0, "elapsed_s": 60.0, "eta_s": 190.0}
 DOWN = ServiceError(
     "The inductionscope service is not reachable at http://localhost:8000 (ConnectError). "
@@ -138,6 +157,9 @@ class FakeService:
         self.old_before_after = False  # a before-and-after table written before projections
         self.calls: list[tuple] = []
 
+    def add_replicate(self) -> None:
+        self.runs.append(REPLICATE)
+
     def _call(self, name: str, *args) -> None:
         self.calls.append((name, *args))
         if self.down is not None:
@@ -194,6 +216,7 @@ class FakeService:
                 "analysed_steps": self.steps if self._full(run) else [],
                 "live_steps": self.steps if self.measured else [],
                 "error": None,
+                "replicate": {"of": "attn2", "index": 1, "seed": 1} if run == REPLICATE else None,
             }
             for run in self.runs
         ]
@@ -423,8 +446,33 @@ class FakeService:
             "waiting": 1,
             "claims": claims,
             "runs": runs,
+            "seeds": {"attn2": self._seed_spread()} if REPLICATE in self.runs else {},
             "markdown": "# Claims report: suite `fake`",
         }
+
+    @staticmethod
+    def _seed_spread() -> dict:
+        """The report's Seeds section for attn2: two analysed seeds and a third one waiting."""
+        analysed = [
+            {
+                "run": run,
+                "seed": seed,
+                "status": "analysed",
+                **SEED_NUMBERS[run],
+                "final_icl": round(sum(ICL[run][-5:]) / 5, 4),
+                "final_heldout_loss": HELDOUT[run][-1],
+                "icl_metric": "icl_score",
+            }
+            for seed, run in enumerate(("attn2", REPLICATE))
+        ]
+        waiting = {"run": "attn2-seed2", "seed": 2, "status": "waiting"}
+        spread = {
+            field: {"n": 2, "mean": round(sum(v) / 2, 4), "min": min(v), "max": max(v), "std": None}
+            for field in ("induction_step", "phase_start", "phase_end", "peak_prefix_matching", "final_icl")
+            for v in [[r[field] for r in analysed]]
+        }
+        spread["final_heldout_loss"] = {"n": 2, "mean": 3.925, "min": 3.9, "max": 3.95, "std": None}
+        return {"run": "attn2", "seeds": [*analysed, waiting], "spread": spread, "icl_metric": "icl_score"}
 
     # ---- computed ----------------------------------------------------------------------------
     @staticmethod
