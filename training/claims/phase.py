@@ -145,7 +145,7 @@ def icl_window_row(run: RunData) -> tuple[dict, str, str]:
         "icl_window": [int(run.steps[a]), int(run.steps[b])],
         "rise_window": None if rise is None else [int(run.steps[i]) for i in rise],
         "middle_step": round(middle),
-        "coincides": rise is not None and run.steps[rise[0]] <= middle <= run.steps[rise[1]],
+        "coincides": bool(rise is not None and run.steps[rise[0]] <= middle <= run.steps[rise[1]]),
         "icl_before": mean_estimate(before),
         "icl_after": mean_estimate(after),
         "icl_final": mean_estimate(last),

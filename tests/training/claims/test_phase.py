@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 
@@ -50,6 +51,7 @@ def test_claim_g_passes_when_the_icl_is_gained_in_the_prefix_matching_window(mak
     row = c.numbers["runs"]["attn2"]
     assert c.status == "pass" and row["coincides"] and row["icl_before"]["ci"][1] < 0.15
     assert row["share_in_rise"]["ci"][0] > 0.5 and "paper" in c.details
+    json.dumps(c.numbers)  # plain JSON: the report is written with json
     assert (
         STEPS[START - 2] <= row["icl_window"][0] < row["icl_window"][1] <= STEPS[END + 2]
     )  # the ramp
