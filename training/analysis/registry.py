@@ -153,6 +153,11 @@ class Metric:
     def per_head(self) -> bool:
         return self.axes == PER_HEAD
 
+    @property
+    def along(self) -> str | None:
+        """The third axis of a per-head metric measured along one (`period`, `offset`), else None."""
+        return self.axes[2] if len(self.axes) == 3 and self.axes[:2] == PER_HEAD else None
+
 
 def _icl(p: Probe) -> Tensor:
     i = p.inputs
