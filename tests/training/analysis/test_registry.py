@@ -97,6 +97,42 @@ def test_the_sweeps_agree_with_prefix_matching_and_previous_token_on_a_real_mode
     assert torch.allclose(out["offset_attention"][..., 0], out["previous_token"], atol=1e-6)  # offset 1
 
 
+def test_a_head_that_attends_by_position_peaks_at_one_period_and_one_offset():
+    """A 1-layer model built by hand whose only head attends to q - 31 from its positions alone
+    (n_ctx 64: the half-context shortcut), and to itself before there is one: its period sweep
+    scores at period 32 only, its offset profile at offset 31 only."""
+    n = 64
+    cfg = ModelConfig(n_layers=1, d_model=n, n_heads=1, d_head=n, n_ctx=n, d_vocab=50, positional="shortformer",
+                      layernorm=False)  # fmt: skip
+    model = Transformer(cfg)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.pos_embed.W_pos.copy_(torch.eye(n))  # positions enter the queries and keys only
+        model.blocks[0].attn.W_K[0].copy_(torch.eye(n))
+        query = torch.arange(n)
+        model.blocks[0].attn.W_Q[0, query, (query - 31).where(query >= 31, query)] = 200.0  # key q - 31, else q
+    g = torch.Generator().manual_seed(0)
+    inputs = ProbeInputs(
+        eval_tokens=torch.randint(0, 50, (3, n), generator=g),
+        prefix_tokens=torch.zeros(1, 1 + 15 * 4, dtype=torch.long),
+        icl_late=60,
+        icl_early=6,
+        icl_width=1,
+        prefix_random=15,
+        prefix_repeats=4,
+        period_tokens=shortcuts.period_sweep(
+            np.ones(50), n, n_sequences=2, max_copies=4, exclude_fraction=0.1, bos_token=0, seed=0
+        ),
+        attention_offsets=shortcuts.sweep_offsets(n),
+    )
+    probe = Probe(model, inputs)
+    by_period = dict(zip(shortcuts.sweep_periods(n), registry.REGISTRY["prefix_by_period"].compute(probe)[0, 0]))
+    by_offset = dict(zip(shortcuts.sweep_offsets(n), registry.REGISTRY["offset_attention"].compute(probe)[0, 0]))
+    assert by_period[32] > 0.99 and max(v for p, v in by_period.items() if p != 32) < 0.01
+    assert by_offset[31] > 0.99 and max(v for k, v in by_offset.items() if k != 31) < 0.01
+
+
 def test_icl_score_is_the_mean_of_the_per_example_scores():
     out = registry.measure(tiny_probe(), ["live"])
     assert out["icl_score"].item() == pytest.approx(out["icl_by_example"].mean().item(), abs=1e-6)
