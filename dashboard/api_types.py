@@ -256,6 +256,12 @@ class HeadScores(TypedDict):
     scores: dict[str, float | None]  # registry name -> value
 
 
+class HeadProfile(TypedDict):
+    axis: str  # the registry entry's third axis: "period", "offset"
+    coords: list[int]  # the values along it (the repeat periods, the offsets k)
+    values: list[list[Floats]]  # [layer][head][coordinate]
+
+
 class HeadTable(TypedDict):
     suite: str
     run: str
@@ -265,6 +271,7 @@ class HeadTable(TypedDict):
     icl_score: float | None
     eval_loss: float | None
     heads: list[HeadScores]
+    profiles: dict[str, HeadProfile]  # registry name -> a per-head metric along a third axis
     composition_q: Grid4
     composition_k: Grid4
     composition_v: Grid4

@@ -100,11 +100,15 @@ class RunProgress:
 
 @dataclass(frozen=True)
 class ArrayInfo:
-    """One stacked metric array of a run (`metrics/<file>`, first axis = the index's steps)."""
+    """One stacked metric array of a run (`metrics/<file>`, first axis = the index's steps).
+
+    `coords` gives the values along an axis where they are not 0, 1, ... (`period`: the repeat
+    periods, `offset`: the offsets k), as the analysis measured them."""
 
     file: str
     shape: list[int]
     axes: list[str]
+    coords: dict[str, list[int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

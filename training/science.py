@@ -9,7 +9,7 @@ CLI (the orchestration floor), which read and write artifacts through this same 
 
 from training import schema
 from training.allocator import keep_buffers_in_heap
-from training.analysis import attribution, circuits, loss, registry, scores, trajectory
+from training.analysis import attribution, circuits, loss, registry, scores, shortcuts, trajectory
 from training.analysis.registry import INDUCTION_THRESHOLD, METRICS, REGISTRY, Metric, best_heads
 from training.frames import metrics_dataset, metrics_frame, run_frame
 from training.hooked import hooked_from_state, load_hooked
@@ -68,5 +68,6 @@ __all__ = [
     "run_frame",
     "schema",
     "scores",
+    "shortcuts",
     "trajectory",
 ]

@@ -218,6 +218,15 @@ class HeadScores(BaseModel):
     scores: dict[str, float | None] = Field(description="every per-head metric of the registry stored at this step")
 
 
+class HeadProfile(BaseModel):
+    """One head-by-head metric measured along a third axis at one snapshot: the period sweep of
+    the prefix-matching score, the attention to fixed offsets."""
+
+    axis: str = Field(description="the third axis of the registry entry: period, offset")
+    coords: list[int] = Field(description="the values along it, as the analysis measured them (periods, offsets)")
+    values: list[list[Floats]] = Field(description="[layer][head][coordinate]; null where not measured")
+
+
 class HeadTable(BaseModel):
     suite: str
     run: str
@@ -227,6 +236,10 @@ class HeadTable(BaseModel):
     icl_score: float | None
     eval_loss: float | None
     heads: list[HeadScores]
+    profiles: dict[str, HeadProfile] = Field(
+        description="every registry metric with axes (layer, head, X) stored for the run: name -> its values at "
+        "this step along X (null at a snapshot with the live metrics only)"
+    )
     composition_q: Grid4
     composition_k: Grid4
     composition_v: Grid4

@@ -3,7 +3,9 @@ hand-made values that are easy to find again in the charts (`test_api_types.py` 
 they fit the service's response models).
 
 Suite `fake` has two runs. `attn2` (2 layers x 2 heads) forms an induction head, L1H1, in a
-phase window from step 20 to step 80; `attn1` (1 layer x 2 heads) has no window. Every run
+phase window from step 20 to step 80; `attn1` (1 layer x 2 heads) has no window. In the period
+sweep and the offsets, L1H1 is high at every period and L0H1 is a positional shortcut: it
+attends to q - 3, so it scores at period 4 and offset 3 only. Every run
 has a step every 100 tokens. A text is "tokenised" into words; its per-token loss drops on the
 second copy of a passage after the window, and ablating L1H1 undoes exactly that drop.
 
@@ -53,6 +55,10 @@ ALIGNMENT = 0.9321  # L1H1's stored cosine with the reversed before-and-after ve
 PROJECTION = 0.8123  # the share of the before-and-after change L1H1's ablation undoes
 THRESHOLD = 0.3
 SHAPES = {"attn2": (2, 2), "attn1": (1, 2), REPLICATE: (2, 2)}
+PERIODS = [2, 3, 4]  # training.analysis.shortcuts' sweeps for N_CTX = 8
+OFFSETS = [1, 2, 3, 4, 5]
+INDUCTION_BY_PERIOD = [0.8123, 0.7456, 0.6389]  # L1H1 at the last step
+SHORTCUT_PEAK = 0.9712  # L0H1 at period 4 and at offset 3
 PROGRESS = {"step": 120, "steps": 500, "tokens_per_s": 12345.0, "elapsed_s": 60.0, "eta_s": 190.0}
 DOWN = ServiceError(
     "The inductionscope service is not reachable at http://localhost:8000 (ConnectError). "
@@ -84,6 +90,8 @@ REGISTRY = [
     _metric("copying", "copying", "analysis", -1.0, 1.0),
     _metric("eigenvalue_positivity", "OV eigenvalue positivity", "analysis", -1.0, 1.0),
     _metric("logit_attribution", "direct logit attribution", "analysis"),
+    _metric("prefix_by_period", "prefix matching by repeat period", "analysis", 0.0, 1.0, ("layer", "head", "period")),
+    _metric("offset_attention", "attention to a fixed offset", "analysis", 0.0, 1.0, ("layer", "head", "offset")),
     *(
         _metric(f"ablation_{tag}_delta_{what}", f"{label} ablation: Δ {what}", "ablation")
         for tag, label in (("mean", "mean"), ("pp", "pattern-preserving"))
@@ -128,6 +136,23 @@ PER_HEAD = {
 }
 
 
+def _by_period(layer: int, head: int, i: int) -> list[float]:
+    if (layer, head) == (1, 1):
+        return [round(v * i / (len(STEPS) - 1), 4) for v in INDUCTION_BY_PERIOD]
+    if (layer, head) == (0, 1):
+        return [0.0 if p != 4 else SHORTCUT_PEAK for p in PERIODS]
+    return [0.02] * len(PERIODS)
+
+
+def _by_offset(layer: int, head: int, i: int) -> list[float]:
+    if (layer, head) == (0, 1):
+        return [0.0 if k != 3 else SHORTCUT_PEAK for k in OFFSETS]
+    return [0.3, 0.1, 0.05, 0.05, 0.05] if (layer, head) == (0, 0) else [0.1] * len(OFFSETS)
+
+
+PROFILES = {"prefix_by_period": ("period", PERIODS, _by_period), "offset_attention": ("offset", OFFSETS, _by_offset)}
+
+
 def _best(grids: list[list[list[float | None]]]) -> dict:
     """What the service's `best_heads` holds: per snapshot, the largest value and its head."""
     values, heads = [], []
@@ -155,6 +180,7 @@ class FakeService:
         self.training: str | None = None
         self.missing_heads: set[int] = set()  # steps whose head table answers 404
         self.old_before_after = False  # a before-and-after table written before projections
+        self.profiled = True  # False: the runs were analysed before the period sweep and the offsets existed
         self.calls: list[tuple] = []
 
     def add_replicate(self) -> None:
@@ -342,9 +368,19 @@ class FakeService:
             "icl_score": _at(ICL[run], i + 1)[i],
             "eval_loss": _at(HELDOUT[run], i + 1)[i],
             "heads": heads,
+            "profiles": self._profiles(run, i),
             "composition_q": [],
             "composition_k": [],
             "composition_v": [],
+        }
+
+    def _profiles(self, run: str, i: int) -> dict:
+        """As the service: stored by the full analysis (every snapshot of a run in training is live here)."""
+        if not self.profiled or self._stages(run)[i] != "full":
+            return {}
+        return {
+            name: {"axis": axis, "coords": coords, "values": _grid(run, i, f)}
+            for name, (axis, coords, f) in PROFILES.items()
         }
 
     def pca(self, suite, components=2):

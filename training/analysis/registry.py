@@ -25,7 +25,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from training.analysis import attribution, circuits, loss, scores
+from training.analysis import attribution, circuits, loss, scores, shortcuts
 from training.model import Transformer, next_token_loss
 
 Stage = Literal["live", "analysis", "ablation"]
@@ -52,6 +52,10 @@ class ProbeInputs:
     # (tokens, scored indices) chunks whose losses form the per-token-loss vector (PCA)
     pca_tokens: tuple[tuple[Tensor, Tensor], ...] = ()
     icl_tokens: Tensor | None = None  # (icl_sequences, n_ctx) held-out contexts for `icl_wide`
+    # The positional-shortcut controls (`shortcuts`): (period, random tokens repeated with that
+    # period) for the prefix-matching score by period, and the offsets k of the attention to q - k
+    period_tokens: tuple[tuple[int, Tensor], ...] = ()
+    attention_offsets: tuple[int, ...] = ()
 
 
 class Probe:
@@ -155,10 +159,18 @@ class Metric:
     section: str  # where the paper (or Elhage et al. 2021) defines it
     stage: Stage
     compute: Callable[[Probe], Tensor]
+    # The values along the axes after (layer, head) where they are not 0, 1, ... (the periods, the
+    # offsets): they depend on the run's inputs, so the analysis stores them with the array.
+    coords: Callable[[ProbeInputs], dict[str, list[int]]] | None = None
 
     @property
     def per_head(self) -> bool:
         return self.axes == PER_HEAD
+
+    @property
+    def along(self) -> str | None:
+        """The third axis of a per-head metric measured along one (`period`, `offset`), else None."""
+        return self.axes[2] if len(self.axes) == 3 and self.axes[:2] == PER_HEAD else None
 
 
 def _icl(p: Probe) -> Tensor:
@@ -168,6 +180,16 @@ def _icl(p: Probe) -> Tensor:
 
 def _per_layer(patterns: list[Tensor], score: Callable[[Tensor], Tensor]) -> Tensor:
     return torch.stack([score(pattern) for pattern in patterns])  # (layer, head)
+
+
+def _by_period(p: Probe) -> Tensor:
+    """`shortcuts.period_prefix_score` of every head at every period: one forward pass per period."""
+    n_layers, n_heads = p.fast.cfg.n_layers, p.fast.cfg.n_heads
+    columns = []
+    for period, tokens in p.inputs.period_tokens:
+        patterns = p.fast(tokens.to(p.device), return_patterns=True)[1]
+        columns.append(_per_layer(patterns, lambda pat, period=period: shortcuts.period_prefix_score(pat, period)))
+    return torch.stack(columns, dim=-1) if columns else torch.zeros(n_layers, n_heads, 0)  # (layer, head, period)
 
 
 def _ablation(mode: str, key: str) -> Callable[[Probe], Tensor]:
@@ -221,6 +243,17 @@ METRICS: tuple[Metric, ...] = (
            "the head's direct contribution to the correct next token's logit minus the mean logit, on held-out text",
            "Argument 4, direct logit attribution", "analysis",
            lambda p: attribution.direct_logit_attribution(p.hooked, p.inputs.eval_tokens)),
+    Metric("prefix_by_period", (*PER_HEAD, "period"), "prefix matching by repeat period", 0.0, 1.0,
+           "prefix-matching score on random tokens repeated with period P (attention to q−P+1 and the keys after "
+           "earlier copies): an induction head is high at every period, a positional shortcut peaks at one",
+           "Model analysis table, prefix matching (swept over the repeat period)", "analysis", _by_period,
+           coords=lambda i: {"period": [period for period, _ in i.period_tokens]}),
+    Metric("offset_attention", (*PER_HEAD, "offset"), "attention to a fixed offset", 0.0, 1.0,
+           "mean attention from each held-out token q to the token k positions back (q−k), for fixed offsets k: "
+           "a head that attends by position peaks at its offset whatever the text",
+           "Argument 2, smeared keys (our control for a positional shortcut)", "analysis",
+           lambda p: _per_layer(p.eval_patterns, lambda pat: shortcuts.offset_attention(pat, p.inputs.attention_offsets)),
+           coords=lambda i: {"offset": list(i.attention_offsets)}),
     *(
         Metric(f"composition_{m}", ("layer_from", "head_from", "layer_to", "head_to"),
                f"{m.upper()}-composition", None, None,
@@ -268,6 +301,11 @@ def measure(probe: Probe, stages: Iterable[Stage], *, ablate: bool = True, skip:
             else:
                 out[metric.name] = metric.compute(probe)
     return {k: torch.as_tensor(v).detach().float().cpu() for k, v in out.items()}
+
+
+def coordinates(inputs: ProbeInputs) -> dict[str, dict[str, list[int]]]:
+    """Every registered metric's stored coordinates on these inputs: name -> {axis: values}."""
+    return {m.name: m.coords(inputs) for m in METRICS if m.coords is not None}
 
 
 def best_heads(grids: np.ndarray) -> tuple[list[float | None], list[list[int] | None]]:
