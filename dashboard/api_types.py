@@ -236,7 +236,7 @@ class RunMetricsResponse(TypedDict):
     tokens_seen: list[int]
     stages: list[Stage]
     icl_score: Floats  # negative = in-context learning
-    icl_wide: Floats  # on 512 contexts; null where only live metrics are measured
+    icl_wide: NotRequired[Floats]  # on 512 contexts; null where only live metrics are measured
     icl_late: int | None
     icl_early: int | None
     icl_width: int | None
@@ -281,12 +281,12 @@ class BeforeAfterRun(TypedDict):
     before_step: int
     after_step: int
     loss_change: float | None
-    mode: str  # the ablation compared: "pattern_preserving" (or "mean" in older tables)
+    mode: NotRequired[str]  # the ablation compared: "pattern_preserving" (or "mean" in older tables)
     alignment: Grid  # cosine with the reversed before-and-after vector
-    projection: Grid | None  # share of the before-and-after change the head's ablation undoes
-    induction_heads: list[list[int]]  # [[layer, head], ...]
-    induction_projection: float | None  # the same for all induction heads ablated together
-    induction_alignment: float | None
+    projection: NotRequired[Grid | None]  # share of the before-and-after change the head's ablation undoes
+    induction_heads: NotRequired[list[list[int]]]  # [[layer, head], ...]
+    induction_projection: NotRequired[float | None]  # the same for all induction heads ablated together
+    induction_alignment: NotRequired[float | None]
     note: str
 
 

@@ -212,7 +212,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("icl_wide", (), "ICL score (wide)", None, None,
            "the ICL score on many more held-out contexts (512 by default): the one the claims read",
            "In-context learning, key concepts", "analysis", lambda p: p.icl_wide.mean()),
-    Metric("icl_wide_by_example", ("example",), "ICL score per context (wide)", None, None,
+    Metric("icl_wide_by_example", ("icl_example",), "ICL score per context (wide)", None, None,
            "the wide ICL score of each of its held-out contexts: what its confidence interval resamples",
            "In-context learning, key concepts", "analysis", lambda p: p.icl_wide),
     Metric("loss_by_position", ("context_index",), "loss by position", 0.0, None,

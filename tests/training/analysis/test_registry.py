@@ -41,12 +41,11 @@ def test_every_registered_metric_has_the_shape_its_axes_declare():
     probe = tiny_probe()
     out = registry.measure(probe, ["live", "analysis", "ablation"])
     sizes = {"layer": 2, "head": 2, "layer_from": 2, "head_from": 2, "layer_to": 2, "head_to": 2}
-    sizes |= {"context_index": 31, "token": 2, "example": 4}
+    sizes |= {"context_index": 31, "token": 2, "example": 4, "icl_example": 70}
     sizes |= {"period": len(shortcuts.sweep_periods(32)), "offset": len(shortcuts.sweep_offsets(32))}
     assert set(out) == set(registry.REGISTRY)
     for metric in registry.METRICS:
-        expected = tuple(70 if metric.name == "icl_wide_by_example" else sizes[a] for a in metric.axes)
-        assert tuple(out[metric.name].shape) == expected, metric.name
+        assert tuple(out[metric.name].shape) == tuple(sizes[a] for a in metric.axes), metric.name
         assert metric.meaning and metric.section and metric.label
 
 
