@@ -123,25 +123,7 @@ def training_curves(
             row=1,
             col=1,
         )
-        x = positive(m["tokens_seen"])
-        best = m["best_heads"].get("prefix_matching") or {"values": [], "heads": []}
-        for row, y, text in ((2, icl_curve(m), None), (3, best["values"], best["heads"])):
-            fig.add_trace(
-                go.Scatter(
-                    x=x,
-                    y=y,
-                    text=text,
-                    hovertemplate=None if text is None else f"{run}: %{{y:.3f}} (%{{text}})<extra></extra>",
-                    name=run,
-                    legendgroup=run,
-                    showlegend=False,
-                    line={"color": c},
-                    mode="lines+markers",
-                    marker={"size": 4},
-                ),
-                row=row,
-                col=1,
-            )
+        icl_and_prefix_traces(fig, m, run, run, line={"color": c}, mode="lines+markers", marker={"size": 4})
         shade_window(fig, m, tps, c, label=False)
     if threshold is not None:
         fig.add_hline(y=threshold, line={"dash": "dash", "color": "grey", "width": 1}, row=3, col=1)
@@ -153,9 +135,11 @@ def training_curves(
     return fig
 
 
-def replicate_curves(fig: go.Figure, m: RunMetricsResponse, color: str, run: str) -> None:
-    """A seed replicate's ICL score (row 2) and maximum prefix-matching score (row 3), thin and
-    light in its run's colour and in its run's legend group (hiding the run hides its seeds)."""
+def icl_and_prefix_traces(
+    fig: go.Figure, m: RunMetricsResponse, name: str, group: str, *, legend_row: int | None = None, **style
+) -> None:
+    """A run's ICL score (row 2) and maximum prefix-matching score over heads (row 3, hover: the
+    head), named `name` in legend group `group`; shown in the legend on `legend_row` only."""
     x = positive(m["tokens_seen"])
     best = m["best_heads"].get("prefix_matching") or {"values": [], "heads": []}
     for row, y, text in ((2, icl_curve(m), None), (3, best["values"], best["heads"])):
@@ -164,17 +148,30 @@ def replicate_curves(fig: go.Figure, m: RunMetricsResponse, color: str, run: str
                 x=x,
                 y=y,
                 text=text,
-                hovertemplate=None if text is None else f"{m['run']}: %{{y:.3f}} (%{{text}})<extra></extra>",
-                name=m["run"],
-                legendgroup=run,
-                showlegend=row == 2,
-                line={"color": color, **REPLICATE_LINE},
-                opacity=REPLICATE_OPACITY,
-                mode="lines",
+                hovertemplate=None if text is None else f"{name}: %{{y:.3f}} (%{{text}})<extra></extra>",
+                name=name,
+                legendgroup=group,
+                showlegend=row == legend_row,
+                **style,
             ),
             row=row,
             col=1,
         )
+
+
+def replicate_curves(fig: go.Figure, m: RunMetricsResponse, color: str, run: str) -> None:
+    """A seed replicate's ICL score (row 2) and maximum prefix-matching score (row 3), thin and
+    light in its run's colour and in its run's legend group (hiding the run hides its seeds)."""
+    icl_and_prefix_traces(
+        fig,
+        m,
+        m["run"],
+        run,
+        legend_row=2,
+        line={"color": color, **REPLICATE_LINE},
+        opacity=REPLICATE_OPACITY,
+        mode="lines",
+    )
 
 
 def loss_by_position_heatmap(m: RunMetricsResponse) -> go.Figure:
