@@ -192,8 +192,10 @@ def load_run(suite_path: Path, run: str, phase: PhaseWindow | None) -> tuple[Run
 
 
 def icl_metric(index: MetricsIndex) -> str:
-    """The ICL metric the claims read for a run (`RunData.icl`): the wide one where it is stored."""
-    return "icl_wide" if "icl_wide" in index.scalars or "icl_wide" in index.arrays else "icl_score"
+    """The ICL metric the claims read for a run (`RunData.icl`): the wide one where it is stored
+    at every analysed snapshot, else the plain ICL score."""
+    wide = _curve(index.scalars.get("icl_wide"))
+    return "icl_wide" if wide is not None and np.isfinite(wide).all() else "icl_score"
 
 
 def seed_plans(manifests: Mapping[str, Manifest]) -> dict[str, list[tuple[str, int]]]:

@@ -17,6 +17,7 @@ from training.records import Claim, Manifest, Replicate, Report, SeedResult
 from training.report import (
     build_report,
     heldout_curve,
+    icl_metric,
     kind_of,
     load_run,
     mark_waiting,
@@ -144,6 +145,15 @@ def test_seed_plans_list_each_run_with_several_seeds_then_its_replicates():
         "attn2": [("attn2", 5), ("attn2-seed1", 6), ("attn2-seed2", 7)],
         "mlp2": [("mlp2", 0), ("mlp2-seed1", 1)],
     }
+
+
+def test_icl_metric_names_the_wide_icl_only_where_every_snapshot_has_it():
+    index = SimpleNamespace(scalars={"icl_score": [0.1, -0.2]}, arrays={})
+    assert icl_metric(index) == "icl_score"
+    index.scalars["icl_wide"] = [0.1, None]  # a snapshot without it: the claims read icl_score
+    assert icl_metric(index) == "icl_score"
+    index.scalars["icl_wide"] = [0.1, -0.3]
+    assert icl_metric(index) == "icl_wide"
 
 
 def planned_replicate(tiny_suite, tmp_path):

@@ -1,5 +1,8 @@
 """GET /suites, /suites/{suite}, /suites/{suite}/pca, /suites/{suite}/report."""
 
+import dataclasses
+import shutil
+
 import pytest
 
 from tests.backend.helpers import manifest
@@ -84,3 +87,30 @@ def test_read_report_not_found_before_the_suite_is_analysed(copy_client, suite_c
 def test_status_lists_no_training_run_once_the_suite_is_trained(client, suite, tiny_suite):
     body = client.get(f"/suites/{suite}/status").json()
     assert body["training"] == [] and body["runs"] == {run: "complete" for run in schema.list_runs(tiny_suite)}
+
+
+def test_a_seed_replicate_is_listed_with_the_run_it_repeats_and_the_report_serves_the_spread(copy_client, suite_copy):
+    from training.records import Replicate
+    from training.report import build_report, save_report
+
+    base = manifest(suite_copy, "attn2")
+    schema.write_manifest(suite_copy / "attn2", dataclasses.replace(base, seeds=2))
+    shutil.copytree(suite_copy / "attn2", suite_copy / "attn2-seed1")  # a replicate that learned the same
+    replicate = dataclasses.replace(
+        base, run="attn2-seed1", replicate=Replicate("attn2", 1, 1), train={**base.train, "seed": 1}
+    )
+    schema.write_manifest(suite_copy / "attn2-seed1", replicate)
+    save_report(suite_copy, build_report(suite_copy))
+    runs = {r["name"]: r for r in copy_client.get(f"/suites/{suite_copy.name}").json()["runs"]}
+    assert runs["attn2-seed1"]["replicate"] == {"of": "attn2", "index": 1, "seed": 1}
+    assert runs["attn2"]["replicate"] is None and runs["attn2-seed1"]["train"]["seed"] == 1
+    seeds = copy_client.get(f"/suites/{suite_copy.name}/report").json()["seeds"]
+    assert list(seeds) == ["attn2"] and [s["run"] for s in seeds["attn2"]["seeds"]] == ["attn2", "attn2-seed1"]
+    peak = seeds["attn2"]["seeds"][0]["peak_prefix_matching"]
+    assert seeds["attn2"]["spread"]["peak_prefix_matching"] == {
+        "n": 2,
+        "mean": peak,
+        "min": peak,
+        "max": peak,
+        "std": None,
+    }
