@@ -186,16 +186,19 @@ class LLCConfig:
     every stored metric is measured again, this one's only keys `metrics/llc.json`."""
 
     runs: tuple[str, ...] = ()  # none: no LLC unless a preset (or `--set llc.runs=a,b`) names runs
-    every: int = 8  # every k-th snapshot of the manifest (step 0 first), plus the last
+    every: int = 8  # every k-th snapshot of the manifest (the k-th, 2k-th, ...), plus the last
     chains: int = 2  # independent SGLD chains per snapshot; the spread over chains is the error bar
-    draws: int = 100  # SGLD steps per chain averaged into the estimate, after ...
-    burnin: int = 30  # ... this many steps that are not
-    epsilon: float = 3e-3  # SGLD step size (devinterp's `lr`)
-    gamma: float = 100.0  # localization: the pull back to the snapshot's weights (devinterp's `localization`)
-    nbeta: float = 30.0  # inverse temperature n*beta (devinterp's `n_beta`)
-    batch_size: int = 4  # training contexts per SGLD step
-    batches: int = 8  # distinct training batches the chains cycle through; L(w*) is measured on all of them
-    seed: int = 0  # the training windows drawn, and the SGLD noise
+    # SGLD steps per chain averaged into the estimate (a multiple of `batches`, so that every batch
+    # counts equally) after `burnin` steps that are not: with epsilon 3e-3 the loss trace of the
+    # `default` model levels off within ~20 steps (experiments/LOG.md, "LLC settings")
+    draws: int = 96
+    burnin: int = 24
+    epsilon: float = 3e-3  # SGLD step size (devinterp's `lr`): 1e-3 needs ~2x the burn-in, 1e-2 adds ~25%
+    gamma: float = 100.0  # localization, the pull back to the snapshot's weights: 30 had not levelled off in 120 steps
+    nbeta: float = 30.0  # inverse temperature n*beta (devinterp's `n_beta`; its README's value for a language model)
+    batch_size: int = 4  # training contexts of n_ctx tokens per SGLD step
+    batches: int = 8  # distinct batches the chains cycle through; L(w*) is measured on exactly these
+    seed: int = 0  # the training windows drawn, and the SGLD noise (chain c: seed + c)
 
     def __post_init__(self) -> None:
         for name in ("every", "chains", "draws", "batch_size", "batches"):
@@ -238,6 +241,13 @@ class Preset:
     runs: tuple[RunSpec, ...]
     analysis: AnalysisConfig = field(default_factory=lambda: AnalysisConfig())
     llc: LLCConfig = field(default_factory=lambda: LLCConfig())
+
+    def __post_init__(self) -> None:
+        names = [r.name for r in self.runs]
+        unknown = [r for r in self.llc.runs if r not in names]
+        _check(
+            not unknown, "llc.runs", f"names no run of preset {self.name!r}: {unknown[:1]}; runs: {', '.join(names)}"
+        )
 
     def run_model(self, run: RunSpec, d_vocab: int) -> ModelConfig:
         return replace_checked(self.model, "model", {**run.model, "d_vocab": d_vocab})

@@ -7,7 +7,7 @@ rotary positions in layer 0 only, and a quarter of the training contexts repeati
 half. The held-out text every metric is measured on is never altered.
 """
 
-from training.config import AnalysisConfig, DataConfig, ModelConfig, Preset, RunSpec, TrainConfig
+from training.config import AnalysisConfig, DataConfig, LLCConfig, ModelConfig, Preset, RunSpec, TrainConfig
 
 PRESET = Preset(
     name="default",
@@ -76,4 +76,8 @@ PRESET = Preset(
     # Ablations at every other snapshot, and the 2,000 per-token-loss tokens scored 8 per context
     # (the paper: 1 per context) keep the analysis near a quarter of the training time.
     analysis=AnalysisConfig(ablation_every=2, pca_tokens_per_context=8),
+    # The local learning coefficient (beyond the paper: Hoogland et al. 2024) of the phase-change
+    # run and its control, at every 8th snapshot and the last: the LLCConfig defaults, chosen on
+    # a trained attn2 (experiments/LOG.md, "LLC settings").
+    llc=LLCConfig(runs=("attn2", "attn1")),
 )
