@@ -3,7 +3,7 @@ it, and loss by context position."""
 
 import streamlit as st
 
-from dashboard import charts, client, sidebar, ui
+from dashboard import charts, client, llc_charts, sidebar, ui
 
 st.title("Phase change")
 st.markdown(
@@ -58,6 +58,13 @@ st.markdown(
         for name, m in metrics.items()
     )
 )
+
+with ui.service_errors():  # the local learning coefficient, where the analysis estimated it
+    llc = {name: curve for name in metrics if (curve := client.llc(sel.suite, name)) is not None}
+if llc:
+    st.subheader("Local learning coefficient")
+    st.markdown(llc_charts.caption(next(iter(llc.values()))["settings"]))
+    st.plotly_chart(llc_charts.llc_beside_prefix(metrics, llc, tps, threshold), key="llc")
 
 st.subheader(f"Loss by context position: {sel.run['name']}")
 st.markdown(
