@@ -50,6 +50,12 @@ class SnapshotInfo(TypedDict):
     heldout_loss: float | None
 
 
+class Replicate(TypedDict):
+    of: str  # the run this one repeats with another seed (`--seeds`): it is `<of>-seed{index}`
+    index: int
+    seed: int  # its train.seed
+
+
 class RunInfo(TypedDict):
     name: str
     description: str
@@ -62,6 +68,7 @@ class RunInfo(TypedDict):
     analysed_steps: list[int]  # snapshots with the full analysis
     live_steps: list[int]  # snapshots with metrics, live or full
     error: NotRequired[str | None]
+    replicate: NotRequired[Replicate | None]  # None: not a seed replicate
 
 
 class SuiteDetail(TypedDict):
@@ -121,6 +128,34 @@ class Claim(TypedDict):
     numbers: NotRequired[dict[str, Any]]
 
 
+class SeedResult(TypedDict):
+    run: str
+    seed: int
+    status: Literal["analysed", "waiting"]
+    induction_step: NotRequired[int | None]  # first step the smoothed max prefix-matching score > 0.3
+    phase_start: NotRequired[int | None]
+    phase_end: NotRequired[int | None]
+    peak_prefix_matching: NotRequired[float | None]
+    final_icl: NotRequired[float | None]  # mean of the last 5 snapshots
+    final_heldout_loss: NotRequired[float | None]
+    icl_metric: NotRequired[str | None]
+
+
+class Spread(TypedDict):
+    n: int  # seeds with a value
+    mean: NotRequired[float | None]
+    min: NotRequired[float | None]
+    max: NotRequired[float | None]
+    std: NotRequired[float | None]  # with 3+ values
+
+
+class SeedSpread(TypedDict):
+    run: str
+    seeds: list[SeedResult]  # the run itself first, then its replicates
+    spread: dict[str, Spread]  # by SeedResult field
+    icl_metric: NotRequired[str | None]
+
+
 class ReportResponse(TypedDict):
     suite: str
     generated: str
@@ -129,6 +164,7 @@ class ReportResponse(TypedDict):
     waiting: int  # claims whose runs are not trained and analysed yet
     claims: list[Claim]
     runs: dict[str, Any]  # per run: kind, snapshots, peak_prefix_matching, phase
+    seeds: NotRequired[dict[str, SeedSpread]]  # runs trained with 2+ seeds
     markdown: str | None
 
 
@@ -200,6 +236,7 @@ class RunMetricsResponse(TypedDict):
     tokens_seen: list[int]
     stages: list[Stage]
     icl_score: Floats  # negative = in-context learning
+    icl_wide: NotRequired[Floats]  # on 512 contexts; null where only live metrics are measured
     icl_late: int | None
     icl_early: int | None
     icl_width: int | None
@@ -233,6 +270,12 @@ class HeadScores(TypedDict):
     scores: dict[str, float | None]  # registry name -> value
 
 
+class HeadProfile(TypedDict):
+    axis: str  # the registry entry's third axis: "period", "offset"
+    coords: list[int]  # the values along it (the repeat periods, the offsets k)
+    values: list[list[Floats]]  # [layer][head][coordinate]
+
+
 class HeadTable(TypedDict):
     suite: str
     run: str
@@ -242,6 +285,7 @@ class HeadTable(TypedDict):
     icl_score: float | None
     eval_loss: float | None
     heads: list[HeadScores]
+    profiles: dict[str, HeadProfile]  # registry name -> a per-head metric along a third axis
     composition_q: Grid4
     composition_k: Grid4
     composition_v: Grid4
@@ -251,7 +295,12 @@ class BeforeAfterRun(TypedDict):
     before_step: int
     after_step: int
     loss_change: float | None
+    mode: NotRequired[str]  # the ablation compared: "pattern_preserving" (or "mean" in older tables)
     alignment: Grid  # cosine with the reversed before-and-after vector
+    projection: NotRequired[Grid | None]  # share of the before-and-after change the head's ablation undoes
+    induction_heads: NotRequired[list[list[int]]]  # [[layer, head], ...]
+    induction_projection: NotRequired[float | None]  # the same for all induction heads ablated together
+    induction_alignment: NotRequired[float | None]
     note: str
 
 

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from dashboard.api_types import PcaResponse, RunMetricsResponse
+from dashboard.api_types import PcaResponse, RunMetricsResponse, SeedSpread
 from dashboard.ui import fmt_tokens, head_label, window
 
 TOKENS_AXIS = {"type": "log", "title": "tokens seen"}
@@ -54,13 +54,32 @@ def shade_window(
     )
 
 
+def icl_curve(m: RunMetricsResponse) -> list:
+    """The ICL curve to draw: the wide score (512 contexts) once every snapshot has it, the live
+    one (32 contexts) while the run is measured live only."""
+    wide = m.get("icl_wide") or []
+    return wide if len(wide) == len(m["icl_score"]) and all(v is not None for v in wide) else m["icl_score"]
+
+
+REPLICATE_LINE = {"width": 1}  # a seed replicate: thinner, and lighter (REPLICATE_OPACITY), in its run's colour
+REPLICATE_OPACITY = 0.55
+
+
 def training_curves(
-    metrics: dict[str, RunMetricsResponse], tokens_per_step: dict[str, int], threshold: float | None = None
+    metrics: dict[str, RunMetricsResponse],
+    tokens_per_step: dict[str, int],
+    threshold: float | None = None,
+    replicates: dict[str, str] | None = None,
 ) -> go.Figure:
     """Loss, ICL score and maximum prefix-matching score over heads (the service's `best_heads`) of
     every run on shared log axes; the live metrics of a run in training included. `threshold`:
-    the prefix-matching score above which a head counts as an induction head (dashed)."""
-    colors = run_colors(list(metrics))
+    the prefix-matching score above which a head counts as an induction head (dashed).
+    `replicates` ({replicate: run}, `--seeds`): those runs are drawn over their run's ICL and
+    prefix-matching curves, thinner and lighter in its colour (`replicate_curves`), when their
+    run is drawn too."""
+    replicates = {r: run for r, run in (replicates or {}).items() if r in metrics and run in metrics}
+    colors = run_colors([run for run in metrics if run not in replicates])
+    colors |= {r: colors[run] for r, run in replicates.items()}
     fig = make_subplots(
         rows=3,
         cols=1,
@@ -74,6 +93,9 @@ def training_curves(
     )
     for run, m in metrics.items():
         c, tps = colors[run], tokens_per_step[run]
+        if run in replicates:
+            replicate_curves(fig, m, c, replicates[run])
+            continue
         tl = m["train_loss"]
         fig.add_trace(
             go.Scatter(
@@ -103,7 +125,7 @@ def training_curves(
         )
         x = positive(m["tokens_seen"])
         best = m["best_heads"].get("prefix_matching") or {"values": [], "heads": []}
-        for row, y, text in ((2, m["icl_score"], None), (3, best["values"], best["heads"])):
+        for row, y, text in ((2, icl_curve(m), None), (3, best["values"], best["heads"])):
             fig.add_trace(
                 go.Scatter(
                     x=x,
@@ -129,6 +151,30 @@ def training_curves(
         height=780, legend={"orientation": "h", "y": 1.04, "yanchor": "bottom"}, hovermode="x unified", margin={"t": 90}
     )
     return fig
+
+
+def replicate_curves(fig: go.Figure, m: RunMetricsResponse, color: str, run: str) -> None:
+    """A seed replicate's ICL score (row 2) and maximum prefix-matching score (row 3), thin and
+    light in its run's colour and in its run's legend group (hiding the run hides its seeds)."""
+    x = positive(m["tokens_seen"])
+    best = m["best_heads"].get("prefix_matching") or {"values": [], "heads": []}
+    for row, y, text in ((2, icl_curve(m), None), (3, best["values"], best["heads"])):
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=y,
+                text=text,
+                hovertemplate=None if text is None else f"{m['run']}: %{{y:.3f}} (%{{text}})<extra></extra>",
+                name=m["run"],
+                legendgroup=run,
+                showlegend=row == 2,
+                line={"color": color, **REPLICATE_LINE},
+                opacity=REPLICATE_OPACITY,
+                mode="lines",
+            ),
+            row=row,
+            col=1,
+        )
 
 
 def loss_by_position_heatmap(m: RunMetricsResponse) -> go.Figure:
@@ -299,3 +345,30 @@ def peak_prefix_matching(runs: dict[str, dict], threshold: float) -> go.Figure:
     fig.add_hline(y=threshold, line={"dash": "dash"}, annotation_text=f"induction head threshold {threshold}")
     fig.update_layout(height=340, yaxis={"title": "peak prefix-matching score", "range": [0, 1.05]}, margin={"t": 30})
     return fig
+
+
+SEED_COLUMNS = {  # the report's SeedResult fields, as table columns
+    "induction_step": "max prefix matching > 0.3 at step",
+    "phase_start": "phase window start",
+    "phase_end": "phase window end",
+    "peak_prefix_matching": "peak prefix matching",
+    "final_icl": "final ICL score",
+    "final_heldout_loss": "final held-out loss",
+}
+
+
+def seed_table(spread: SeedSpread) -> list[dict]:
+    """The claims report's numbers for a run trained with several seeds, as table rows: one per
+    seed (a seed not analysed yet: waiting, no numbers), then n, mean, min, max and std over the
+    analysed seeds, as the report computed them."""
+    rows = [
+        {
+            "seed": f"{r['run']} (seed {r['seed']})" + ("" if r["status"] == "analysed" else ": waiting"),
+            **{label: r.get(field) for field, label in SEED_COLUMNS.items()},
+        }
+        for r in spread["seeds"]
+    ]
+    return rows + [
+        {"seed": stat, **{label: spread["spread"][field].get(stat) for field, label in SEED_COLUMNS.items()}}
+        for stat in ("n", "mean", "min", "max", "std")
+    ]

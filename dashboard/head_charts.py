@@ -1,5 +1,6 @@
 """Plotly figures of a run's heads: the layer x head grid, one head over training, the paper's
-prefix-matching vs copying scatter, a bar per head."""
+prefix-matching vs copying scatter, one head's score along the period sweep or the offsets, a
+bar per head."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
-from dashboard.api_types import Grid, MetricInfo, RunMetricsResponse
+from dashboard.api_types import Grid, HeadProfile, MetricInfo, RunMetricsResponse
 from dashboard.charts import SELECTED, TOKENS_AXIS, positive, shade_window
 from dashboard.ui import fmt_tokens, head_label
 
@@ -157,6 +158,55 @@ def prefix_vs_copying(m: RunMetricsResponse, step: int) -> go.Figure:
         xaxis={"title": "copying score", "range": [-1.05, 1.05]},
         yaxis={"title": "prefix-matching score", "range": [-0.02, 1.02]},
         margin={"t": 30},
+    )
+    return fig
+
+
+AXIS_TITLES = {
+    "period": "repeat period P (target: q − P + 1)",
+    "offset": "offset k (key q − k)",
+}
+
+
+def head_profile(profile: HeadProfile, metric: MetricInfo, layer: int, head: int) -> go.Figure:
+    """One head's score at every period (or offset) of a profile, the run's other heads faint
+    behind it. The coordinates are categories, evenly spaced, so that neighbours such as the
+    periods 127 and 128 stay apart."""
+    x = [str(c) for c in profile["coords"]]
+    fig = go.Figure()
+    for la, row in enumerate(profile["values"]):
+        for h, values in enumerate(row):
+            if (la, h) != (layer, head):
+                fig.add_trace(
+                    go.Scatter(
+                        x=x,
+                        y=values,
+                        name=head_label(la, h),
+                        mode="lines",
+                        line={"color": "lightgrey", "width": 1},
+                        showlegend=False,
+                        hovertemplate=f"{head_label(la, h)}: %{{y:.3f}}<extra></extra>",
+                    )
+                )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=profile["values"][layer][head],
+            name=head_label(layer, head),
+            mode="lines+markers",
+            line={"color": SELECTED, "width": 3},
+            hovertemplate=f"{head_label(layer, head)} at {profile['axis']} %{{x}}: %{{y:.3f}}<extra></extra>",
+        )
+    )
+    yaxis: dict = {"title": metric["label"]}
+    if metric["low"] is not None and metric["high"] is not None:
+        yaxis["range"] = [metric["low"] - 0.02, metric["high"] + 0.02]
+    fig.update_layout(
+        height=340,
+        showlegend=False,
+        margin={"t": 30},
+        xaxis={"title": AXIS_TITLES.get(profile["axis"], profile["axis"]), "type": "category"},
+        yaxis=yaxis,
     )
     return fig
 

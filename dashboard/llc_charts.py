@@ -35,11 +35,15 @@ def llc_beside_prefix(
     llc: dict[str, LLCResponse],
     tokens_per_step: dict[str, int],
     threshold: float | None = None,
+    replicates: dict[str, str] | None = None,
 ) -> go.Figure:
     """Two panels sharing the tokens-seen axis (log), for the runs that have an LLC: the maximum
     prefix-matching score over heads (the induction threshold dashed), and the LLC with its
-    spread over chains; each run's phase window shaded, colours as in the main chart."""
-    colors = run_colors(list(metrics))
+    spread over chains; each run's phase window shaded, colours as in the main chart (where a
+    seed replicate, `replicates`: {replicate: run}, has its run's colour)."""
+    replicates = replicates or {}
+    colors = run_colors([run for run in metrics if run not in replicates])
+    colors |= {r: colors[run] for r, run in replicates.items() if run in colors}
     fig = make_subplots(
         rows=2,
         cols=1,

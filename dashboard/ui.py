@@ -185,6 +185,32 @@ def before_after_steps(steps: list[int], phase: PhaseWindow | None) -> tuple[int
     return steps[0], steps[-1]
 
 
+def repeat_text(config: dict) -> str:
+    """What a suite's data config says about repeated training contexts."""
+    share = config.get("repeat_fraction", 0)
+    if not share:
+        return "repeat_fraction 0 (no training context repeats its text)"
+    if config.get("repeat_layout", "half") == "random":
+        what = "training contexts that repeat a stretch of their own text at a random offset"
+    else:
+        what = "training contexts whose second half repeats the first: always the same offset"
+    return f"repeat_fraction {share} ({what}; held-out text is never altered)"
+
+
+def joint_ablation_text(ba: dict) -> str:
+    """A sentence on the induction heads' joint ablation in a before-and-after table row."""
+    heads = ", ".join(head_label(layer, head) for layer, head in ba.get("induction_heads") or [])
+    share = ba.get("induction_projection")
+    if not heads or share is None:
+        return "No induction head at the window's end to remove together." if ba.get("projection") is not None else ""
+    cosine = ba.get("induction_alignment")
+    return (
+        f"Removing the induction heads together ({heads}) undoes {share:.0%} of the change"
+        + ("" if cosine is None else f" (cosine {cosine:+.2f})")
+        + "."
+    )
+
+
 def tokens_per_step(run: RunInfo, phase: PhaseWindow | None = None) -> int:
     return run.get("tokens_per_step") or (phase or {}).get("tokens_per_step") or 1
 

@@ -13,6 +13,7 @@ last), and the suite-level tables (joint PCA, phase windows, before-and-after ve
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 
 from training import data, schema
-from training.analysis import circuits, loss, registry, scores
+from training.analysis import circuits, loss, registry, scores, shortcuts
 from training.analysis.registry import Probe, ProbeInputs
 from training.config import AnalysisConfig, override
 from training.hooked import hooked_from_state, model_config_from_manifest
@@ -102,6 +103,19 @@ def run_inputs(suite_path: Path, n_ctx: int, cfg: AnalysisConfig) -> ProbeInputs
         composition_baseline_samples=cfg.composition_baseline_samples,
         copying_tokens=circuits.copying_sample(len(counts), cfg.copying_tokens, cfg.copying_seed, exclude=(BOS_ID,)),
         pca_tokens=tuple(pca_token_set(heldout, n_ctx, cfg.pca_tokens, cfg.pca_seed, cfg.pca_tokens_per_context)),
+        icl_tokens=data.eval_batch(heldout, n_sequences=cfg.icl_sequences, n_ctx=n_ctx, seed=cfg.icl_seed),
+        # The positional-shortcut controls: periods and offsets are module constants scaled to
+        # n_ctx, not settings (a new setting would change the hash and re-measure every suite)
+        period_tokens=shortcuts.period_sweep(
+            counts,
+            n_ctx,
+            n_sequences=shortcuts.PERIOD_SEQUENCES,
+            max_copies=cfg.prefix_repeats,
+            exclude_fraction=cfg.prefix_exclude,
+            bos_token=BOS_ID,
+            seed=cfg.prefix_seed,
+        ),
+        attention_offsets=shortcuts.sweep_offsets(n_ctx),
     )
 
 
@@ -156,8 +170,9 @@ def stored_stage(path: Path, settings_hash: str) -> str | None:
     return _stored(path, settings_hash)[0]
 
 
-def read_snapshot_metrics(path: Path, settings_hash: str) -> tuple[str | None, dict]:
-    """(stage, tensors) of the metrics file at `path`, in one read; (None, {}) as `_stored`."""
+def read_snapshot_metrics(path: Path, settings_hash: str, coords: dict | None = None) -> tuple[str | None, dict]:
+    """(stage, tensors) of the metrics file at `path`, in one read; (None, {}) as `_stored`, and
+    as there a metric stored with other coordinates than `coords` left out (not measured)."""
     from safetensors import safe_open
 
     if not path.exists():
@@ -167,14 +182,18 @@ def read_snapshot_metrics(path: Path, settings_hash: str) -> tuple[str | None, d
             meta = f.metadata()
             if meta.get("settings") != settings_hash:
                 return None, {}
-            return meta.get("stage", "full"), {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118
+            stale = _stale(meta, coords)
+            return meta.get("stage", "full"), {k: f.get_tensor(k) for k in f.keys() if k not in stale}  # noqa: SIM118
     except Exception:  # a corrupt metrics file is simply measured again
         return None, {}
 
 
-def _stored(path: Path, settings_hash: str) -> tuple[str | None, set[str]]:
+def _stored(path: Path, settings_hash: str, coords: dict | None = None) -> tuple[str | None, set[str]]:
     """(stage, metric names) of the metrics file at `path`; (None, {}) if it is missing,
-    unreadable (a corrupt file is simply measured again) or measured with other settings."""
+    unreadable (a corrupt file is simply measured again) or measured with other settings. A
+    metric stored with other coordinates than `coords` (name -> {axis: values}: the periods and
+    offsets, constants of the code rather than settings) is left out of the names, so it is
+    measured again."""
     from safetensors import safe_open
 
     if not path.exists():
@@ -186,11 +205,24 @@ def _stored(path: Path, settings_hash: str) -> tuple[str | None, set[str]]:
         return None, set()
     if meta.get("settings") != settings_hash:
         return None, set()
-    return meta.get("stage", "full"), names
+    return meta.get("stage", "full"), names - _stale(meta, coords)
 
 
-def write_snapshot_metrics(run_path: Path, step: int, metrics: dict, settings_hash: str, stage: str) -> None:
+def _stale(meta: dict, coords: dict | None) -> set[str]:
+    """The metrics of `coords` (name -> {axis: values}) that a file's metadata lists with other values."""
+    try:
+        stored = json.loads(meta.get("coords", "{}"))
+    except ValueError:  # unreadable: measure them again
+        stored = {}
+    return {name for name, c in (coords or {}).items() if stored.get(name) != c}
+
+
+def write_snapshot_metrics(
+    run_path: Path, step: int, metrics: dict, settings_hash: str, stage: str, coords: dict | None = None
+) -> None:
     meta = {"settings": settings_hash, "step": str(step), "stage": stage}
+    if coords:  # what `_stored` checks: name -> {axis: values} of the metrics measured along one
+        meta["coords"] = json.dumps({name: c for name, c in coords.items() if name in metrics}, sort_keys=True)
     schema.atomic_write_safetensors(schema.metrics_snapshot_path(run_path, step), metrics, meta)
 
 
@@ -216,7 +248,8 @@ def analyze_run(run_path: Path, cfg: AnalysisConfig, log=print) -> MetricsIndex 
     inputs = run_inputs(run_path.parent, manifest.model["n_ctx"], cfg)
     store_inputs(run_path, cfg, inputs)
     settings_hash = cfg.settings_hash()
-    stored = [_stored(schema.metrics_snapshot_path(run_path, e.step), settings_hash) for e in snaps]
+    coords = registry.coordinates(inputs)
+    stored = [_stored(schema.metrics_snapshot_path(run_path, e.step), settings_hash, coords) for e in snaps]
     # To do: snapshots never measured, measured live only, or missing a metric the registry has
     # gained since (only what is missing is measured).
     wanted = {m.name for m in registry.METRICS}
@@ -228,11 +261,12 @@ def analyze_run(run_path: Path, cfg: AnalysisConfig, log=print) -> MetricsIndex 
             ablate = cfg.ablations and (i % cfg.ablation_every == 0 or (final and i == len(snaps) - 1))
             path = schema.metrics_snapshot_path(run_path, entry.step)
             kept = load_file(str(path)) if stored[i][0] is not None else {}
+            kept = {name: v for name, v in kept.items() if name in stored[i][1]}  # not stale coordinates
             probe = Probe(
                 snapshot_fast(run_path, manifest, entry), inputs
             )  # builds the HookedTransformer only if a metric needs it
             measured = registry.measure(probe, ["live", "analysis", "ablation"], ablate=ablate, skip=kept)
-            write_snapshot_metrics(run_path, entry.step, {**kept, **measured}, settings_hash, "full")
+            write_snapshot_metrics(run_path, entry.step, {**kept, **measured}, settings_hash, "full", coords)
             if n % 10 == 9 or n == len(todo) - 1:
                 log(f"{run_path.name}: analysed {n + 1}/{len(todo)} snapshots ({time.perf_counter() - t0:.0f} s)")
     return stack_run_metrics(run_path, manifest, cfg, inputs)
@@ -242,10 +276,10 @@ def stack_run_metrics(run_path: Path, manifest: Manifest, cfg: AnalysisConfig, i
     """Stack the per-snapshot metric files into one .npy per metric; write the index last.
 
     Snapshots measured only live hold NaN in the other metrics' arrays (`stages` says which)."""
-    settings_hash = cfg.settings_hash()
+    settings_hash, coords = cfg.settings_hash(), registry.coordinates(inputs)
     entries, per_snap, stages = [], [], []
     for e in manifest.snapshots:
-        stage, metrics = read_snapshot_metrics(schema.metrics_snapshot_path(run_path, e.step), settings_hash)
+        stage, metrics = read_snapshot_metrics(schema.metrics_snapshot_path(run_path, e.step), settings_hash, coords)
         if stage is None:
             continue
         entries.append(e)
@@ -260,9 +294,11 @@ def stack_run_metrics(run_path: Path, manifest: Manifest, cfg: AnalysisConfig, i
         blank = torch.full_like(present[0], float("nan"))
         stacked = np.stack([m.get(metric.name, blank).numpy() for m in per_snap])
         schema.atomic_write_npy(mdir / f"{metric.name}.npy", stacked)
-        arrays[metric.name] = ArrayInfo(f"{metric.name}.npy", list(stacked.shape), ["snapshot", *metric.axes])
+        axes = ["snapshot", *metric.axes]
+        arrays[metric.name] = ArrayInfo(f"{metric.name}.npy", list(stacked.shape), axes, coords.get(metric.name, {}))
     scalars = {
         "icl_score": [float(m["icl_score"]) for m in per_snap],
+        "icl_wide": [float(m["icl_wide"]) if "icl_wide" in m else None for m in per_snap],
         "eval_loss": [float(m["eval_loss"]) for m in per_snap],
         "heldout_loss": [e.heldout_loss for e in entries],
         "train_loss": [e.train_loss for e in entries],

@@ -1,8 +1,8 @@
 """Command line: `python -m training {train,analyze,report,verify,list}`.
 
     python -m training train --preset default [--out artifacts] [--suite NAME]
-                             [--set train.lr=1e-3 ...] [--runs attn2,attn1] [--resume] [--device cpu]
-                             [--no-analyze]
+                             [--set train.lr=1e-3 ...] [--runs attn2,attn1] [--seeds 2] [--resume]
+                             [--device cpu] [--no-analyze]
     python -m training analyze artifacts/<suite>
     python -m training report artifacts/<suite>
     python -m training verify artifacts/<suite>
@@ -21,7 +21,7 @@ from pathlib import Path
 
 from training import presets, schema
 from training.allocator import keep_buffers_in_heap
-from training.config import ConfigError, apply_overrides
+from training.config import ConfigError, apply_overrides, parse_value
 from training.locks import LockError, suite_lock
 
 
@@ -48,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a preset value, e.g. train.lr=1e-3 (repeatable)",
     )
     train.add_argument("--runs", help="comma-separated subset of the preset's runs")
+    train.add_argument(
+        "--seeds",
+        default="1",
+        metavar="N",
+        help="train each chosen run R with N seeds: R, then R-seed1 .. R-seed{N-1} with train.seed + k (default: 1)",
+    )
     train.add_argument(
         "--resume", action="store_true", help="continue interrupted runs from their last resume checkpoint"
     )
@@ -92,6 +98,7 @@ def cmd_train(args) -> int:
     preset = apply_overrides(presets.load(args.preset), args.overrides)
     suite = schema.check_name("suite", args.suite or preset.name)
     runs = [r.strip() for r in args.runs.split(",") if r.strip()] if args.runs else None
+    seeds = parse_value("--seeds", args.seeds, int)  # checked positive by Preset.select_runs
 
     def after_run(run_path: Path) -> None:
         # Each run is analysed as soon as it is trained, and the suite tables and the claims
@@ -108,6 +115,7 @@ def cmd_train(args) -> int:
             args.out,
             suite,
             runs=runs,
+            seeds=seeds,
             resume=args.resume,
             device=args.device,
             live_metrics=not args.no_live_metrics,

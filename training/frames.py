@@ -9,8 +9,8 @@ What a notebook, a spreadsheet or R wants from `metrics/`: one row per measured 
   `eval_loss` and `icl_score`, and the index's `heldout_loss`, `train_loss` and
   `max_prefix_matching`), columns `run, step, tokens, stage, metric, value`;
 - `metrics_dataset(run_dir)`: every stacked array with its named axes (`step`, `layer`,
-  `head`, `context_index`, `layer_from`, ...), for the arrays a long table flattens badly
-  (loss by position, composition scores).
+  `head`, `context_index`, `layer_from`, `period`, ...), for the arrays a long table flattens
+  badly (loss by position, composition scores, prefix matching by period, attention by offset).
 
 `path` is a run folder or a suite folder (every run with metrics, in name order). A value not
 measured at a snapshot (an analysis metric at a snapshot the trainer only measured live, an
@@ -68,7 +68,8 @@ def run_frame(
 def metrics_dataset(run_dir: Path | str):
     """Every stacked metric array of a run as an `xarray.Dataset`: one variable per metric, its
     dimensions the stored axes with `snapshot` named `step` (coordinates: the steps, with
-    `tokens` and `stage` alongside), every other axis (`layer`, `head`, ...) numbered from 0."""
+    `tokens` and `stage` alongside), every other axis (`layer`, `head`, ...) numbered from 0,
+    except those with stored coordinates (`period`: the repeat periods, `offset`: the offsets)."""
     import xarray as xr
 
     run_path = Path(run_dir)
@@ -79,8 +80,10 @@ def metrics_dataset(run_dir: Path | str):
         dims = ["step" if a == "snapshot" else a for a in info.axes]
         variables[name] = xr.DataArray(_checked(run_path, name, index), dims=dims)
     dataset = xr.Dataset(variables, coords=coords, attrs={"run": index.run, **_flat(index.settings)})
-    # every other axis is numbered from 0, so that `.sel(layer=1, head=0)` works
-    return dataset.assign_coords({d: np.arange(n) for d, n in dataset.sizes.items() if d != "step"})
+    # every other axis is numbered from 0, so that `.sel(layer=1, head=0)` works, or has its
+    # stored values, so that `.sel(period=128)` does
+    stored = {axis: values for info in index.arrays.values() for axis, values in info.coords.items()}
+    return dataset.assign_coords({d: stored.get(d, np.arange(n)) for d, n in dataset.sizes.items() if d != "step"})
 
 
 # ---- helpers -----------------------------------------------------------------------------

@@ -188,6 +188,14 @@ class Transformer(nn.Module):
     def forward(
         self, tokens: Int[Tensor, "batch pos"], return_patterns: bool = False
     ) -> Float[Tensor, "batch pos d_vocab"] | tuple[Tensor, list[Tensor]]:
+        x, patterns = self.residual(tokens, return_patterns)
+        logits = self.ln_final(x) @ self.unembed.W_U + self.unembed.b_U
+        return (logits, patterns) if return_patterns else logits
+
+    def residual(
+        self, tokens: Int[Tensor, "batch pos"], return_patterns: bool = False
+    ) -> tuple[Float[Tensor, "batch pos d_model"], list[Tensor]]:
+        """The final residual stream (before `ln_final`) and, if asked, each layer's pattern."""
         t = tokens.shape[1]
         x = self.embed.W_E[tokens]
         qk_pos, rotary = None, None
@@ -201,8 +209,18 @@ class Transformer(nn.Module):
         for block in self.blocks:
             x, pattern = block(x, qk_pos, rotary, return_patterns)
             patterns.append(pattern)
-        logits = self.ln_final(x) @ self.unembed.W_U + self.unembed.b_U
-        return (logits, patterns) if return_patterns else logits
+        return x, patterns
+
+    def losses_at(self, tokens: Int[Tensor, "batch pos"], indices: list[int]) -> Float[Tensor, "batch index"]:
+        """`next_token_loss(self(tokens), tokens)[:, indices]`, unembedding only those context
+        indices: with d_model 64 and a 1024-token vocabulary the unembedding and its softmax are
+        most of a forward pass, so a score that reads a few indices (the ICL score) runs ~3x faster."""
+        x, _ = self.residual(tokens)
+        idx = torch.as_tensor(indices, device=tokens.device)
+        logits = self.ln_final(x[:, idx]) @ self.unembed.W_U + self.unembed.b_U  # (batch, index, vocab)
+        targets = tokens[:, idx + 1]
+        flat = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none")
+        return flat.view(targets.shape)
 
 
 def next_token_loss(

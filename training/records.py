@@ -5,12 +5,12 @@
 field's type and names the file and the field when one is missing or wrong. The REST service
 reads the same records, so a field is defined once, here.
 
-    <run>/manifest.json            Manifest (its `snapshots`: SnapshotEntry)
+    <run>/manifest.json            Manifest (its `snapshots`: SnapshotEntry; `replicate`: Replicate)
     <run>/progress.json            RunProgress (while a run trains)
     <run>/metrics/index.json       MetricsIndex (its `arrays`: ArrayInfo)
     <run>/metrics/llc.json         LLCCurve (its `points`: LLCPoint)
     <suite>/analysis/phase.json    {run: PhaseWindow}
-    <suite>/analysis/report.json   Report (its `claims`: Claim)
+    <suite>/analysis/report.json   Report (its `claims`: Claim; `seeds`: SeedSpread of SeedResult, Spread)
 """
 
 from __future__ import annotations
@@ -45,6 +45,16 @@ class SnapshotEntry:
 
 
 @dataclass(frozen=True)
+class Replicate:
+    """A seed replicate (`--seeds`): run `of` trained again, named `<of>-seed{index}`, with
+    train.seed `seed` (`of`'s seed + `index`); the same in everything else."""
+
+    of: str
+    index: int
+    seed: int
+
+
+@dataclass(frozen=True)
 class Manifest:
     """A run: its configs, where its data came from, and its snapshots (written last)."""
 
@@ -68,6 +78,10 @@ class Manifest:
     snapshot_steps: list[int] = field(default_factory=list)
     train_time_s: float | None = None
     schema_version: int = SCHEMA_VERSION
+    # Seeds (`--seeds`): how many seeds of this run the suite plans, itself and its replicates
+    # `<run>-seed{k}` included; on a replicate, the run it repeats (and `seeds` is 1).
+    seeds: int = 1
+    replicate: Replicate | None = None
 
     def entry(self, step: int) -> SnapshotEntry | None:
         return next((s for s in self.snapshots if s.step == step), None)
@@ -88,11 +102,15 @@ class RunProgress:
 
 @dataclass(frozen=True)
 class ArrayInfo:
-    """One stacked metric array of a run (`metrics/<file>`, first axis = the index's steps)."""
+    """One stacked metric array of a run (`metrics/<file>`, first axis = the index's steps).
+
+    `coords` gives the values along an axis where they are not 0, 1, ... (`period`: the repeat
+    periods, `offset`: the offsets k), as the analysis measured them."""
 
     file: str
     shape: list[int]
     axes: list[str]
+    coords: dict[str, list[int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -150,6 +168,47 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class SeedResult:
+    """One seed of a run trained with several (`--seeds`), as the report's Seeds section gives
+    it: None where the run has not reached it (no score above 0.3, no phase window) or is
+    "waiting" (planned, training, or not analysed yet)."""
+
+    run: str
+    seed: int  # its train.seed
+    status: Literal["analysed", "waiting"]
+    induction_step: int | None = None  # first step the smoothed max prefix-matching score exceeds 0.3
+    phase_start: int | None = None  # the phase window's steps (analysis/phase.json)
+    phase_end: int | None = None
+    peak_prefix_matching: float | None = None  # the highest score of any head at any snapshot
+    final_icl: float | None = None  # the claims' ICL metric, mean of the last 5 snapshots
+    final_heldout_loss: float | None = None  # nats, at the last snapshot
+    icl_metric: str | None = None  # which ICL metric: "icl_wide" where stored, else "icl_score"
+
+
+@dataclass(frozen=True)
+class Spread:
+    """One number over the analysed seeds of a run that has a value for it (`n` of them)."""
+
+    n: int
+    mean: float | None = None
+    min: float | None = None
+    max: float | None = None
+    std: float | None = None  # sample standard deviation (n - 1 in the denominator), with 3+ values
+
+
+@dataclass(frozen=True)
+class SeedSpread:
+    """A run trained with several seeds: each seed's numbers and their spread, by field name of
+    `SeedResult` (`icl_metric`: the seeds' common ICL metric; None if they differ, and then
+    `final_icl` has no spread)."""
+
+    run: str
+    seeds: list[SeedResult]
+    spread: dict[str, Spread]
+    icl_metric: str | None = None
+
+
+@dataclass(frozen=True)
 class Report:
     suite: str
     generated: str
@@ -158,6 +217,7 @@ class Report:
     claims: list[Claim]
     runs: dict[str, Any]
     waiting: int = 0
+    seeds: dict[str, SeedSpread] = field(default_factory=dict)  # runs trained with 2+ seeds
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ with bootstrap intervals, and "pass", "fail", "inconclusive" (an interval stradd
 or "n/a" (the suite has no run that can test it), or "waiting" while a run it needs is not
 trained and analysed yet. The claims themselves are pure functions in `training.claims`; this
 module gathers their inputs from the suite, marks what is waiting, and writes the report. A
-failing claim is reported as failing with its numbers, never tuned away.
+failing claim is reported as failing with its numbers, never tuned away. A run trained with
+several seeds (`--seeds`) gets a Seeds section: each seed's numbers and their spread
+(`training.claims.seeds`); every seed replicate is also a run the claims judge like any other.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import numpy as np
 
 from training import claims, schema
 from training.claims.runs import RunData
-from training.records import Claim, Manifest, MetricsIndex, PhaseWindow, Report
+from training.claims.seeds import seed_result, seed_spread, waiting_seed
+from training.config import replicate_name
+from training.records import Claim, Manifest, MetricsIndex, PhaseWindow, Report, SeedSpread
 
 # Which kinds of run each claim needs (see `kind_of`): a claim whose runs are not all trained and
 # analysed yet is "waiting", naming them, instead of failing on what has arrived so far.
@@ -132,6 +136,10 @@ def pending_runs(suite_path: Path, done: set[str]) -> dict[str, str]:
             planned[spec.name] = kind_of({**dataclasses.asdict(preset.model), **spec.model})
     for run in runs:  # runs outside the preset count by their own model
         planned.setdefault(run, kind_of(schema.read_manifest(suite_path / run).model))
+    for run in runs:  # seed replicates planned by `--seeds`, started or not
+        manifest = schema.read_manifest(suite_path / run)
+        for k in range(1, manifest.seeds if manifest.replicate is None else 1):
+            planned.setdefault(replicate_name(run, k), kind_of(manifest.model))
     return {run: kind for run, kind in planned.items() if run not in done}
 
 
@@ -159,10 +167,13 @@ def load_run(suite_path: Path, run: str, phase: PhaseWindow | None) -> tuple[Run
     def metric(name: str) -> np.ndarray | None:
         return schema.read_metric(path, name, index) if name in index.arrays else None
 
+    icl = _curve(index.scalars["icl_score"])
+    wide = _curve(index.scalars.get("icl_wide"))
     data = RunData(
         name=run,
         steps=np.asarray(index.steps),
-        icl=_curve(index.scalars["icl_score"]),
+        icl=wide if wide is not None and np.isfinite(wide).all() else icl,
+        ablation_icl=icl,
         prefix=metric("prefix_matching"),
         heldout_loss=heldout_curve(manifest, index),
         previous_token=metric("previous_token"),
@@ -175,6 +186,56 @@ def load_run(suite_path: Path, run: str, phase: PhaseWindow | None) -> tuple[Run
         phase=phase,
     )
     return data, manifest.model
+
+
+# ---- the spread over seeds -------------------------------------------------------------------
+
+
+def icl_metric(index: MetricsIndex) -> str:
+    """The ICL metric the claims read for a run (`RunData.icl`): the wide one where it is stored."""
+    return "icl_wide" if "icl_wide" in index.scalars or "icl_wide" in index.arrays else "icl_score"
+
+
+def seed_plans(manifests: Mapping[str, Manifest]) -> dict[str, list[tuple[str, int]]]:
+    """{run: [(run, seed), (replicate, seed), ...]} for every run with 2+ seeds planned
+    (`Manifest.seeds`) or trained (replicates that name it): itself first, then its replicates
+    in order, each with its train.seed; a planned replicate not started yet included."""
+    plans: dict[str, dict[int, tuple[str, int]]] = {}
+    for name, m in manifests.items():
+        if m.replicate is not None:
+            plans.setdefault(m.replicate.of, {})[m.replicate.index] = (name, m.replicate.seed)
+    for name, m in manifests.items():
+        if m.replicate is None and (m.seeds > 1 or name in plans):
+            seed = int(m.train.get("seed", 0))
+            plan = plans.setdefault(name, {})
+            plan[0] = (name, seed)
+            for k in range(1, m.seeds):
+                plan.setdefault(k, (replicate_name(name, k), seed + k))
+    for base, plan in plans.items():  # a replicate whose run has no manifest (deleted)
+        first = min(plan)
+        plan.setdefault(0, (base, plan[first][1] - first))
+    return {base: [plan[k] for k in sorted(plan)] for base, plan in sorted(plans.items())}
+
+
+def seed_spreads(suite_path: Path, runs: Mapping[str, RunData]) -> dict[str, SeedSpread]:
+    """The report's Seeds section: per run with 2+ seeds, each seed's numbers (from `runs`, the
+    analysed ones; the others waiting) and their spread (`training.claims.seeds`)."""
+    manifests = {}
+    for run in schema.list_runs(suite_path):
+        try:
+            manifests[run] = schema.read_manifest(suite_path / run)
+        except schema.ArtifactError:
+            continue
+    out = {}
+    for base, members in seed_plans(manifests).items():
+        results = [
+            seed_result(runs[run], seed, icl_metric(schema.read_metrics_index(suite_path / run)))
+            if run in runs
+            else waiting_seed(run, seed)
+            for run, seed in members
+        ]
+        out[base] = seed_spread(base, results)
+    return out
 
 
 def build_report(suite_path: Path) -> Report:
@@ -196,6 +257,7 @@ def build_report(suite_path: Path) -> Report:
         passed=sum(c.status == "pass" for c in claims),
         failed=sum(c.status == "fail" for c in claims),
         waiting=sum(c.status == "waiting" for c in claims),
+        seeds=seed_spreads(suite_path, {data.name: data for data, _ in loaded}),
     )
 
 
@@ -228,7 +290,55 @@ def render_markdown(report: Report) -> str:
         peak = f"{p['score']} ({p['head']}, step {p['step']})"
         phase = r["phase"].get("reason", "")
         lines.append(f"| {name} | {r['kind']} | {r['snapshots']} | {peak} | {phase} |")
+    if report.seeds:
+        lines += render_seeds(report.seeds)
     return "\n".join(lines) + "\n"
+
+
+SEED_COLUMNS = {  # SeedResult field: its column, and how a value is written
+    "induction_step": ("smoothed max prefix matching > 0.3 at step", "{:,.0f}"),
+    "phase_start": ("phase window start", "{:,.0f}"),
+    "phase_end": ("phase window end", "{:,.0f}"),
+    "peak_prefix_matching": ("peak prefix matching", "{:.3f}"),
+    "final_icl": ("final ICL score", "{:.3f}"),
+    "final_heldout_loss": ("final held-out loss", "{:.3f}"),
+}
+
+
+def render_seeds(seeds: Mapping[str, SeedSpread]) -> list[str]:
+    """The markdown of the Seeds section: one table per run, its seeds then their spread."""
+
+    def cell(field: str, value) -> str:
+        return "–" if value is None else SEED_COLUMNS[field][1].format(value)
+
+    lines = [
+        "",
+        "## Seeds",
+        "",
+        "Runs trained with several seeds (`--seeds`): per seed, the step at which the maximum "
+        "over heads of the prefix-matching score (smoothed over 5 snapshots) first exceeds 0.3, "
+        "the phase window, the peak prefix-matching score, the final ICL score (mean of the "
+        "last 5 snapshots) and the final held-out loss; then their mean, min and max over the analysed "
+        "seeds (n: those with a value), and with 3 or more the standard deviation. –: not "
+        "reached, or not analysed yet.",
+    ]
+    for base, s in seeds.items():
+        icl = f"ICL metric `{s.icl_metric}`" if s.icl_metric else "seeds on different ICL metrics"
+        lines += ["", f"### {base} ({len(s.seeds)} seeds; {icl})", ""]
+        lines.append("| seed | run | " + " | ".join(c for c, _ in SEED_COLUMNS.values()) + " |")
+        lines.append("|---" * (len(SEED_COLUMNS) + 2) + "|")
+        for r in s.seeds:
+            values = [cell(f, getattr(r, f)) for f in SEED_COLUMNS]
+            if r.status == "waiting":
+                values = ["waiting (not trained and analysed yet)"] + [""] * (len(values) - 1)
+            lines.append(f"| {r.seed} | {r.run} | " + " | ".join(values) + " |")
+        for stat in ("n", "mean", "min", "max", "std"):
+            values = [getattr(s.spread[f], stat) for f in SEED_COLUMNS]
+            if stat == "std" and all(v is None for v in values):
+                continue  # fewer than 3 seeds with a value
+            shown = [str(v) if stat == "n" else cell(f, v) for f, v in zip(SEED_COLUMNS, values)]
+            lines.append(f"| {stat} | | " + " | ".join(shown) + " |")
+    return lines
 
 
 def save_report(suite_path: Path, report: Report) -> None:

@@ -9,7 +9,7 @@ CLI (the orchestration floor), which read and write artifacts through this same 
 
 from training import schema
 from training.allocator import keep_buffers_in_heap
-from training.analysis import attribution, circuits, llc, loss, registry, scores, trajectory
+from training.analysis import attribution, circuits, llc, loss, registry, scores, shortcuts, trajectory
 from training.analysis.registry import INDUCTION_THRESHOLD, METRICS, REGISTRY, Metric, best_heads
 from training.frames import metrics_dataset, metrics_frame, run_frame
 from training.hooked import hooked_from_state, load_hooked
@@ -21,9 +21,13 @@ from training.records import (
     Manifest,
     MetricsIndex,
     PhaseWindow,
+    Replicate,
     Report,
     RunProgress,
+    SeedResult,
+    SeedSpread,
     SnapshotEntry,
+    Spread,
 )
 from training.schema import ArtifactError, head_label
 from training.schema import model_config as model_config_from_manifest
@@ -43,9 +47,13 @@ __all__ = [
     "Metric",
     "MetricsIndex",
     "PhaseWindow",
+    "Replicate",
     "Report",
     "RunProgress",
+    "SeedResult",
+    "SeedSpread",
     "SnapshotEntry",
+    "Spread",
     "Transformer",
     "attribution",
     "best_heads",
@@ -65,5 +73,6 @@ __all__ = [
     "run_frame",
     "schema",
     "scores",
+    "shortcuts",
     "trajectory",
 ]

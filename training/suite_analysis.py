@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 from training import schema
-from training.analysis import attribution, loss, trajectory
+from training.analysis import attribution, trajectory
+from training.analysis.scores import INDUCTION_THRESHOLD
 from training.analyze import AnalysisConfig, run_inputs, snapshot_models
 from training.records import MetricsIndex, PhaseWindow
 
@@ -68,9 +69,11 @@ def joint_pca_table(suite_path: Path, n_components: int, phases: dict[str, Phase
 
 
 def before_after_table(suite_path: Path, phases: dict[str, PhaseWindow], cfg: AnalysisConfig) -> dict:
-    """Per run with a phase window: the before-and-after vector (per-token loss change from the
-    snapshot at the window's start to the one at its end), and each head's mean-ablation
-    per-token effect at the window's end compared with it (`ablation_alignment`)."""
+    """Per run with a phase window: the before-and-after change (per-token losses from the
+    snapshot at the window's start to the one at its end), and the per-token loss change of a
+    pattern-preserving ablation at the window's end compared with it, for each head and for all
+    the run's induction heads together: by projection (`ablation_projection`, the share of the
+    change it undoes) and by cosine (`ablation_alignment`). Olsson et al. 2022, Argument 1."""
     out = {}
     for run, phase in phases.items():
         if phase.start_step is None:
@@ -82,34 +85,51 @@ def before_after_table(suite_path: Path, phases: dict[str, PhaseWindow], cfg: An
         steps = index.steps
         before, after = steps.index(phase.start_step), steps.index(phase.end_step)
         vectors = torch.from_numpy(schema.read_metric(run_path, "per_token_loss", index))
-        ba = trajectory.before_after_vector(vectors[before], vectors[after])
+        change = vectors[after] - vectors[before]  # (token,)
+        prefix = schema.read_metric(run_path, "prefix_matching", index)[after]  # (layer, head)
+        induction = [tuple(int(v) for v in h) for h in np.argwhere(prefix > INDUCTION_THRESHOLD)]
         manifest = schema.read_manifest(run_path)
         model, _ = snapshot_models(run_path, manifest, schema.find_snapshot(manifest, phase.end_step))
         inputs = run_inputs(suite_path, manifest.model["n_ctx"], cfg)
         n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
-        with torch.no_grad():
-            clean = torch.cat([loss.per_token_loss(model, x).gather(1, idx).flatten() for x, idx in inputs.pca_tokens])
-            deltas = torch.zeros(n_layers, n_heads, len(clean))
-            for layer in range(n_layers):
-                for head in range(n_heads):
-                    ablated = torch.cat(
-                        [
-                            attribution.ablate_heads_loss(model, x, [(layer, head)], mode="mean")
-                            .gather(1, idx)
-                            .flatten()
-                            for x, idx in inputs.pca_tokens
-                        ]
-                    )
-                    deltas[layer, head] = ablated - clean
+        groups = [[(layer, head)] for layer in range(n_layers) for head in range(n_heads)]
+        deltas = _pp_deltas(model, inputs.pca_tokens, groups + ([induction] if induction else []))
+        per_head = deltas[: len(groups)].reshape(n_layers, n_heads, -1)
         out[run] = {
             "before_step": phase.start_step,
             "after_step": phase.end_step,
-            "loss_change": float((vectors[after] - vectors[before]).mean()),
-            "alignment": trajectory.ablation_alignment(deltas, ba).tolist(),  # [layer][head]
-            "note": "cosine of each head's mean-ablation per-token loss change (at after_step) with the reversed "
-            "before-and-after vector: +1 = removing the head undoes the phase change",
+            "mode": "pattern_preserving",
+            "loss_change": float(change.mean()),
+            "projection": _plain(trajectory.ablation_projection(per_head, change)),  # [layer][head]
+            "alignment": _plain(trajectory.ablation_alignment(per_head, change)),
+            "induction_heads": [list(h) for h in induction],
+            "induction_projection": float(trajectory.ablation_projection(deltas[-1], change)) if induction else None,
+            "induction_alignment": float(trajectory.ablation_alignment(deltas[-1], change)) if induction else None,
+            "note": "pattern-preserving ablation at after_step against the per-token loss change from before_step: "
+            "projection = the share of the change the ablation undoes (1 = all of it), alignment = cosine with "
+            "the reversed change (+1 = the same direction)",
         }
     return out
+
+
+def _pp_deltas(model, token_sets, groups: list[list[tuple[int, int]]]) -> torch.Tensor:
+    """(group, token) per-token loss change of pattern-preserving ablation of each group of
+    heads, on the per-token-loss tokens (`pca_tokens` chunks)."""
+    chunks = []
+    with torch.no_grad():
+        for x, idx in token_sets:
+            clean, patterns = attribution.clean_attention_patterns(model, x)
+            rows = [
+                attribution.ablate_heads_loss(model, x, heads, mode="pattern_preserving", clean_patterns=patterns)
+                for heads in groups
+            ]
+            chunks.append(torch.stack([(r - clean).gather(1, idx).flatten() for r in rows]))
+    return torch.cat(chunks, dim=1)
+
+
+def _plain(grid: torch.Tensor) -> list:
+    """A tensor as nested lists, NaN as None (JSON has no NaN)."""
+    return [[None if v != v else float(v) for v in row] for row in grid.tolist()]
 
 
 def analyze_suite_tables(suite_path: Path, cfg: AnalysisConfig) -> dict[str, PhaseWindow]:

@@ -1,7 +1,8 @@
 """The training loop: one suite of runs, snapshots on a schedule, exact resume.
 
 Every run of a suite trains on the same token stream with batches keyed on (seed, step), so
-all models see the same batches in the same order, and a resumed run continues exactly: the
+all models see the same batches in the same order (a seed replicate, `--seeds`, sees the same
+data in another order, from other initial weights), and a resumed run continues exactly: the
 resume checkpoint holds the model, the AdamW state, the torch RNG state and the per-step losses.
 Killed at any moment (even SIGKILL) and resumed, a run writes the same snapshots, bit for bit,
 on CPU with the same thread count.
@@ -28,7 +29,7 @@ from training import data, distributed, schema
 from training.config import AnalysisConfig, ConfigError, Preset, RunSpec
 from training.distributed import SINGLE, World
 from training.model import Transformer, next_token_loss
-from training.records import Manifest, RunProgress, SnapshotEntry
+from training.records import Manifest, Replicate, RunProgress, SnapshotEntry
 from training.schedule import learning_rate, snapshot_steps
 
 RESUME_FILE = "resume/checkpoint.safetensors"
@@ -246,6 +247,8 @@ def train_run(
     if manifest is not None:
         if manifest.status == "complete":
             log(f"{run.name}: already trained ({len(manifest.snapshots)} snapshots), skipping")
+            if main and run.seeds > manifest.seeds:  # the report now waits for its new replicates
+                schema.write_manifest(run_path, dataclasses.replace(manifest, seeds=run.seeds))
             return "skipped"
         if not resume:
             raise ConfigError(
@@ -288,13 +291,16 @@ def train_run(
         tokens_per_step=tokens_per_step,
         snapshot_steps=plan,
         snapshots=[],
+        seeds=run.seeds,
+        replicate=Replicate(of=run.repeats, index=run.seed_offset, seed=cfg_t.seed) if run.repeats else None,
     )
     for stale in run_path.glob("**/.*.tmp") if main else ():  # left by a killed writer; never referenced
         stale.unlink()
     if resume and (run_path / RESUME_FILE).exists():
         step, losses, elapsed = load_resume(run_path, model, opt)
         old = schema.read_manifest(run_path) if manifest_path.exists() else manifest
-        manifest = dataclasses.replace(manifest, snapshots=[s for s in old.snapshots if s.step <= step])
+        snaps = [s for s in old.snapshots if s.step <= step]
+        manifest = dataclasses.replace(manifest, snapshots=snaps, seeds=max(old.seeds, run.seeds))
         status = "resumed"
         log(f"{run.name}: resuming at step {step}")
     live = LiveMetrics(run_path, preset.analysis, cfg_m.n_ctx, log) if live_metrics and main else None
@@ -380,6 +386,7 @@ def train_suite(
     suite: str,
     *,
     runs: list[str] | None = None,
+    seeds: int = 1,
     resume: bool = False,
     device: str = "auto",
     live_metrics: bool = True,
@@ -394,10 +401,16 @@ def train_suite(
     Runs are independent: processes (or machines sharing the artifacts folder) may each train
     other runs of one suite at once. The first builds the suite's data while the others wait
     for it (`.data.lock`), and each run is trained by one process at a time (`.train-<run>.lock`,
-    a second is refused). In a torchrun launch only rank 0 takes locks and writes."""
+    a second is refused). In a torchrun launch only rank 0 takes locks and writes.
+
+    With `seeds` N > 1, the selected runs train first, then their seed replicates `R-seed1` ..
+    `R-seed{N-1}` (train.seed + k; `Preset.select_runs`), each trained, measured and analysed
+    like any run; each R's manifest records N, so the report waits for its replicates."""
     from training.locks import suite_lock
 
-    selected = preset.select_runs(runs)
+    selected = preset.select_runs(runs, seeds)
+    for run in selected:
+        schema.check_name("run", run.name)  # a replicate's name is longer: refused before any work
     n_ctx = {preset.run_model(r, preset.model.d_vocab).n_ctx for r in selected}
     if len(n_ctx) != 1:
         raise ConfigError("model.n_ctx must be the same for every run of a suite (they share batches)")

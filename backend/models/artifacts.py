@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from training.science import Claim, PhaseWindow, RunProgress
+from training.science import Claim, PhaseWindow, Replicate, RunProgress, SeedSpread
 
 Floats = list[float | None]
 Grid = list[list[float | None]]  # [layer][head]
@@ -59,6 +59,9 @@ class RunInfo(BaseModel):
     analysed_steps: list[int] = Field(description="snapshots with the full analysis")
     live_steps: list[int] = Field(description="snapshots with metrics, live or analysed")
     error: str | None = Field(None, description="why the run's files cannot be read (status 'unreadable')")
+    replicate: Replicate | None = Field(
+        None, description="a seed replicate (`--seeds`): the run it repeats, and its train.seed"
+    )
 
 
 class SuiteDetail(BaseModel):
@@ -111,6 +114,10 @@ class ReportResponse(BaseModel):
     waiting: int = Field(description="claims whose runs are not trained and analysed yet")
     claims: list[Claim]
     runs: dict[str, Any]
+    seeds: dict[str, SeedSpread] = Field(
+        default_factory=dict,
+        description="per run trained with 2+ seeds (`--seeds`): each seed's numbers and their spread",
+    )
     markdown: str | None = Field(description="report.md, as `python -m training report` prints it")
 
 
@@ -183,6 +190,11 @@ class RunMetricsResponse(BaseModel):
         description="loss at context index icl_late minus at icl_early (each averaged over ±icl_width indices); "
         "negative = in-context learning"
     )
+    icl_wide: Floats = Field(
+        default_factory=list,
+        description="the same score on 512 other held-out contexts (null where only the live metrics are "
+        "measured; empty for runs analysed before it existed): the one the claims and the phase window read",
+    )
     icl_late: int | None
     icl_early: int | None
     icl_width: int | None
@@ -206,6 +218,15 @@ class HeadScores(BaseModel):
     scores: dict[str, float | None] = Field(description="every per-head metric of the registry stored at this step")
 
 
+class HeadProfile(BaseModel):
+    """One head-by-head metric measured along a third axis at one snapshot: the period sweep of
+    the prefix-matching score, the attention to fixed offsets."""
+
+    axis: str = Field(description="the third axis of the registry entry: period, offset")
+    coords: list[int] = Field(description="the values along it, as the analysis measured them (periods, offsets)")
+    values: list[list[Floats]] = Field(description="[layer][head][coordinate]; null where not measured")
+
+
 class HeadTable(BaseModel):
     suite: str
     run: str
@@ -215,6 +236,10 @@ class HeadTable(BaseModel):
     icl_score: float | None
     eval_loss: float | None
     heads: list[HeadScores]
+    profiles: dict[str, HeadProfile] = Field(
+        description="every registry metric with axes (layer, head, X) stored for the run: name -> its values at "
+        "this step along X (null at a snapshot with the live metrics only)"
+    )
     composition_q: Grid4
     composition_k: Grid4
     composition_v: Grid4

@@ -172,10 +172,25 @@ class BeforeAfterRun(BaseModel):
     before_step: int = Field(description="the snapshot at the start of the run's phase window")
     after_step: int = Field(description="the snapshot at its end")
     loss_change: float | None = Field(description="mean per-token loss change from before_step to after_step (nats)")
-    alignment: Grid = Field(
-        description="[layer][head]: cosine of the head's mean-ablation per-token loss change at after_step with "
-        "the reversed before-and-after vector; +1 = removing the head undoes the phase change"
+    mode: str = Field(
+        "mean", description="the ablation compared: pattern_preserving (tables written since issue 12) or mean"
     )
+    alignment: Grid = Field(
+        description="[layer][head]: cosine of the head's per-token loss change under ablation at after_step with "
+        "the reversed before-and-after vector; +1 = removing the head undoes the phase change's direction"
+    )
+    projection: Grid | None = Field(
+        None,
+        description="[layer][head]: the share of the before-and-after change the head's ablation undoes, by "
+        "projection onto it (1 = all of it); null in tables written before it existed",
+    )
+    induction_heads: list[list[int]] = Field(
+        default_factory=list, description="[[layer, head], ...] prefix matching above 0.3 at after_step"
+    )
+    induction_projection: float | None = Field(
+        None, description="the share of the change undone by ablating all the induction heads together"
+    )
+    induction_alignment: float | None = Field(None, description="their joint ablation's cosine, as alignment")
     note: str
 
 

@@ -4,7 +4,8 @@ is training now: all from the stored metrics (live or analysed), read through th
 Nothing is computed here but downsampling, the maximum over heads (`science.best_heads`) and,
 while a run trains and has no stored phase window yet, the phase-window detector on its live
 curves. Every per-head metric of the registry that is stored is served, by name: adding one to
-the registry is enough to see it here.
+the registry is enough to see it here; so is one measured along a third axis (the period sweep,
+the offsets), in the head table's `profiles` with the values along that axis the index stores.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import time
 
 import numpy as np
 
-from backend.errors import NotFoundError
+from backend.errors import NotFoundError, UnavailableError
 from backend.models import (
     BestHeads,
     Composition,
+    HeadProfile,
     HeadScores,
     HeadTable,
     MetricInfo,
@@ -57,6 +59,23 @@ def _per_head(metrics: RunMetrics | None) -> list[str]:
     if metrics is None:
         return []
     return [m.name for m in registry.METRICS if m.per_head and m.name in metrics.arrays]
+
+
+def _profiles(metrics: RunMetrics, i: int, where: str) -> dict[str, HeadProfile]:
+    """Every stored per-head metric measured along a third axis, at the i-th measured snapshot."""
+    profiles = {}
+    for m in registry.METRICS:
+        if m.along is None or m.name not in metrics.arrays:
+            continue
+        array, info = metrics.arrays[m.name][i], metrics.index.arrays[m.name]  # (layer, head, coordinate)
+        coords = info.coords.get(m.along)
+        if coords is None or len(coords) != array.shape[-1]:
+            raise UnavailableError(
+                f"metrics index of {where} does not give the {array.shape[-1]} {m.along} values of {m.name}: "
+                "analyse the run again"
+            )
+        profiles[m.name] = HeadProfile(axis=m.along, coords=coords, values=floats(array))
+    return profiles
 
 
 def _best(metrics: RunMetrics, name: str) -> BestHeads:
@@ -105,6 +124,7 @@ def run_metrics(store: ArtifactStore, suite: str, run: str, max_points: int | No
         tokens_seen=metrics.index.tokens_seen if metrics else [],
         stages=stages,
         icl_score=_array(metrics, "icl_score"),
+        icl_wide=_array(metrics, "icl_wide"),
         icl_late=settings.get("icl_late"),
         icl_early=settings.get("icl_early"),
         icl_width=settings.get("icl_width"),
@@ -150,6 +170,7 @@ def head_table(store: ArtifactStore, suite: str, run: str, step: str) -> HeadTab
         icl_score=scalar(at["icl_score"]) if "icl_score" in at else None,
         eval_loss=scalar(at["eval_loss"]) if "eval_loss" in at else None,
         heads=heads,
+        profiles=_profiles(metrics, i, f"{suite}/{run}"),
         **{f"composition_{m}": floats(at[f"composition_{m}"]) if f"composition_{m}" in at else [] for m in "qkv"},
     )
 

@@ -53,6 +53,7 @@ def run_info(store: ArtifactStore, suite: str, run: str) -> RunInfo:
         if metrics
         else [],
         live_steps=metrics.steps if metrics else [],
+        replicate=m.replicate,
     )
 
 

@@ -82,7 +82,8 @@ def losses(
 
 def before_after(store: ArtifactStore, suite: str) -> BeforeAfterResponse:
     """`analysis/before_after.json`: per run with a phase window, the loss change across it and
-    each head's mean-ablation alignment with the reversed before-and-after vector."""
+    each head's ablation (pattern-preserving; mean in older tables) against it, by projection and
+    by cosine, and the induction heads' joint ablation."""
     try:
         table = store.analysis(suite, "before_after")
     except NotFoundError:
@@ -96,7 +97,14 @@ def before_after(store: ArtifactStore, suite: str) -> BeforeAfterResponse:
                 before_step=r["before_step"],
                 after_step=r["after_step"],
                 loss_change=None if r.get("loss_change") is None else scalar(r["loss_change"]),
+                mode=r.get("mode", "mean"),
                 alignment=floats(r["alignment"]),  # NaN (a head whose ablation changes nothing) -> null
+                projection=None if r.get("projection") is None else floats(r["projection"]),
+                induction_heads=r.get("induction_heads", []),
+                induction_projection=None
+                if r.get("induction_projection") is None
+                else scalar(r["induction_projection"]),
+                induction_alignment=None if r.get("induction_alignment") is None else scalar(r["induction_alignment"]),
                 note=r.get("note", ""),
             )
             for run, r in table.items()

@@ -46,8 +46,9 @@ st.subheader("Ablations against the before-and-after vector")
 st.markdown(
     "The **before-and-after vector** is the change in per-token held-out loss across the phase change (from the "
     "checkpoint at the window's start to the one at its end). Each head's **ablation vector** is the per-token "
-    "loss change when that head alone is mean-ablated at the end. A cosine of **+1** with the reversed "
-    "before-and-after vector means removing the head undoes exactly what the phase change did."
+    "loss change when that head alone is removed at the end (pattern-preserving). Its **projection** onto the "
+    "reversed change is the share of the phase change that removing the head undoes (**1** = all of it); the "
+    "paper finds the induction heads undo most of it and the other heads little."
 )
 table = ui.unless_missing(client.before_after, sel.suite)
 ba = (table or {}).get("runs", {}).get(run)
@@ -56,18 +57,19 @@ if table is not None and ba is None and metrics["analysed"]:
 elif table is not None and ba is None:
     st.info(f"Run {run!r} has no before-and-after comparison yet. {sel.pending()}")
 if ba is not None:
-    labels = [ui.head_label(layer, head) for layer, row in enumerate(ba["alignment"]) for head in range(len(row))]
+    grid, title = ba["alignment"], "cosine with the reversed before-and-after vector"
+    if ba.get("projection") is not None:
+        grid, title = ba["projection"], "share of the before-and-after change undone (projection)"
+    labels = [ui.head_label(layer, head) for layer, row in enumerate(grid) for head in range(len(row))]
     st.plotly_chart(
-        head_charts.head_bars(
-            labels,
-            [v for row in ba["alignment"] for v in row],
-            title="cosine with the reversed before-and-after vector",
-            highlight=sel.head_label,
-        ),
+        head_charts.head_bars(labels, [v for row in grid for v in row], title=title, highlight=sel.head_label),
         key="abl_alignment",
     )
     change = "?" if ba["loss_change"] is None else f"{ba['loss_change']:+.3f}"
-    st.caption(f"Before: step {ba['before_step']:,}; after: step {ba['after_step']:,}; mean loss change {change} nats.")
+    st.caption(
+        f"Before: step {ba['before_step']:,}; after: step {ba['after_step']:,}; mean loss change {change} nats; "
+        f"{ba.get('mode', 'mean').replace('_', '-')} ablation. {ui.joint_ablation_text(ba)}"
+    )
 
 st.subheader(f"{sel.head_label} removed, on a text")
 text = state.text_area("Text", height=90)

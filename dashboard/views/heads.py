@@ -1,5 +1,6 @@
-"""Heads: a layer x head grid of one score at the checkpoint, the chosen head over training, and the
-paper's prefix-matching vs copying scatter. The scores, their labels, ranges and help texts are the
+"""Heads: a layer x head grid of one score at the checkpoint, the chosen head over training, the
+paper's prefix-matching vs copying scatter, and the chosen head's period sweep and offset profile
+(positional shortcut or induction head). The scores, their labels, ranges and help texts are the
 service's metric registry (`/registry`)."""
 
 import streamlit as st
@@ -26,7 +27,8 @@ def _round(x: float | None) -> str:
 
 
 with ui.service_errors():
-    registry = {m["name"]: m for m in client.registry()["metrics"] if m["per_head"]}
+    described = {m["name"]: m for m in client.registry()["metrics"]}
+registry = {name: m for name, m in described.items() if m["per_head"]}
 name = st.selectbox(
     "Score",
     list(registry),
@@ -88,6 +90,27 @@ with right:
         st.plotly_chart(head_charts.prefix_vs_copying(metrics, sel.step), key="pm_vs_copying")
 
 if table is not None:
+    st.subheader(f"{sel.head_label}: induction head or positional shortcut?")
+    st.caption(
+        "Left, the prefix-matching score on random tokens repeated with period P; right, the mean attention to the "
+        "token k back on plain held-out text (the other heads in grey). A positional shortcut peaks at one period and "
+        "one offset (a head attending to q − 127 whatever the tokens: period 128, offset 127); an induction head is "
+        "high at every period."
+    )
+    profiles = {n: p for n, p in table["profiles"].items() if n in described}
+    measured = [n for n, p in profiles.items() if any(v is not None for v in p["values"][sel.layer][sel.head])]
+    if not measured and table["stage"] == "live":
+        st.info(f"The period sweep and the offsets are measured by the full analysis. {sel.pending()}")
+    elif not measured:
+        st.info(
+            f"{run} was analysed before the period sweep and the offsets existed: the next analysis pass "
+            f"(`.venv/bin/python -m training analyze artifacts/{sel.suite}`) measures them, and only them."
+        )
+    for column, name in zip(st.columns(max(len(measured), 1)), measured):
+        with column:
+            figure = head_charts.head_profile(profiles[name], described[name], sel.layer, sel.head)
+            st.plotly_chart(figure, key=f"profile_{name}")
+            st.caption(ui.metric_help(described[name]))
     with st.expander(f"Every score of every head at step {sel.step:,}"):
         st.dataframe(
             [

@@ -4,6 +4,31 @@ it, and loss by context position."""
 import streamlit as st
 
 from dashboard import charts, client, llc_charts, sidebar, ui
+from dashboard.api_types import RunInfo
+
+
+def replicates_of(runs: list[RunInfo]) -> dict[str, str]:
+    """{seed replicate: the run it repeats} (`--seeds`), as the service lists the suite's runs."""
+    return {r["name"]: r["replicate"]["of"] for r in runs if r.get("replicate")}
+
+
+def seed_spreads(suite: str) -> None:
+    """The claims report's Seeds section: per run trained with several seeds, each seed's
+    numbers and their spread, as the report computed them."""
+    st.subheader("Seeds")
+    st.markdown(
+        "Runs trained with several seeds (`--seeds`; the thin, lighter curves above, in their run's colour). "
+        "Per seed, from the claims report: the step at which the maximum prefix-matching score over heads "
+        "(smoothed over 5 snapshots) first exceeds 0.3, the phase window, the peak prefix-matching score, the "
+        "final ICL score (mean of the last 5 snapshots) and the final held-out loss; then their spread over "
+        "the analysed seeds (n: those with a value; the standard deviation from 3)."
+    )
+    report = ui.unless_missing(client.report, suite)
+    for run, spread in ((report or {}).get("seeds") or {}).items():
+        metric = spread.get("icl_metric") or "different ICL metrics"
+        st.caption(f"**{run}**: {len(spread['seeds'])} seeds, ICL score on `{metric}`")
+        st.dataframe(charts.seed_table(spread), hide_index=True, key=f"seeds_{run}")
+
 
 st.title("Phase change")
 st.markdown(
@@ -20,13 +45,12 @@ config = data.get("config", {})
 st.caption(
     f"**Data** of suite `{sel.suite}`: source `{data.get('source', '?')}` · {data.get('tokenizer', '?')} tokenizer, "
     f"vocabulary {data.get('vocab_size', 0):,} · {data.get('train_tokens', 0):,} training and "
-    f"{data.get('heldout_tokens', 0):,} held-out tokens · repeat_fraction {config.get('repeat_fraction', 0)} "
-    f"(training contexts whose second half repeats the first; held-out text is never altered)"
+    f"{data.get('heldout_tokens', 0):,} held-out tokens · {ui.repeat_text(config)}"
 )
 with st.expander("Suite data and run configurations"):
     st.json(data, expanded=False)
     # qk_pos_layers: positions enter only the first k layers' queries and keys (`default`: 1,
-    # one of its two departures from the paper, with repeat_fraction above)
+    # one of its two departures from the paper, with the repeats above)
     model_keys = ("n_layers", "attn_only", "d_model", "n_heads", "n_ctx", "positional", "qk_pos_layers", "smeared_keys")
     st.dataframe(
         [
@@ -51,20 +75,23 @@ with st.spinner("Loading every run's curves…"), ui.service_errors():
 tps = {name: ui.tokens_per_step(runs[name], m["phase"]) for name, m in metrics.items()}
 if not any(m["steps"] for m in metrics.values()):
     st.info("No snapshot of this suite is measured yet: only the training loss is shown.")
-st.plotly_chart(charts.training_curves(metrics, tps, threshold), key="curves")
+replicates = replicates_of(list(runs.values()))
+st.plotly_chart(charts.training_curves(metrics, tps, threshold, replicates), key="curves")
 st.markdown(
     "  \n".join(
         f"**{name}**: {ui.phase_text(m['phase'], tps[name])}" + (" (live curves, still training)" if m["live"] else "")
         for name, m in metrics.items()
     )
 )
+if replicates:
+    seed_spreads(sel.suite)
 
 with ui.service_errors():  # the local learning coefficient, where the analysis estimated it
     llc = {name: curve for name in metrics if (curve := client.llc(sel.suite, name)) is not None}
 if llc:
     st.subheader("Local learning coefficient")
     st.markdown(llc_charts.caption(next(iter(llc.values()))["settings"]))
-    st.plotly_chart(llc_charts.llc_beside_prefix(metrics, llc, tps, threshold), key="llc")
+    st.plotly_chart(llc_charts.llc_beside_prefix(metrics, llc, tps, threshold, replicates), key="llc")
 
 st.subheader(f"Loss by context position: {sel.run['name']}")
 st.markdown(

@@ -3,13 +3,17 @@ hand-made values that are easy to find again in the charts (`test_api_types.py` 
 they fit the service's response models).
 
 Suite `fake` has two runs. `attn2` (2 layers x 2 heads) forms an induction head, L1H1, in a
-phase window from step 20 to step 80; `attn1` (1 layer x 2 heads) has no window. Every run
+phase window from step 20 to step 80; `attn1` (1 layer x 2 heads) has no window. In the period
+sweep and the offsets, L1H1 is high at every period and L0H1 is a positional shortcut: it
+attends to q - 3, so it scores at period 4 and offset 3 only. Every run
 has a step every 100 tokens. A text is "tokenised" into words; its per-token loss drops on the
 second copy of a passage after the window, and ablating L1H1 undoes exactly that drop.
 
 `training = "attn2"` makes attn2 a run in training: the status lists it, and its metrics are
 the trainer's live ones only. `analysed = False` leaves every run with live metrics only;
-`measured = False` leaves them with no metrics at all.
+`measured = False` leaves them with no metrics at all. `add_replicate()` adds `attn2-seed1`,
+attn2 trained again with train.seed 1 (`--seeds`), and the report's Seeds section (attn2's
+third seed still waiting).
 """
 
 from __future__ import annotations
@@ -24,13 +28,37 @@ STEPS = [0, 10, 20, 40, 80, 160]
 TOKENS_PER_STEP = 100
 WINDOW = (20, 80)
 N_CTX = 8
-HELDOUT = {"attn2": [6.0, 5.5, 5.0, 4.2, 3.9876, 3.9], "attn1": [6.0, 5.6, 5.2, 4.9, 4.7654, 4.7]}
-ICL = {"attn2": [0.05, 0.04, -0.1, -0.6, -0.9, -0.9512], "attn1": [0.05, 0.03, 0.0, -0.1, -0.15, -0.1687]}
+REPLICATE = "attn2-seed1"  # attn2 with train.seed 1, in the suite after `add_replicate()`
+HELDOUT = {
+    "attn2": [6.0, 5.5, 5.0, 4.2, 3.9876, 3.9],
+    "attn1": [6.0, 5.6, 5.2, 4.9, 4.7654, 4.7],
+    REPLICATE: [6.0, 5.4, 5.1, 4.4, 4.0123, 3.95],
+}
+ICL = {
+    "attn2": [0.05, 0.04, -0.1, -0.6, -0.9, -0.9512],
+    "attn1": [0.05, 0.03, 0.0, -0.1, -0.15, -0.1687],
+    REPLICATE: [0.06, 0.05, -0.02, -0.3, -0.85, -0.9345],
+}
+# the wide ICL score (512 contexts), drawn instead once a run is fully analysed
+ICL_WIDE = {
+    "attn2": [0.01, 0.0, -0.12, -0.55, -0.81, -0.8234],
+    "attn1": [0.01, 0.0, -0.02, -0.08, -0.1, -0.1123],
+    REPLICATE: [0.02, 0.01, -0.03, -0.25, -0.8, -0.8456],
+}
 INDUCTION_PEAK = 0.8312  # L1H1's prefix-matching score at the last step
+SEED_NUMBERS = {  # the report's numbers of attn2 and its replicate
+    "attn2": {"induction_step": 40, "phase_start": 20, "phase_end": 80, "peak_prefix_matching": 0.831},
+    REPLICATE: {"induction_step": 80, "phase_start": 40, "phase_end": 160, "peak_prefix_matching": 0.7777},
+}
 INDUCTION_COPYING = 0.7123
 ALIGNMENT = 0.9321  # L1H1's stored cosine with the reversed before-and-after vector
+PROJECTION = 0.8123  # the share of the before-and-after change L1H1's ablation undoes
 THRESHOLD = 0.3
-SHAPES = {"attn2": (2, 2), "attn1": (1, 2)}
+SHAPES = {"attn2": (2, 2), "attn1": (1, 2), REPLICATE: (2, 2)}
+PERIODS = [2, 3, 4]  # training.analysis.shortcuts' sweeps for N_CTX = 8
+OFFSETS = [1, 2, 3, 4, 5]
+INDUCTION_BY_PERIOD = [0.8123, 0.7456, 0.6389]  # L1H1 at the last step
+SHORTCUT_PEAK = 0.9712  # L0H1 at period 4 and at offset 3
 # attn2's local learning coefficient at steps 10, 40, 80, 160 (attn1 has none: a 404)
 LLC_MEAN, LLC_STD = [20.5, 35.25, 61.75, 58.125], [0.5, 0.75, 1.25, 1.0]
 LLC_SETTINGS = {"epsilon": 0.003, "gamma": 100.0, "nbeta": 30.0, "chains": 2, "draws": 3, "burnin": 1, "batch_size": 4}
@@ -65,6 +93,8 @@ REGISTRY = [
     _metric("copying", "copying", "analysis", -1.0, 1.0),
     _metric("eigenvalue_positivity", "OV eigenvalue positivity", "analysis", -1.0, 1.0),
     _metric("logit_attribution", "direct logit attribution", "analysis"),
+    _metric("prefix_by_period", "prefix matching by repeat period", "analysis", 0.0, 1.0, ("layer", "head", "period")),
+    _metric("offset_attention", "attention to a fixed offset", "analysis", 0.0, 1.0, ("layer", "head", "offset")),
     *(
         _metric(f"ablation_{tag}_delta_{what}", f"{label} ablation: Δ {what}", "ablation")
         for tag, label in (("mean", "mean"), ("pp", "pattern-preserving"))
@@ -109,6 +139,23 @@ PER_HEAD = {
 }
 
 
+def _by_period(layer: int, head: int, i: int) -> list[float]:
+    if (layer, head) == (1, 1):
+        return [round(v * i / (len(STEPS) - 1), 4) for v in INDUCTION_BY_PERIOD]
+    if (layer, head) == (0, 1):
+        return [0.0 if p != 4 else SHORTCUT_PEAK for p in PERIODS]
+    return [0.02] * len(PERIODS)
+
+
+def _by_offset(layer: int, head: int, i: int) -> list[float]:
+    if (layer, head) == (0, 1):
+        return [0.0 if k != 3 else SHORTCUT_PEAK for k in OFFSETS]
+    return [0.3, 0.1, 0.05, 0.05, 0.05] if (layer, head) == (0, 0) else [0.1] * len(OFFSETS)
+
+
+PROFILES = {"prefix_by_period": ("period", PERIODS, _by_period), "offset_attention": ("offset", OFFSETS, _by_offset)}
+
+
 def _best(grids: list[list[list[float | None]]]) -> dict:
     """What the service's `best_heads` holds: per snapshot, the largest value and its head."""
     values, heads = [], []
@@ -136,7 +183,12 @@ class FakeService:
         self.training: str | None = None
         self.missing_heads: set[int] = set()  # steps whose head table answers 404
         self.llc_runs = {"attn2"}  # runs whose LLC the analysis estimated
+        self.old_before_after = False  # a before-and-after table written before projections
+        self.profiled = True  # False: the runs were analysed before the period sweep and the offsets existed
         self.calls: list[tuple] = []
+
+    def add_replicate(self) -> None:
+        self.runs.append(REPLICATE)
 
     def _call(self, name: str, *args) -> None:
         self.calls.append((name, *args))
@@ -194,6 +246,7 @@ class FakeService:
                 "analysed_steps": self.steps if self._full(run) else [],
                 "live_steps": self.steps if self.measured else [],
                 "error": None,
+                "replicate": {"of": "attn2", "index": 1, "seed": 1} if run == REPLICATE else None,
             }
             for run in self.runs
         ]
@@ -203,7 +256,7 @@ class FakeService:
             "vocab_size": 384,
             "train_tokens": 52493,
             "heldout_tokens": 1281,
-            "config": {"source": "stdlib", "repeat_fraction": 0.25, "vocab_size": 384},
+            "config": {"source": "stdlib", "repeat_fraction": 0.25, "repeat_layout": "random", "vocab_size": 384},
         }
         return {"name": name, "data": data, "runs": runs}
 
@@ -278,6 +331,7 @@ class FakeService:
             "tokens_seen": [s * TOKENS_PER_STEP for s in self.steps[:n]],
             "stages": stages,
             "icl_score": _at(ICL[run], n),
+            "icl_wide": _at(ICL_WIDE[run], n) if self._full(run) else [None] * n,
             "icl_late": 6,
             "icl_early": 1,
             "icl_width": 1,
@@ -338,9 +392,19 @@ class FakeService:
             "icl_score": _at(ICL[run], i + 1)[i],
             "eval_loss": _at(HELDOUT[run], i + 1)[i],
             "heads": heads,
+            "profiles": self._profiles(run, i),
             "composition_q": [],
             "composition_k": [],
             "composition_v": [],
+        }
+
+    def _profiles(self, run: str, i: int) -> dict:
+        """As the service: stored by the full analysis (every snapshot of a run in training is live here)."""
+        if not self.profiled or self._stages(run)[i] != "full":
+            return {}
+        return {
+            name: {"axis": axis, "coords": coords, "values": _grid(run, i, f)}
+            for name, (axis, coords, f) in PROFILES.items()
         }
 
     def pca(self, suite, components=2):
@@ -381,9 +445,18 @@ class FakeService:
                 "before_step": WINDOW[0],
                 "after_step": WINDOW[1],
                 "loss_change": -0.7654,
+                "mode": "pattern_preserving",
                 "alignment": [[0.05, -0.02], [0.11, ALIGNMENT]],
-                "note": "cosine with the reversed before-and-after vector",
+                "projection": [[0.02, -0.01], [0.06, PROJECTION]],
+                "induction_heads": [[1, 1]],
+                "induction_projection": 0.8456,
+                "induction_alignment": 0.9412,
+                "note": "projection and cosine with the reversed before-and-after vector",
             }
+            if self.old_before_after:
+                runs["attn2"] = {k: runs["attn2"][k] for k in ("before_step", "after_step", "loss_change", "alignment")}
+                runs["attn2"] |= {"mode": "mean", "projection": None, "induction_heads": [], "note": "cosine"}
+                runs["attn2"] |= {"induction_projection": None, "induction_alignment": None}
         return {"suite": suite, "runs": runs}
 
     def report(self, suite):
@@ -433,8 +506,33 @@ class FakeService:
             "waiting": 1,
             "claims": claims,
             "runs": runs,
+            "seeds": {"attn2": self._seed_spread()} if REPLICATE in self.runs else {},
             "markdown": "# Claims report: suite `fake`",
         }
+
+    @staticmethod
+    def _seed_spread() -> dict:
+        """The report's Seeds section for attn2: two analysed seeds and a third one waiting."""
+        analysed = [
+            {
+                "run": run,
+                "seed": seed,
+                "status": "analysed",
+                **SEED_NUMBERS[run],
+                "final_icl": round(sum(ICL[run][-5:]) / 5, 4),
+                "final_heldout_loss": HELDOUT[run][-1],
+                "icl_metric": "icl_score",
+            }
+            for seed, run in enumerate(("attn2", REPLICATE))
+        ]
+        waiting = {"run": "attn2-seed2", "seed": 2, "status": "waiting"}
+        spread = {
+            field: {"n": 2, "mean": round(sum(v) / 2, 4), "min": min(v), "max": max(v), "std": None}
+            for field in ("induction_step", "phase_start", "phase_end", "peak_prefix_matching", "final_icl")
+            for v in [[r[field] for r in analysed]]
+        }
+        spread["final_heldout_loss"] = {"n": 2, "mean": 3.925, "min": 3.9, "max": 3.95, "std": None}
+        return {"run": "attn2", "seeds": [*analysed, waiting], "spread": spread, "icl_metric": "icl_score"}
 
     # ---- computed ----------------------------------------------------------------------------
     @staticmethod

@@ -15,7 +15,7 @@ from backend import models
 from backend.core.config import Settings
 from backend.main import create_app
 from dashboard import api_types
-from tests.dashboard.fakes import SUITE, FakeService
+from tests.dashboard.fakes import REPLICATE, SUITE, FakeService
 
 TYPES = {
     name: obj
@@ -110,6 +110,7 @@ def test_a_field_that_drifts_is_caught(openapi):
         snapshots: list[api_types.SnapshotInfo]
         analysed_steps: list[int]
         error: typing.NotRequired[str | None]
+        replicate: typing.NotRequired[api_types.Replicate | None]
 
     class BestHeads(typing.TypedDict):
         values: api_types.Floats
@@ -149,6 +150,13 @@ def fake_answers() -> list[tuple[type, object]]:
             (models.PrefixMatchingResponse, f.prefix_matching(SUITE, "attn2", 40)),
             (models.LogitAttributionResponse, f.logit_attribution(SUITE, "attn2", 40, "a b a b")),
         ]
+    seeds = FakeService()
+    seeds.add_replicate()
+    answers += [
+        (models.SuiteDetail, seeds.suite(SUITE)),
+        (models.RunMetricsResponse, seeds.run_metrics(SUITE, REPLICATE)),
+        (models.ReportResponse, seeds.report(SUITE)),
+    ]
     answers.append((models.BeforeAfterResponse, fake.before_after(SUITE)))
     answers.append((models.SuiteList, {"suites": fake.suites()}))
     return answers

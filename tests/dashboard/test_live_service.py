@@ -39,6 +39,10 @@ def test_every_page_renders_the_services_values(live, tiny_suite: Path):
             assert dict(zip(map(tuple, cells["customdata"]), cells["marker"]["color"]))[(1, 0)] == pytest.approx(
                 metrics["head_metrics"]["prefix_matching"][-1][1][0]
             )
+            heads = httpx.get(f"{live}/suites/{suite}/runs/attn2/snapshots/latest/heads", trust_env=False).json()
+            assert set(heads["profiles"]) == {"prefix_by_period", "offset_attention"}
+            for name, profile in heads["profiles"].items():  # the chosen head L1H0, drawn last
+                assert figure(at, f"profile_{name}")["data"][-1]["y"] == profile["values"][1][0]
         if page == "attention":
             z = figure(at, "attn_heatmap")["data"][0]["z"]
             # packed weights are within 7.7e-6 each, so a row of up to n_ctx of them sums to 1 within 1e-3

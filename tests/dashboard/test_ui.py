@@ -105,3 +105,22 @@ def test_head_grid_puts_head_on_x_and_layer_on_y():
     assert [list(c) for c in cells.customdata] == [[0, 0], [0, 1], [1, 0], [1, 1]]
     assert list(cells.text) == ["0.100", "—", "0.300", "0.900"]
     assert (fig.data[1].x[0], fig.data[1].y[0]) == (0, 1)
+
+
+def test_repeats_in_words_say_whether_their_offset_is_fixed():
+    assert ui.repeat_text({"repeat_fraction": 0.25, "repeat_layout": "random"}).startswith(
+        "repeat_fraction 0.25 (training contexts that repeat a stretch of their own text at a random offset"
+    )
+    assert "always the same offset" in ui.repeat_text({"repeat_fraction": 0.25})  # suites from before the layout
+    assert ui.repeat_text({}) == "repeat_fraction 0 (no training context repeats its text)"
+
+
+def test_joint_ablation_in_words():
+    row = {"induction_heads": [[1, 1], [1, 3]], "induction_projection": 0.8456, "induction_alignment": -0.5}
+    row["projection"] = [[0.0]]
+    assert (
+        ui.joint_ablation_text(row)
+        == "Removing the induction heads together (L1H1, L1H3) undoes 85% of the change (cosine -0.50)."
+    )
+    assert ui.joint_ablation_text({**row, "induction_heads": []}).startswith("No induction head")
+    assert ui.joint_ablation_text({"induction_heads": [], "projection": None}) == ""  # an older table

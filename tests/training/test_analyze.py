@@ -5,9 +5,10 @@ import shutil
 
 import numpy as np
 import pytest
+import torch
 
 from training import hooked, presets, schema
-from training.analysis import registry, scores
+from training.analysis import registry, scores, shortcuts
 from training.analyze import (
     analysis_config,
     analyze_run,
@@ -130,6 +131,115 @@ def test_analysis_is_incremental_and_picks_up_new_snapshots(tiny_suite, tmp_path
     assert np.allclose(schema.read_metric(run, "prefix_matching"), before, equal_nan=True)
     analyze_run(run, cfg, log=logs.append)
     assert len(logs) == 1  # nothing left to do
+
+
+SHORTCUTS = ("prefix_by_period", "offset_attention")
+
+
+def without(run, names) -> None:
+    """Leave the named metrics out of every snapshot file of a run and of its stacked arrays:
+    the run as an analysis before they existed left it."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    for path in sorted((schema.metrics_dir(run) / "snapshots").glob("step_*.safetensors")):
+        with safe_open(str(path), framework="pt") as f:
+            meta = {k: v for k, v in f.metadata().items() if k != "coords"}
+        kept = {k: v for k, v in load_file(str(path)).items() if k not in names}
+        schema.atomic_write_safetensors(path, kept, meta)
+    index = schema.read_metrics_index(run)
+    for name in names:
+        (schema.metrics_dir(run) / index.arrays[name].file).unlink()
+    arrays = {k: v for k, v in index.arrays.items() if k not in names}
+    schema.write_metrics_index(run, dataclasses.replace(index, arrays=arrays))
+
+
+def only_measuring(monkeypatch, names) -> None:
+    """Every other metric of the registry raises if it is computed."""
+
+    def refuse(probe, name):
+        raise AssertionError(f"{name} was measured again")
+
+    metrics = tuple(
+        m if m.name in names else dataclasses.replace(m, compute=lambda p, n=m.name: refuse(p, n))
+        for m in registry.METRICS
+    )
+    monkeypatch.setattr(registry, "METRICS", metrics)
+
+
+def snapshot_files(run) -> dict:
+    from safetensors.torch import load_file
+
+    paths = sorted((schema.metrics_dir(run) / "snapshots").glob("step_*.safetensors"))
+    return {p.name: load_file(str(p)) for p in paths}
+
+
+def test_analyze_adds_the_shortcut_metrics_to_a_suite_analysed_before_them(tiny_suite, tmp_path, monkeypatch):
+    """`python -m training analyze` on a suite analysed before the two metrics existed measures
+    them, and nothing else, at every snapshot, and stores their periods and offsets."""
+    suite = tmp_path / "tiny"
+    shutil.copytree(tiny_suite, suite)
+    run = suite / "smeared1"
+    without(run, SHORTCUTS)
+    before_files = snapshot_files(run)
+    before = {name: schema.read_metric(run, name) for name in schema.read_metrics_index(run).arrays}
+    only_measuring(monkeypatch, SHORTCUTS)
+    assert main(["analyze", str(suite), "--runs", "smeared1"]) == 0
+    index = schema.read_metrics_index(run)
+    n = len(index.steps)
+    for name, array in before.items():  # every other metric untouched, in the arrays and the files
+        assert np.array_equal(schema.read_metric(run, name, index), array, equal_nan=True), name
+    for file, tensors in snapshot_files(run).items():
+        assert set(tensors) == set(before_files[file]) | set(SHORTCUTS)
+        assert all(np.array_equal(tensors[k], v, equal_nan=True) for k, v in before_files[file].items()), file
+    assert index.arrays["prefix_by_period"].coords == {"period": [2, 6, 12, 25, 31, 32]}
+    assert index.arrays["offset_attention"].coords == {"offset": [1, 2, 16, 31, 32, 47]}
+    assert index.arrays["prefix_by_period"].axes == ["snapshot", "layer", "head", "period"]
+    assert schema.read_metric(run, "prefix_by_period", index).shape == (n, 1, 2, 6)
+    assert not np.isnan(schema.read_metric(run, "offset_attention", index)).any()
+    logs = []
+    analyze_run(run, analysis_config(schema.read_manifest(run)), log=logs.append)
+    assert logs == []  # nothing left to measure
+
+
+def test_a_metric_stored_with_other_offsets_is_measured_again_and_only_it(tiny_suite, tmp_path, monkeypatch):
+    """The periods and offsets are code constants, not settings: changing them re-measures the
+    metric they belong to (its stored coordinates no longer match), and nothing else."""
+    suite = tmp_path / "tiny"
+    shutil.copytree(tiny_suite, suite)
+    run = suite / "attn1"
+    before = schema.read_metric(run, "prefix_by_period")
+    monkeypatch.setattr(shortcuts, "sweep_offsets", lambda n_ctx: (1, n_ctx // 2 - 1))
+    only_measuring(monkeypatch, ["offset_attention"])
+    logs = []
+    index = analyze_run(run, analysis_config(schema.read_manifest(run)), log=logs.append)
+    assert logs[-1].startswith(f"attn1: analysed {len(index.steps)}/{len(index.steps)}")
+    assert index.arrays["offset_attention"].coords == {"offset": [1, 31]}
+    offsets = schema.read_metric(run, "offset_attention", index)
+    assert offsets.shape == (len(index.steps), 1, 2, 2) and not np.isnan(offsets).any()
+    assert np.array_equal(schema.read_metric(run, "prefix_by_period", index), before)
+
+
+@pytest.mark.parametrize("name", ["attn2", "smeared1"])
+def test_stored_shortcut_metrics_equal_a_fresh_computation_with_transformer_lens(tiny_suite, name):
+    """The analysis (the training model's patterns) and TransformerLens (the hooked model, smeared
+    keys as a hook) give the same period and offset profiles."""
+    run = tiny_suite / name
+    index = schema.read_metrics_index(run)
+    inputs = run_inputs(tiny_suite, 64, analysis_config(schema.read_manifest(run)))
+    model = hooked.load_hooked(run, index.steps[-1])
+    by_period = torch.stack(
+        [
+            torch.stack([shortcuts.period_prefix_score(pat, p) for pat in scores.attention_patterns(model, x)])
+            for p, x in inputs.period_tokens
+        ],
+        dim=-1,
+    )
+    eval_patterns = scores.attention_patterns(model, inputs.eval_tokens)
+    by_offset = torch.stack([shortcuts.offset_attention(pat, inputs.attention_offsets) for pat in eval_patterns])
+    assert np.allclose(schema.read_metric(run, "prefix_by_period", index)[-1], by_period.numpy(), atol=1e-5)
+    assert np.allclose(schema.read_metric(run, "offset_attention", index)[-1], by_offset.numpy(), atol=1e-5)
+    assert [p for p, _ in inputs.period_tokens] == index.arrays["prefix_by_period"].coords["period"]
 
 
 def test_suite_tables_cover_every_run(tiny_suite):

@@ -130,3 +130,16 @@ def test_dataset_has_named_axes_and_the_stored_values(tiny_suite):
     wide = frame.pivot_table(index="step", columns=["layer", "head"], values="value")
     assert isinstance(wide, pd.DataFrame)
     np.testing.assert_array_equal(wide[(1, 0)].to_numpy(), ds["prefix_matching"].sel(layer=1, head=0).values)
+
+
+def test_dataset_labels_the_period_and_offset_axes_with_their_stored_values(tiny_suite):
+    ds = metrics_dataset(tiny_suite / "attn2")
+    index = schema.read_metrics_index(tiny_suite / "attn2")
+    periods = index.arrays["prefix_by_period"].coords["period"]
+    assert ds["prefix_by_period"].dims == ("step", "layer", "head", "period")
+    assert ds["period"].values.tolist() == periods == [2, 6, 12, 25, 31, 32]  # n_ctx 64
+    assert ds["offset"].values.tolist() == index.arrays["offset_attention"].coords["offset"] == [1, 2, 16, 31, 32, 47]
+    stored = schema.read_metric(tiny_suite / "attn2", "prefix_by_period")
+    assert float(ds["prefix_by_period"].sel(step=index.steps[-1], layer=1, head=0, period=31)) == float(
+        stored[-1, 1, 0, periods.index(31)]
+    )

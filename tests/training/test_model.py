@@ -8,7 +8,7 @@ import torch
 from tests.models import random_model
 from training.config import ConfigError, ModelConfig
 from training.hooked import hooked_from_model
-from training.model import Transformer, smear_keys
+from training.model import Transformer, next_token_loss, smear_keys
 
 OPTIONS = [
     dict(n_layers=n, attn_only=a, layernorm=ln, positional=pos, smeared_keys=sm)
@@ -91,3 +91,12 @@ def test_shortformer_keeps_positions_out_of_the_residual_stream():
 def test_invalid_model_config_names_the_field(bad, key):
     with pytest.raises(ConfigError, match=key):
         ModelConfig(**bad)
+
+
+@pytest.mark.parametrize("positional", ["standard", "shortformer", "rotary"])
+def test_losses_at_some_indices_equal_the_full_losses_there(positional):
+    model = random_model(n_layers=2, positional=positional)
+    tokens = torch.randint(0, 40, (3, 24), generator=torch.Generator().manual_seed(0))
+    indices = [0, 4, 5, 22]
+    full = next_token_loss(model(tokens), tokens)
+    assert torch.allclose(model.losses_at(tokens, indices), full[:, indices], atol=1e-5)

@@ -5,20 +5,24 @@ The claims themselves are tested on hand-built runs in `tests/training/claims/`.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from types import SimpleNamespace
 
 import numpy as np
 
 from training import schema
-from training.records import Claim, Report
+from training.claims.seeds import seed_spread
+from training.records import Claim, Manifest, Replicate, Report, SeedResult
 from training.report import (
     build_report,
     heldout_curve,
     kind_of,
     load_run,
     mark_waiting,
+    pending_runs,
     render_markdown,
+    seed_plans,
 )
 
 STATUSES = ("pass", "fail", "inconclusive", "n/a")
@@ -118,3 +122,75 @@ def test_markdown_counts_the_statuses_and_lists_claims_and_runs():
     assert "| a | Heads form. | **pass** | attn2: 0.8 |" in md
     assert "| c | Smeared. | **waiting** | waiting for smeared1 |" in md
     assert "| attn2 | 2L-attn | 30 | 0.8 (L1H0, step 900) | rises at 800 |" in md
+    assert "## Seeds" not in md  # no run with several seeds
+
+
+# ---- the spread over seeds (the numbers themselves: tests/training/claims/test_seeds.py) ------
+
+
+def manifest(run: str, *, seeds: int = 1, replicate: Replicate | None = None, seed: int = 0) -> Manifest:
+    model = {"n_layers": 2, "attn_only": True}
+    return Manifest("demo", run, "complete", model, {"seed": seed}, {}, 512, [], seeds=seeds, replicate=replicate)
+
+
+def test_seed_plans_list_each_run_with_several_seeds_then_its_replicates():
+    manifests = {
+        "attn1": manifest("attn1"),  # one seed: no plan
+        "attn2": manifest("attn2", seeds=3, seed=5),
+        "attn2-seed2": manifest("attn2-seed2", replicate=Replicate("attn2", 2, 7), seed=7),  # seed1 not started
+        "mlp2-seed1": manifest("mlp2-seed1", replicate=Replicate("mlp2", 1, 1), seed=1),  # its run deleted
+    }
+    assert seed_plans(manifests) == {
+        "attn2": [("attn2", 5), ("attn2-seed1", 6), ("attn2-seed2", 7)],
+        "mlp2": [("mlp2", 0), ("mlp2-seed1", 1)],
+    }
+
+
+def planned_replicate(tiny_suite, tmp_path):
+    """The tiny suite with attn2 trained as if by `--seeds 2`: its replicate not started yet."""
+    suite = copy_suite(tiny_suite, tmp_path)
+    schema.write_manifest(suite / "attn2", dataclasses.replace(schema.read_manifest(suite / "attn2"), seeds=2))
+    return suite
+
+
+def test_a_planned_replicate_is_to_come_and_waits_in_the_seeds_section(tiny_suite, tmp_path):
+    suite = planned_replicate(tiny_suite, tmp_path)
+    assert pending_runs(suite, set(schema.list_runs(suite))) == {"attn2-seed1": "multi"}
+    report = build_report(suite)
+    assert report.claims[0].status != "waiting" and report.claims[0].details.endswith("(so far: attn2-seed1 to come)")
+    assert list(report.seeds) == ["attn2"]  # attn1 and the others have one seed: no section
+    seeds = report.seeds["attn2"].seeds
+    assert [(r.run, r.seed, r.status) for r in seeds] == [("attn2", 0, "analysed"), ("attn2-seed1", 1, "waiting")]
+    assert report.seeds["attn2"].spread["peak_prefix_matching"].n == 1
+    assert "| 1 | attn2-seed1 | waiting (not trained and analysed yet) |" in render_markdown(report)
+
+
+def test_a_replicate_still_training_is_to_come_not_judged(tiny_suite, tmp_path):
+    suite = planned_replicate(tiny_suite, tmp_path)
+    shutil.copytree(suite / "attn2", suite / "attn2-seed1")
+    training = dataclasses.replace(
+        schema.read_manifest(suite / "attn2"), run="attn2-seed1", status="training", seeds=1,
+        replicate=Replicate("attn2", 1, 1), train={**schema.read_manifest(suite / "attn2").train, "seed": 1},
+    )  # fmt: skip
+    schema.write_manifest(suite / "attn2-seed1", training)
+    report = build_report(suite)
+    assert "attn2-seed1" not in report.runs and "attn2-seed1" not in report.claims[0].numbers["peaks"]
+    assert report.claims[0].details.endswith("(so far: attn2-seed1 to come)")
+    assert report.seeds["attn2"].seeds[1] == SeedResult("attn2-seed1", 1, "waiting")
+
+
+def test_markdown_gives_each_seed_and_the_spread():
+    seeds = [
+        SeedResult("attn2", 0, "analysed", 4200, 4490, 9204, 0.68, -0.412, 3.0512, "icl_score"),
+        SeedResult("attn2-seed1", 1, "analysed", None, None, None, 0.21, -0.1, 3.2, "icl_score"),
+        SeedResult("attn2-seed2", 2, "waiting"),
+    ]
+    s = seed_spread("attn2", seeds)
+    report = Report("demo", "2026-01-01T00:00:00+00:00", 0, 0, [], {}, seeds={"attn2": s})
+    md = render_markdown(report)
+    assert "### attn2 (3 seeds; ICL metric `icl_score`)" in md
+    assert "| 0 | attn2 | 4,200 | 4,490 | 9,204 | 0.680 | -0.412 | 3.051 |" in md
+    assert "| 1 | attn2-seed1 | – | – | – | 0.210 | -0.100 | 3.200 |" in md
+    assert "| n | | 1 | 1 | 1 | 2 | 2 | 2 |" in md
+    assert "| mean | | 4,200 | 4,490 | 9,204 | 0.445 | -0.256 | 3.126 |" in md
+    assert "| std |" not in md  # 2 analysed seeds: no standard deviation

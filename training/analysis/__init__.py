@@ -7,6 +7,8 @@ al. 2021, "A Mathematical Framework for Transformer Circuits"; each docstring sa
 differs.
 
 - `scores`: attention-pattern scores (prefix matching, previous token, duplicate token);
+- `shortcuts`: the positional-shortcut controls (prefix matching by repeat period, attention to
+  fixed offsets);
 - `circuits`: weight-based scores (copying, OV eigenvalue positivity, Q/K/V composition);
 - `attribution`: direct logit attribution and head ablations;
 - `loss`: loss by context position and the ICL score;
@@ -38,6 +40,7 @@ from training.analysis.scores import (
     prefix_matching_sequences,
     previous_token_score,
 )
+from training.analysis.shortcuts import offset_attention, period_prefix_score, period_sweep
 from training.analysis.trajectory import (
     JointPCA,
     PhaseWindow,
@@ -69,8 +72,11 @@ __all__ = [
     "icl_score",
     "joint_pca",
     "loss_by_position",
+    "offset_attention",
     "ov_eigenvalue_positivity",
     "per_token_loss",
+    "period_prefix_score",
+    "period_sweep",
     "prefix_matching_score",
     "prefix_matching_scores",
     "prefix_matching_sequences",

@@ -51,16 +51,22 @@ def icl_by_example(
 ) -> Float[Tensor, "batch"]:
     """`icl_score` of each example (context) on its own: what a bootstrap over examples
     resamples to put an interval on the ICL score."""
-    n = per_token_loss.shape[-1]
+    late_idx, early_idx = icl_indices(per_token_loss.shape[-1], late=late, early=early, width=width)
+    return per_token_loss[:, late_idx].mean(-1) - per_token_loss[:, early_idx].mean(-1)
+
+
+def icl_indices(n: int, *, late: int, early: int, width: int = 0) -> tuple[list[int], list[int]]:
+    """The context indices whose losses `icl_by_example` averages: (late ones, early ones), each
+    the indices within `width` of `late` / `early`, clipped to the `n` indices of a context."""
     if not 0 <= early < late < n:
         raise ValueError(f"need 0 <= early < late < {n} context indices, got early={early}, late={late}")
     if width < 0:
         raise ValueError(f"width must be >= 0, got {width}")
 
-    def around(i: int) -> Tensor:
-        return per_token_loss[:, max(i - width, 0) : min(i + width, n - 1) + 1].mean(-1)
+    def around(i: int) -> list[int]:
+        return list(range(max(i - width, 0), min(i + width, n - 1) + 1))
 
-    return around(late) - around(early)
+    return around(late), around(early)
 
 
 def default_icl_indices(n_ctx: int) -> tuple[int, int]:

@@ -25,11 +25,12 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from training.analysis import attribution, circuits, loss, scores
+from training.analysis import attribution, circuits, loss, scores, shortcuts
 from training.model import Transformer, next_token_loss
 
 Stage = Literal["live", "analysis", "ablation"]
 PER_HEAD = ("layer", "head")
+ICL_CHUNK = 64  # contexts per forward pass of `icl_wide`: only changes speed
 INDUCTION_THRESHOLD = scores.INDUCTION_THRESHOLD
 
 
@@ -50,6 +51,11 @@ class ProbeInputs:
     copying_tokens: Tensor | None = None  # the copying score's sample of token types (None: all)
     # (tokens, scored indices) chunks whose losses form the per-token-loss vector (PCA)
     pca_tokens: tuple[tuple[Tensor, Tensor], ...] = ()
+    icl_tokens: Tensor | None = None  # (icl_sequences, n_ctx) held-out contexts for `icl_wide`
+    # The positional-shortcut controls (`shortcuts`): (period, random tokens repeated with that
+    # period) for the prefix-matching score by period, and the offsets k of the attention to q - k
+    period_tokens: tuple[tuple[int, Tensor], ...] = ()
+    attention_offsets: tuple[int, ...] = ()
 
 
 class Probe:
@@ -116,6 +122,18 @@ class Probe:
             )
         return cache[mode]
 
+    @cached_property
+    def icl_wide(self) -> Float[Tensor, "example"]:
+        """The ICL score of each of the `icl_tokens` contexts (`loss.icl_by_example` on them),
+        in chunks, unembedding only the indices it reads."""
+        i = self.inputs
+        late, early = loss.icl_indices(i.icl_tokens.shape[1] - 1, late=i.icl_late, early=i.icl_early, width=i.icl_width)
+        with torch.no_grad():
+            losses = torch.cat(
+                [self.fast.losses_at(x.to(self.device), late + early) for x in i.icl_tokens.split(ICL_CHUNK)]
+            )
+        return losses[:, : len(late)].mean(-1) - losses[:, len(late) :].mean(-1)
+
     def pca_losses(self) -> Tensor:
         with torch.no_grad():
             return torch.cat(
@@ -141,10 +159,18 @@ class Metric:
     section: str  # where the paper (or Elhage et al. 2021) defines it
     stage: Stage
     compute: Callable[[Probe], Tensor]
+    # The values along the axes after (layer, head) where they are not 0, 1, ... (the periods, the
+    # offsets): they depend on the run's inputs, so the analysis stores them with the array.
+    coords: Callable[[ProbeInputs], dict[str, list[int]]] | None = None
 
     @property
     def per_head(self) -> bool:
         return self.axes == PER_HEAD
+
+    @property
+    def along(self) -> str | None:
+        """The third axis of a per-head metric measured along one (`period`, `offset`), else None."""
+        return self.axes[2] if len(self.axes) == 3 and self.axes[:2] == PER_HEAD else None
 
 
 def _icl(p: Probe) -> Tensor:
@@ -154,6 +180,16 @@ def _icl(p: Probe) -> Tensor:
 
 def _per_layer(patterns: list[Tensor], score: Callable[[Tensor], Tensor]) -> Tensor:
     return torch.stack([score(pattern) for pattern in patterns])  # (layer, head)
+
+
+def _by_period(p: Probe) -> Tensor:
+    """`shortcuts.period_prefix_score` of every head at every period: one forward pass per period."""
+    n_layers, n_heads = p.fast.cfg.n_layers, p.fast.cfg.n_heads
+    columns = []
+    for period, tokens in p.inputs.period_tokens:
+        patterns = p.fast(tokens.to(p.device), return_patterns=True)[1]
+        columns.append(_per_layer(patterns, lambda pat, period=period: shortcuts.period_prefix_score(pat, period)))
+    return torch.stack(columns, dim=-1) if columns else torch.zeros(n_layers, n_heads, 0)  # (layer, head, period)
 
 
 def _ablation(mode: str, key: str) -> Callable[[Probe], Tensor]:
@@ -173,6 +209,12 @@ METRICS: tuple[Metric, ...] = (
            "In-context learning, key concepts", "live",
            lambda p: loss.icl_by_example(p.per_token, late=p.inputs.icl_late, early=p.inputs.icl_early,
                                          width=p.inputs.icl_width)),
+    Metric("icl_wide", (), "ICL score (wide)", None, None,
+           "the ICL score on many more held-out contexts (512 by default): the one the claims read",
+           "In-context learning, key concepts", "analysis", lambda p: p.icl_wide.mean()),
+    Metric("icl_wide_by_example", ("icl_example",), "ICL score per context (wide)", None, None,
+           "the wide ICL score of each of its held-out contexts: what its confidence interval resamples",
+           "In-context learning, key concepts", "analysis", lambda p: p.icl_wide),
     Metric("loss_by_position", ("context_index",), "loss by position", 0.0, None,
            "mean held-out loss at each context index i (predicting token i+1 from tokens 0..i)",
            "Argument 1, loss by token index", "live", lambda p: loss.loss_by_position(p.per_token)),
@@ -201,6 +243,17 @@ METRICS: tuple[Metric, ...] = (
            "the head's direct contribution to the correct next token's logit minus the mean logit, on held-out text",
            "Argument 4, direct logit attribution", "analysis",
            lambda p: attribution.direct_logit_attribution(p.hooked, p.inputs.eval_tokens)),
+    Metric("prefix_by_period", (*PER_HEAD, "period"), "prefix matching by repeat period", 0.0, 1.0,
+           "prefix-matching score on random tokens repeated with period P (attention to q−P+1 and the keys after "
+           "earlier copies): an induction head is high at every period, a positional shortcut peaks at one",
+           "Model analysis table, prefix matching (swept over the repeat period)", "analysis", _by_period,
+           coords=lambda i: {"period": [period for period, _ in i.period_tokens]}),
+    Metric("offset_attention", (*PER_HEAD, "offset"), "attention to a fixed offset", 0.0, 1.0,
+           "mean attention from each held-out token q to the token k positions back (q−k), for fixed offsets k: "
+           "a head that attends by position peaks at its offset whatever the text",
+           "Argument 2, smeared keys (our control for a positional shortcut)", "analysis",
+           lambda p: _per_layer(p.eval_patterns, lambda pat: shortcuts.offset_attention(pat, p.inputs.attention_offsets)),
+           coords=lambda i: {"offset": list(i.attention_offsets)}),
     *(
         Metric(f"composition_{m}", ("layer_from", "head_from", "layer_to", "head_to"),
                f"{m.upper()}-composition", None, None,
@@ -248,6 +301,11 @@ def measure(probe: Probe, stages: Iterable[Stage], *, ablate: bool = True, skip:
             else:
                 out[metric.name] = metric.compute(probe)
     return {k: torch.as_tensor(v).detach().float().cpu() for k, v in out.items()}
+
+
+def coordinates(inputs: ProbeInputs) -> dict[str, dict[str, list[int]]]:
+    """Every registered metric's stored coordinates on these inputs: name -> {axis: values}."""
+    return {m.name: m.coords(inputs) for m in METRICS if m.coords is not None}
 
 
 def best_heads(grids: np.ndarray) -> tuple[list[float | None], list[list[int] | None]]:

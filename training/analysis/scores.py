@@ -20,6 +20,21 @@ from transformer_lens.utilities import get_act_name
 INDUCTION_THRESHOLD = 0.3
 
 
+def eligible_token_types(
+    token_counts: np.ndarray | Tensor, *, exclude_fraction: float, bos_token: int
+) -> Int[Tensor, "types"]:
+    """The token types random prefix-matching tokens are drawn from: those that occur in the
+    corpus (`token_counts > 0`), less `bos_token` and the most and the least common
+    `exclude_fraction` of them (see `prefix_matching_sequences`), in ascending count order."""
+    counts = torch.as_tensor(np.asarray(token_counts), dtype=torch.float64)
+    types = torch.nonzero(counts > 0).flatten()
+    types = types[types != bos_token]
+    # Stable sort by count so that equal counts keep token-id order: the draw is reproducible.
+    types = types[torch.argsort(counts[types], stable=True)]
+    n_cut = int(exclude_fraction * len(types))
+    return types[n_cut : len(types) - n_cut]
+
+
 def prefix_matching_sequences(
     token_counts: np.ndarray | Tensor,
     *,
@@ -38,13 +53,7 @@ def prefix_matching_sequences(
     end; ties broken by token id); the draw is repeated `n_repeats` times and BOS prepended, so
     the length is `1 + n_random * n_repeats` (101 with the defaults). Deterministic given `seed`.
     """
-    counts = torch.as_tensor(np.asarray(token_counts), dtype=torch.float64)
-    types = torch.nonzero(counts > 0).flatten()
-    types = types[types != bos_token]
-    # Stable sort by count so that equal counts keep token-id order: the draw is reproducible.
-    types = types[torch.argsort(counts[types], stable=True)]
-    n_cut = int(exclude_fraction * len(types))
-    eligible = types[n_cut : len(types) - n_cut]
+    eligible = eligible_token_types(token_counts, exclude_fraction=exclude_fraction, bos_token=bos_token)
     if len(eligible) < n_random:
         raise ValueError(
             f"only {len(eligible)} token types are eligible for prefix-matching sequences, {n_random} are needed"

@@ -81,6 +81,32 @@ def ablation_alignment(
     return unit @ target
 
 
+def ablation_projection(
+    ablation_loss_deltas: Float[Tensor, "*head token"], loss_change: Float[Tensor, "token"]
+) -> Float[Tensor, "*head"]:
+    """The share of the phase change an ablation undoes: its per-token loss change projected onto
+    the reversed before-and-after change, `delta . (-change) / |change|^2`.
+
+    Olsson et al. 2022 compare the two vectors by projection: 1 means the ablation brings the
+    losses back exactly along the phase change's direction by its full size, 0.5 half of it, 0 nothing
+    along it (however large the ablation's effect elsewhere: that part is what `ablation_alignment`'s
+    cosine also sees). `loss_change` is after - before (not normalised); NaN when it is zero.
+    """
+    size = (loss_change**2).sum()
+    if size == 0:
+        return torch.full(ablation_loss_deltas.shape[:-1], float("nan"))
+    return ablation_loss_deltas @ (-loss_change) / size
+
+
+ICL_SMOOTH = 3  # snapshots in the ICL score's running mean before the phase window's ICL gate
+
+
+def running_mean(curve: np.ndarray, width: int) -> np.ndarray:
+    """Centred running mean over `width` snapshots; the window shrinks at the ends."""
+    half = width // 2
+    return np.array([curve[max(i - half, 0) : i + half + 1].mean() for i in range(len(curve))])
+
+
 def detect_phase_change(
     steps: Sequence[int] | Tensor | np.ndarray,
     icl: Sequence[float] | Tensor | np.ndarray,
@@ -102,13 +128,14 @@ def detect_phase_change(
        extended backwards to the last snapshot at or below the `levels[0]` level of the rise
        and forwards to the first one at or above `levels[1]` (10% and 90% by default): that
        is the window, bounded by snapshots;
-    4. the ICL score must fall (become more negative) within the window widened by one
-       snapshot on each side by at least `min_icl_fraction` of its range over training.
+    4. the ICL score, smoothed by a centred running mean over `ICL_SMOOTH` snapshots (one
+       snapshot's score is noisy), must fall (become more negative) within the window widened
+       by one snapshot on each side by at least `min_icl_fraction` of its range over training.
     `found` is True when all four hold; `reason` says which failed, or describes the window.
     """
     x = np.log1p(np.asarray(steps, dtype=np.float64))
     p = np.asarray(max_prefix, dtype=np.float64)
-    icl_values = np.asarray(icl, dtype=np.float64)
+    icl_values = running_mean(np.asarray(icl, dtype=np.float64), ICL_SMOOTH)
     if not len(x) == len(p) == len(icl_values):
         raise ValueError(f"steps, icl and max_prefix differ in length: {len(x)}, {len(icl_values)}, {len(p)}")
     if len(x) < 3 or np.any(np.diff(x) <= 0):
@@ -154,5 +181,8 @@ def phase_window(index: MetricsIndex) -> PhaseWindow:
     steps, best = index.steps, index.scalars.get("max_prefix_matching", [])
     if len(steps) < 3:
         return PhaseWindow(False, "fewer than 3 measured snapshots")
-    window = detect_phase_change(steps, index.scalars["icl_score"], best)
+    wide = index.scalars.get("icl_wide") or []
+    # the wide ICL score (many contexts) once every snapshot has it; the live one until then
+    icl = wide if len(wide) == len(steps) and all(v is not None for v in wide) else index.scalars["icl_score"]
+    window = detect_phase_change(steps, icl, best)
     return PhaseWindow(**{**window.__dict__, "tokens_per_step": index.tokens_seen[-1] // max(steps[-1], 1)})

@@ -10,6 +10,7 @@ still wait for runs, and writing the report are `training.report`'s.
     phase.py       (b) the loss bump in the window, (g) the ICL gained in it
     trajectory.py  (d) the per-token-loss trajectory's turn
     circuit.py     (e) pattern-preserving ablations, (f) K-composition
+    seeds.py       not a claim: each number's spread over the seeds of a run (`--seeds`)
 """
 
 from training.claims.circuit import claim_e, claim_f

@@ -54,8 +54,9 @@ def ablation_shares(run: RunData, i: int, heads: list, members: set) -> tuple[fl
     """At snapshot `i`, as shares of the clean |ICL score|: the induction heads' summed Δ ICL
     under pattern-preserving ablation, the largest Δ ICL of a head outside the circuit (the
     ICL it carries), and the most negative one (a head working against the ICL)."""
-    delta, clean = run.ablation_pp_icl[i], abs(float(run.icl[i]))  # (layer, head), nats
-    if run.icl[i] >= 0:
+    icl = run.icl if run.ablation_icl is None else run.ablation_icl  # the ablations' own contexts
+    delta, clean = run.ablation_pp_icl[i], abs(float(icl[i]))  # (layer, head), nats
+    if icl[i] >= 0:
         return float("nan"), float("nan"), float("nan")
     removed = sum(float(delta[h]) for h in heads) / clean
     outside = [float(delta[h]) / clean for h in np.ndindex(delta.shape) if h not in members]
@@ -76,7 +77,10 @@ def _ablation_row(run: RunData) -> tuple[dict | None, str, str]:
         "steps": [int(run.steps[i]) for i in last],
         "induction_heads": [head_label(*h) for h in heads],
         "partners": [head_label(*p) for p in partners],
-        "clean_icl": [round(float(run.icl[i]), 4) for i in last],
+        "clean_icl": [
+            round(float((run.icl if run.ablation_icl is None else run.ablation_icl)[i]), 4)
+            for i in last
+        ],
         "removed": mean_estimate(shares[:, 0]),
         "largest_other": mean_estimate(shares[:, 1]),
         "most_negative_other": mean_estimate(shares[:, 2]),

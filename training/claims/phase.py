@@ -28,7 +28,10 @@ from training.records import Claim
 MIN_POINTS = 3  # snapshots a slope is fitted to, at least
 ICL_BEFORE = 0.15  # nats: the paper's ICL before the window is under this
 ICL_AFTER = 0.4  # nats: the paper's ICL after the window (512-token contexts)
-SHARE = 0.75  # of the ICL gained over training, at least this much inside the window
+# of the ICL gained over training, more than this inside the prefix-matching rise: "most". The
+# paper's own figures (under 0.15 nats before the window, ~0.4 after) put ~60% inside it, so an
+# earlier 75% would have failed the paper itself.
+SHARE = 0.5
 EDGE = 3  # snapshots averaged at each end of a stretch (before, after, first, last)
 
 
@@ -126,8 +129,10 @@ def _share(before, after, first, last) -> float:
 
 
 def icl_window_row(run: RunData) -> tuple[dict, str, str]:
-    """The ICL window (steepest fall of the smoothed ICL score), its overlap with the prefix
-    rise, the ICL gained (-ICL score, nats) before and after it, and its share of the total."""
+    """The ICL window (the steepest fall of the ICL score against log step, `transition`, as
+    long as it falls at half that rate or more), whether its middle (in log step) falls inside
+    the prefix rise, the ICL gained (-ICL score, nats) just before it, after it and at the end, and the
+    share of the ICL gained over training that is gained inside the prefix rise."""
     window, rise = transition(run.steps, run.icl), run.rise()
     if window is None:
         return {"icl_window": None}, "fail", f"{run.name}: the ICL score never falls"
@@ -135,46 +140,53 @@ def icl_window_row(run: RunData) -> tuple[dict, str, str]:
     gained = -run.icl  # (snapshot,) nats of ICL
     before, after = gained[max(a - EDGE + 1, 0) : a + 1], gained[b : b + EDGE]
     first, last = gained[:EDGE], gained[-LAST:]
+    middle = float(np.exp((np.log1p(run.steps[a]) + np.log1p(run.steps[b])) / 2) - 1)
     row = {
         "icl_window": [int(run.steps[a]), int(run.steps[b])],
         "rise_window": None if rise is None else [int(run.steps[i]) for i in rise],
-        "overlap": rise is not None and a <= rise[1] and rise[0] <= b,
+        "middle_step": round(middle),
+        "coincides": bool(rise is not None and run.steps[rise[0]] <= middle <= run.steps[rise[1]]),
         "icl_before": mean_estimate(before),
         "icl_after": mean_estimate(after),
         "icl_final": mean_estimate(last),
-        "share_in_window": resampled(_share, before, after, first, last),
+        "share_in_rise": None,
     }
-    verdicts = [
-        "pass" if row["overlap"] else "fail",
-        below(row["icl_before"], ICL_BEFORE),
-        above(row["share_in_window"], SHARE),
-    ]
+    verdicts = ["pass" if row["coincides"] else "fail", below(row["icl_before"], ICL_BEFORE)]
+    if rise is not None:
+        s, e = rise
+        rise_before, rise_after = gained[max(s - EDGE + 1, 0) : s + 1], gained[e : e + EDGE]
+        row["share_in_rise"] = resampled(_share, rise_before, rise_after, first, last)
+        verdicts.append(above(row["share_in_rise"], SHARE))
     rise_text = (
         "no prefix-matching rise" if rise is None else "steps {}-{}".format(*row["rise_window"])
     )
     text = (
-        f"{run.name}: ICL window steps {row['icl_window'][0]}-{row['icl_window'][1]} "
-        f"({'overlaps' if row['overlap'] else 'does not overlap'} the prefix-matching rise, "
-        f"{rise_text}); ICL {row['icl_before']} nats before, {row['icl_after']} after, "
-        f"{row['icl_final']} at the end; share of the gain in the window {row['share_in_window']}"
+        f"{run.name}: ICL window steps {row['icl_window'][0]}-{row['icl_window'][1]}, its middle "
+        f"(step {row['middle_step']}) {'inside' if row['coincides'] else 'outside'} the "
+        f"prefix-matching rise ({rise_text}); ICL {row['icl_before']} nats before, "
+        f"{row['icl_after']} after, {row['icl_final']} at the end; share of the gain inside the "
+        f"rise {row['share_in_rise']}"
     )
     return row, combine(verdicts), text
 
 
 def claim_g(multi: Runs) -> Claim:
-    """(g) The ICL score's steepest fall overlaps the prefix-matching rise; before it the ICL
-    is under 0.15 nats, and most of the ICL gained over training is gained inside it."""
+    """(g) The ICL window (the ICL score's steepest fall) is centred inside the prefix-matching
+    rise; before it the ICL is under 0.15 nats, and most of the ICL gained over training is
+    gained inside the rise."""
     rows, verdicts, details = per_run(multi, icl_window_row, named=False)
     details = details or "no multi-layer run"
     if multi:
         details += (
             " (ICL: minus the ICL score, the nats by which late tokens beat early ones; paper: "
             f"under {ICL_BEFORE} before, about {ICL_AFTER} after, with 512-token "
-            f"contexts; resampled: the {EDGE} snapshots at each end of the window, the first "
+            f"contexts; the ICL window: where the ICL score falls fastest against log step, at 5-snapshot "
+            f"least-squares slopes; resampled: the {EDGE} snapshots at each end of a window, the first "
             f"{EDGE} and the last {LAST})"
         )
     text = (
-        f"Almost all of the ICL is gained in the window: under {ICL_BEFORE} nats before it, "
-        f"over {SHARE:.0%} of the total gain inside it."
+        "The ICL arrives with the induction heads: the ICL window sits in the prefix-matching rise, "
+        f"under {ICL_BEFORE} nats of ICL before it, and most (over {SHARE:.0%}) of the total gain "
+        "inside the rise."
     )
     return claim("g", text, combine(verdicts) if multi else "n/a", details, runs=rows)

@@ -21,7 +21,8 @@ class RunData:
 
     name: str
     steps: np.ndarray  # (snapshot,) training steps, increasing
-    icl: np.ndarray  # (snapshot,) ICL score, nats (negative = learns in context)
+    icl: np.ndarray  # (snapshot,) ICL score, nats (negative = learns in context): the wide one
+    # (`icl_wide`, 512 contexts) where stored
     prefix: np.ndarray  # (snapshot, layer, head) prefix-matching score
     heldout_loss: np.ndarray | None = None  # (snapshot,) nats, on held-out text
     previous_token: np.ndarray | None = None  # (snapshot, layer, head)
@@ -32,6 +33,8 @@ class RunData:
         None  # (snapshot, layer_from, ...) K-composition match sign, [-1, 1]
     )
     ablation_pp_icl: np.ndarray | None = None  # (snapshot, layer, head) Δ ICL, pattern-preserving
+    # (snapshot,) the ICL score on the contexts the ablations ran on (their clean value; None: `icl`)
+    ablation_icl: np.ndarray | None = None
     per_token_loss: np.ndarray | None = None  # (snapshot, token) nats, the same tokens every run
     phase: PhaseWindow | None = None  # the suite's phase window (analysis/phase.json)
 

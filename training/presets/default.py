@@ -37,8 +37,8 @@ PRESET = Preset(
         # (with positions everywhere the previous-token head formed in layer 1: runs D, Fr)
     ),
     train=TrainConfig(
-        steps=14_000,  # the deeper runs' heads form late (attn3 crosses 0.3 near step 10,000, mlp2
-        # near 12,000); the first three runs stop sooner (their `steps` below)
+        steps=14_000,  # the deeper runs' heads form late (at a fixed repeat offset attn3 crossed 0.3
+        # near step 10,000, mlp2 near 12,000); the other runs have their own `steps` below
         batch_size=8,
         lr=3e-3,  # 1e-2 stalled every run, on text and on synthetic repeats; 1e-3 was 2x slower
         warmup_steps=100,
@@ -53,16 +53,16 @@ PRESET = Preset(
     # itself (attn2, its curves live from the first minute); then its control, which decides
     # claim (a) (attn1: 1-layer, fast); then the smeared-key run, which decides (c); then the
     # deeper and the MLP runs, which add evidence but decide nothing new.
-    # Step budgets: attn2 crosses 0.3 near step 6,500 and its window ends near 8,600; 11,000
-    # steps leave an after-window stretch about as wide as the window (claims (b), (d)). attn1
-    # covers that window and its after-stretch; smeared1's head forms by step ~1,000 (LOG.md).
+    # Step budgets: with repeats at random offsets attn2 crosses 0.3 near step 7,700 (6,500 at a
+    # fixed offset) and is still rising at 9,000; 13,000 steps leave an after-window stretch
+    # (claims (b), (d)). attn1 covers that window; smeared1's head forms by step ~1,000 (LOG.md).
     runs=(
-        RunSpec("attn2", {"n_layers": 2}, "2-layer attention-only", steps=11_000),
+        RunSpec("attn2", {"n_layers": 2}, "2-layer attention-only", steps=13_000),
         RunSpec(
             "attn1",
             {"n_layers": 1},
             "1-layer attention-only (control: cannot form an induction head)",
-            steps=10_000,
+            steps=12_000,
         ),
         RunSpec(
             "smeared1",
@@ -70,12 +70,13 @@ PRESET = Preset(
             "1-layer attention-only with smeared keys (paper, Argument 2)",
             steps=5_000,
         ),
-        RunSpec("attn3", {"n_layers": 3}, "3-layer attention-only"),
+        RunSpec("attn3", {"n_layers": 3}, "3-layer attention-only", steps=15_000),
         RunSpec("mlp2", {"n_layers": 2, "attn_only": False}, "2-layer with MLPs"),
     ),
-    # Ablations at every other snapshot, and the 2,000 per-token-loss tokens scored 8 per context
-    # (the paper: 1 per context) keep the analysis near a quarter of the training time.
-    analysis=AnalysisConfig(ablation_every=2, pca_tokens_per_context=8),
+    # Ablations at every third snapshot, and the 2,000 per-token-loss tokens scored 8 per context
+    # (the paper: 1 per context) keep the analysis near a quarter of the training time, with the
+    # wide ICL score (512 contexts, ~0.45 s a snapshot) added.
+    analysis=AnalysisConfig(ablation_every=3, pca_tokens_per_context=8),
     # The local learning coefficient (beyond the paper: Hoogland et al. 2024) of the phase-change
     # run and its control, at every 8th snapshot and the last: the LLCConfig defaults, chosen on
     # a trained attn2 (experiments/LOG.md, "LLC settings").

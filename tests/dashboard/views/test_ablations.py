@@ -4,7 +4,7 @@ a text."""
 
 from dashboard import state
 from tests.dashboard.conftest import assert_clean, figure, open_page, texts
-from tests.dashboard.fakes import ALIGNMENT, SUITE, WINDOW
+from tests.dashboard.fakes import ALIGNMENT, PROJECTION, SUITE, WINDOW
 
 
 def test_effect_of_each_head_over_training_at_the_ablated_checkpoints(fake):
@@ -17,14 +17,27 @@ def test_effect_of_each_head_over_training_at_the_ablated_checkpoints(fake):
     assert fig["layout"]["shapes"][0]["x0"] == WINDOW[0] * 100
 
 
-def test_alignment_is_the_stored_table_and_no_head_is_ablated_one_by_one(fake):
+def test_projection_is_the_stored_table_and_no_head_is_ablated_one_by_one(fake):
     at = open_page("ablations", {"layer": "1", "head": "1"})
-    bars = figure(at, "abl_alignment")["data"][0]
-    assert dict(zip(bars["x"], bars["y"])) == {"L0H0": 0.05, "L0H1": -0.02, "L1H0": 0.11, "L1H1": ALIGNMENT}
-    assert "Before: step 20; after: step 80; mean loss change -0.765 nats." in texts(at, "caption")
+    fig = figure(at, "abl_alignment")
+    bars = fig["data"][0]
+    assert dict(zip(bars["x"], bars["y"])) == {"L0H0": 0.02, "L0H1": -0.01, "L1H0": 0.06, "L1H1": PROJECTION}
+    assert "projection" in fig["layout"]["yaxis"]["title"]["text"]
+    caption = next(c for c in texts(at, "caption") if c.startswith("Before:"))
+    assert caption.startswith("Before: step 20; after: step 80; mean loss change -0.765 nats; pattern-preserving")
+    assert "Removing the induction heads together (L1H1) undoes 85% of the change (cosine +0.94)." in caption
     assert [c for c in fake.calls if c[0] == "attention"] == []  # no per-token loss through the attention route
     ablations = [c for c in fake.calls if c[0] == "ablation"]
     assert ablations == [("ablation", SUITE, "attn2", WINDOW[1], ((1, 1),), "pattern_preserving", state.DEFAULT_TEXT)]
+
+
+def test_an_older_table_without_projections_shows_the_cosines(fake):
+    fake.old_before_after = True
+    at = open_page("ablations", {"layer": "1", "head": "1"})
+    assert_clean(at)
+    bars = figure(at, "abl_alignment")["data"][0]
+    assert dict(zip(bars["x"], bars["y"])) == {"L0H0": 0.05, "L0H1": -0.02, "L1H0": 0.11, "L1H1": ALIGNMENT}
+    assert "Before: step 20; after: step 80; mean loss change -0.765 nats; mean ablation." in texts(at, "caption")
 
 
 def test_chosen_head_removed_on_the_text_brings_the_loss_back(fake):

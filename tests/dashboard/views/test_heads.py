@@ -2,7 +2,16 @@
 matching vs copying."""
 
 from tests.dashboard.conftest import assert_clean, figure, open_page, texts
-from tests.dashboard.fakes import INDUCTION_COPYING, INDUCTION_PEAK, REGISTRY, STEPS
+from tests.dashboard.fakes import (
+    INDUCTION_BY_PERIOD,
+    INDUCTION_COPYING,
+    INDUCTION_PEAK,
+    OFFSETS,
+    PERIODS,
+    REGISTRY,
+    SHORTCUT_PEAK,
+    STEPS,
+)
 
 
 def cells(at) -> dict[tuple[int, int], float | None]:
@@ -79,3 +88,58 @@ def test_unmeasured_checkpoint_measures_prefix_matching_on_demand(fake):
     assert ("prefix_matching", "fake", "attn2", 40) in fake.calls
     assert cells(at)[(1, 1)] == round(INDUCTION_PEAK * 3 / 5, 4)
     figure(at, "head_history")
+
+
+def selected(at, name: str) -> dict:
+    """The chosen head's trace of a profile chart (drawn last, over the other heads in grey)."""
+    return figure(at, f"profile_{name}")["data"][-1]
+
+
+def test_chosen_head_shows_its_period_sweep_and_offsets_with_the_shortcut_caption(fake):
+    at = open_page("heads", {"layer": "1", "head": "1", "step": "160"})
+    assert_clean(at)
+    by_period = figure(at, "profile_prefix_by_period")
+    assert by_period["layout"]["xaxis"]["type"] == "category"  # 127 and 128 stay apart
+    assert by_period["layout"]["xaxis"]["title"]["text"] == "repeat period P (target: q − P + 1)"
+    assert by_period["layout"]["yaxis"]["title"]["text"] == "prefix matching by repeat period"
+    assert (selected(at, "prefix_by_period")["x"], selected(at, "prefix_by_period")["y"]) == (
+        [str(p) for p in PERIODS],
+        INDUCTION_BY_PERIOD,
+    )
+    assert [t["name"] for t in by_period["data"]] == ["L0H0", "L0H1", "L1H0", "L1H1"]  # the others, then L1H1
+    assert selected(at, "offset_attention")["x"] == [str(k) for k in OFFSETS]
+    captions = " ".join(texts(at, "caption"))
+    assert "A positional shortcut peaks at one period and one offset" in captions
+    assert "an induction head is high at every period" in captions
+    assert "what prefix matching by repeat period measures" in captions  # the registry's help
+
+
+def test_a_positional_head_peaks_at_one_period_and_one_offset(fake):
+    at = open_page("heads", {"layer": "0", "head": "1", "step": "160"})
+    assert_clean(at)
+    by_period, by_offset = selected(at, "prefix_by_period"), selected(at, "offset_attention")
+    assert dict(zip(by_period["x"], by_period["y"])) == {"2": 0.0, "3": 0.0, "4": SHORTCUT_PEAK}
+    assert dict(zip(by_offset["x"], by_offset["y"])) == {"1": 0.0, "2": 0.0, "3": SHORTCUT_PEAK, "4": 0.0, "5": 0.0}
+
+
+def test_profiles_of_a_run_in_training_wait_for_the_full_analysis(fake):
+    fake.training = "attn2"
+    at = open_page("heads", {"layer": "1", "head": "1", "step": "80"})
+    assert_clean(at)
+    assert not [e for e in at.get("plotly_chart") if "profile_" in e.proto.id]
+    assert (
+        "The period sweep and the offsets are measured by the full analysis. "
+        "The full analysis of attn2 follows when it finishes training." in texts(at, "info")
+    )
+
+
+def test_a_run_analysed_before_the_profiles_existed_says_how_to_add_them(fake):
+    fake.profiled = False
+    at = open_page("heads", {"layer": "1", "head": "1", "step": "160"})
+    assert_clean(at)
+    assert any(
+        t.startswith("attn2 was analysed before the period sweep and the offsets existed")
+        and "python -m training analyze artifacts/fake" in t
+        for t in texts(at, "info")
+    )
+    figure(at, "head_grid")  # the rest of the page is drawn

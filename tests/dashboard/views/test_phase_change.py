@@ -2,7 +2,16 @@
 while a run trains, its live curves and one status line."""
 
 from tests.dashboard.conftest import assert_clean, figure, open_page, texts
-from tests.dashboard.fakes import HELDOUT, ICL, INDUCTION_PEAK, THRESHOLD, TOKENS_PER_STEP, WINDOW
+from tests.dashboard.fakes import (
+    HELDOUT,
+    ICL,
+    ICL_WIDE,
+    INDUCTION_PEAK,
+    REPLICATE,
+    THRESHOLD,
+    TOKENS_PER_STEP,
+    WINDOW,
+)
 
 
 def by_name(fig: dict) -> dict[str, list[dict]]:
@@ -20,7 +29,7 @@ def test_curves_of_every_run_carry_the_services_values(fake):
     assert {"attn2", "attn1", "attn2 held-out", "attn1 held-out"} <= set(traces)
     assert traces["attn2 held-out"][0]["y"] == HELDOUT["attn2"]
     icl, max_prefix = traces["attn2"][1], traces["attn2"][2]
-    assert icl["y"] == ICL["attn2"] and max_prefix["y"][-1] == INDUCTION_PEAK
+    assert icl["y"] == ICL_WIDE["attn2"] and max_prefix["y"][-1] == INDUCTION_PEAK  # analysed: the wide ICL
     assert max_prefix["text"][-1] == "L1H1"  # the service's best head, not a max taken here
     assert icl["x"][0] is None and icl["x"][1] == 10 * TOKENS_PER_STEP  # step 0 has no place on a log axis
     assert fig["layout"]["xaxis"]["type"] == "log"
@@ -42,6 +51,7 @@ def test_suite_data_is_stated(fake):
     at = open_page("phase_change")
     caption = texts(at, "caption")[0]
     assert "stdlib" in caption and "repeat_fraction 0.25" in caption and "vocabulary 384" in caption
+    assert "at a random offset" in caption
 
 
 def test_loss_by_position_heatmap_and_curves_show_the_selected_run(fake):
@@ -95,3 +105,34 @@ def test_the_run_table_shows_where_positions_enter(fake):
     table = at.dataframe[0].value
     assert list(table["qk_pos_layers"]) == [1] * len(table)
     assert "repeat_fraction" in " ".join(texts(at, "caption"))
+
+
+def test_seed_replicates_are_drawn_thin_in_their_runs_colour_with_the_reports_spread(fake):
+    fake.add_replicate()
+    at = open_page("phase_change")
+    assert_clean(at)
+    traces = by_name(figure(at, "curves"))
+    icl, max_prefix = traces[REPLICATE]  # no loss curves for a replicate: ICL and prefix matching
+    assert icl["y"] == ICL_WIDE[REPLICATE] and max_prefix["y"][-1] == INDUCTION_PEAK
+    run_icl = traces["attn2"][1]
+    assert icl["line"]["color"] == run_icl["line"]["color"] != traces["attn1"][1]["line"]["color"]
+    assert icl["line"]["width"] == 1 and icl["opacity"] < 1 and "opacity" not in run_icl
+    assert icl["legendgroup"] == max_prefix["legendgroup"] == "attn2"
+    assert [s.value for s in at.subheader][:1] == ["Seeds"]
+    table = at.dataframe[1].value  # after the runs table
+    assert list(table["seed"]) == [
+        "attn2 (seed 0)",
+        "attn2-seed1 (seed 1)",
+        "attn2-seed2 (seed 2): waiting",
+        *("n", "mean", "min", "max", "std"),
+    ]
+    window_end = list(table["phase window end"])
+    assert window_end[:2] == [80, 160] and window_end[3:7] == [2, 120, 80, 160]  # the report's, not computed here
+    assert table["final ICL score"].iloc[1] == round(sum(ICL[REPLICATE][-5:]) / 5, 4)
+
+
+def test_no_seeds_section_without_replicates(fake):
+    at = open_page("phase_change")
+    assert "Seeds" not in [s.value for s in at.subheader]
+    assert not [c for c in fake.calls if c[0] == "report"]
+    assert all(t.get("opacity") is None for t in figure(at, "curves")["data"])

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from training import schema
-from training.analysis import registry
+from training.analysis import loss, registry, scores, shortcuts
 from training.analysis.registry import Metric, Probe, ProbeInputs
 from training.config import ModelConfig
-from training.model import Transformer
+from training.model import Transformer, next_token_loss
 
 
 def tiny_probe(n_layers: int = 2) -> Probe:
@@ -28,6 +28,11 @@ def tiny_probe(n_layers: int = 2) -> Probe:
         prefix_repeats=4,
         composition_baseline_samples=5,
         pca_tokens=((torch.randint(0, 50, (2, 32), generator=g), torch.tensor([[3], [9]])),),
+        icl_tokens=torch.randint(0, 50, (70, 32), generator=g),  # > ICL_CHUNK: more than one chunk
+        period_tokens=shortcuts.period_sweep(
+            np.ones(50), 32, n_sequences=2, max_copies=4, exclude_fraction=0.1, bos_token=0, seed=0
+        ),
+        attention_offsets=shortcuts.sweep_offsets(32),
     )
     return Probe(model, inputs)
 
@@ -36,7 +41,8 @@ def test_every_registered_metric_has_the_shape_its_axes_declare():
     probe = tiny_probe()
     out = registry.measure(probe, ["live", "analysis", "ablation"])
     sizes = {"layer": 2, "head": 2, "layer_from": 2, "head_from": 2, "layer_to": 2, "head_to": 2}
-    sizes |= {"context_index": 31, "token": 2, "example": 4}
+    sizes |= {"context_index": 31, "token": 2, "example": 4, "icl_example": 70}
+    sizes |= {"period": len(shortcuts.sweep_periods(32)), "offset": len(shortcuts.sweep_offsets(32))}
     assert set(out) == set(registry.REGISTRY)
     for metric in registry.METRICS:
         assert tuple(out[metric.name].shape) == tuple(sizes[a] for a in metric.axes), metric.name
@@ -53,9 +59,96 @@ def test_per_head_values_stay_in_their_declared_range():
             assert values.max() <= metric.high + 1e-6, metric.name
 
 
+def test_metrics_along_an_axis_give_their_coordinates():
+    coords = registry.coordinates(tiny_probe().inputs)
+    assert coords == {
+        "prefix_by_period": {"period": [2, 3, 6, 12, 15, 16]},
+        "offset_attention": {"offset": [1, 2, 8, 15, 16, 23]},
+    }
+    for name, by_axis in coords.items():  # every axis after (layer, head) has its values
+        assert list(by_axis) == list(registry.REGISTRY[name].axes[2:])
+
+
+def test_the_sweeps_agree_with_prefix_matching_and_previous_token_on_a_real_model():
+    """At the prefix-matching sequences' own period the period sweep is that score; at offset 1
+    the offset profile is the previous-token score (same functions, same forward passes)."""
+    torch.manual_seed(0)
+    model = Transformer(ModelConfig(n_layers=2, d_model=16, n_heads=2, d_head=8, n_ctx=256, d_vocab=200))
+    counts = np.ones(200)
+    sweep = shortcuts.period_sweep(counts, 256, n_sequences=3, max_copies=4, exclude_fraction=0.1, bos_token=0, seed=0)
+    prefix = scores.prefix_matching_sequences(counts, n_sequences=3, bos_token=0, seed=0)
+    inputs = ProbeInputs(
+        eval_tokens=torch.randint(0, 200, (2, 256), generator=torch.Generator().manual_seed(1)),
+        prefix_tokens=prefix,
+        icl_late=250,
+        icl_early=25,
+        icl_width=4,
+        prefix_random=25,
+        prefix_repeats=4,
+        period_tokens=sweep,
+        attention_offsets=shortcuts.sweep_offsets(256),
+    )
+    probe = Probe(model, inputs)
+    out = {
+        name: registry.REGISTRY[name].compute(probe)
+        for name in registry.LIVE + ("prefix_by_period", "offset_attention")
+    }
+    assert out["prefix_by_period"].shape == (2, 2, 7) and out["offset_attention"].shape == (2, 2, 6)
+    assert torch.allclose(out["prefix_by_period"][..., 2], out["prefix_matching"], atol=1e-6)  # period 25
+    assert torch.allclose(out["offset_attention"][..., 0], out["previous_token"], atol=1e-6)  # offset 1
+
+
+def test_a_head_that_attends_by_position_peaks_at_one_period_and_one_offset():
+    """A 1-layer model built by hand whose only head attends to q - 31 from its positions alone
+    (n_ctx 64: the half-context shortcut), and to itself before there is one: its period sweep
+    scores at period 32 only, its offset profile at offset 31 only."""
+    n = 64
+    cfg = ModelConfig(n_layers=1, d_model=n, n_heads=1, d_head=n, n_ctx=n, d_vocab=50, positional="shortformer",
+                      layernorm=False)  # fmt: skip
+    model = Transformer(cfg)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.pos_embed.W_pos.copy_(torch.eye(n))  # positions enter the queries and keys only
+        model.blocks[0].attn.W_K[0].copy_(torch.eye(n))
+        query = torch.arange(n)
+        model.blocks[0].attn.W_Q[0, query, (query - 31).where(query >= 31, query)] = 200.0  # key q - 31, else q
+    g = torch.Generator().manual_seed(0)
+    inputs = ProbeInputs(
+        eval_tokens=torch.randint(0, 50, (3, n), generator=g),
+        prefix_tokens=torch.zeros(1, 1 + 15 * 4, dtype=torch.long),
+        icl_late=60,
+        icl_early=6,
+        icl_width=1,
+        prefix_random=15,
+        prefix_repeats=4,
+        period_tokens=shortcuts.period_sweep(
+            np.ones(50), n, n_sequences=2, max_copies=4, exclude_fraction=0.1, bos_token=0, seed=0
+        ),
+        attention_offsets=shortcuts.sweep_offsets(n),
+    )
+    probe = Probe(model, inputs)
+    by_period = dict(zip(shortcuts.sweep_periods(n), registry.REGISTRY["prefix_by_period"].compute(probe)[0, 0]))
+    by_offset = dict(zip(shortcuts.sweep_offsets(n), registry.REGISTRY["offset_attention"].compute(probe)[0, 0]))
+    assert by_period[32] > 0.99 and max(v for p, v in by_period.items() if p != 32) < 0.01
+    assert by_offset[31] > 0.99 and max(v for k, v in by_offset.items() if k != 31) < 0.01
+
+
 def test_icl_score_is_the_mean_of_the_per_example_scores():
     out = registry.measure(tiny_probe(), ["live"])
     assert out["icl_score"].item() == pytest.approx(out["icl_by_example"].mean().item(), abs=1e-6)
+
+
+def test_the_wide_icl_score_is_the_icl_score_of_its_own_contexts():
+    # the same definition as `icl_score` (full forward pass, every index unembedded), on the
+    # wide set of contexts: only which indices are unembedded differs
+    probe = tiny_probe()
+    out = registry.measure(probe, ["analysis"])
+    i = probe.inputs
+    full = next_token_loss(probe.fast(i.icl_tokens), i.icl_tokens)
+    expected = loss.icl_by_example(full, late=i.icl_late, early=i.icl_early, width=i.icl_width)
+    assert torch.allclose(out["icl_wide_by_example"], expected, atol=1e-5)
+    assert out["icl_wide"].item() == pytest.approx(expected.mean().item(), abs=1e-6)
 
 
 def test_live_stage_needs_no_hooked_model():

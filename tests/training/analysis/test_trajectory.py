@@ -10,6 +10,7 @@ import torch
 
 from training.analysis.trajectory import (
     ablation_alignment,
+    ablation_projection,
     before_after_vector,
     detect_phase_change,
     joint_pca,
@@ -61,6 +62,20 @@ def test_ablation_alignment_is_plus_one_for_an_ablation_that_undoes_the_phase_ch
         ]
     ).reshape(2, 2, 3)  # (layer, head, token)
     torch.testing.assert_close(ablation_alignment(deltas, phase), torch.tensor([[1.0, -1.0], [0.0, 0.0]]))
+
+
+def test_ablation_projection_is_the_share_of_the_change_undone():
+    change = torch.tensor([0.0, -3.0, 4.0])  # after - before, |change|^2 = 25
+    deltas = torch.stack(
+        [
+            -change,  # undoes all of it
+            -0.5 * change,  # half of it
+            change,  # repeats it
+            torch.tensor([5.0, 0.0, 0.0]),  # orthogonal: undoes none
+        ]
+    ).reshape(2, 2, 3)
+    torch.testing.assert_close(ablation_projection(deltas, change), torch.tensor([[1.0, 0.5], [-1.0, 0.0]]))
+    assert ablation_projection(deltas, torch.zeros(3)).isnan().all()
 
 
 def sigmoid_run(centre: float, icl_centre: float | None = None):

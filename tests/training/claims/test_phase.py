@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 
@@ -48,21 +49,28 @@ def test_loss_slopes_need_three_snapshots_on_each_side(make_run):
 def test_claim_g_passes_when_the_icl_is_gained_in_the_prefix_matching_window(make_run):
     c = phase.claim_g([make_run("attn2")])
     row = c.numbers["runs"]["attn2"]
-    assert c.status == "pass" and row["overlap"] and row["icl_before"]["ci"][1] < 0.15
-    assert row["share_in_window"]["ci"][0] > 0.75 and "paper" in c.details
+    assert c.status == "pass" and row["coincides"] and row["icl_before"]["ci"][1] < 0.15
+    assert row["share_in_rise"]["ci"][0] > 0.5 and "paper" in c.details
+    json.dumps(c.numbers)  # plain JSON: the report is written with json
+    assert (
+        STEPS[START - 2] <= row["icl_window"][0] < row["icl_window"][1] <= STEPS[END + 2]
+    )  # the ramp
 
 
 def test_claim_g_fails_when_the_icl_keeps_growing_after_the_window(make_run):
     run = make_run("attn2")
-    run = dataclasses.replace(run, icl=run.icl - np.linspace(0, 1.0, len(run.steps)))
-    assert phase.claim_g([run]).status == "fail"
+    after = (
+        np.clip(np.arange(len(run.steps)) - END, 0, None) * 0.1
+    )  # another 1.3 nats after the rise
+    c = phase.claim_g([dataclasses.replace(run, icl=run.icl - after)])
+    assert c.status == "fail" and c.numbers["runs"]["attn2"]["share_in_rise"]["ci"][1] < 0.5
 
 
 def test_claim_g_fails_when_the_icl_falls_away_from_the_prefix_matching_rise(make_run):
     run = make_run("attn2")
     late = np.r_[run.icl[:1].repeat(8), run.icl[:-8]]  # the same fall, 8 snapshots later
     c = phase.claim_g([dataclasses.replace(run, icl=late)])
-    assert c.status == "fail" and not c.numbers["runs"]["attn2"]["overlap"]
+    assert c.status == "fail" and not c.numbers["runs"]["attn2"]["coincides"]
 
 
 def test_claim_g_fails_when_the_icl_is_already_large_before_the_window(make_run):

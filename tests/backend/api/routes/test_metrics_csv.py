@@ -30,7 +30,14 @@ def test_csv_curves_hold_the_icl_score_of_every_snapshot(client, suite, tiny_sui
     icl = got[got["metric"] == "icl_score"]
     assert icl["step"].tolist() == index.steps and icl["tokens"].tolist() == index.tokens_seen
     np.testing.assert_allclose(icl["value"], index.scalars["icl_score"], rtol=1e-6)
-    assert set(got["metric"]) == {"eval_loss", "icl_score", "heldout_loss", "train_loss", "max_prefix_matching"}
+    assert set(got["metric"]) == {
+        "eval_loss",
+        "icl_score",
+        "icl_wide",
+        "heldout_loss",
+        "train_loss",
+        "max_prefix_matching",
+    }
 
 
 def test_json_stays_the_default(client, suite):

@@ -1,5 +1,6 @@
 """GET …/runs/{run}/metrics and …/snapshots/{step}/heads."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 from tests.backend.helpers import manifest, url
 from training import schema
 from training.analysis import registry
+from training.records import ArrayInfo
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +103,31 @@ def test_read_heads_step_not_found_names_the_step(client, suite):
     r = client.get(url(suite, step=7777, route="heads"))
     assert r.status_code == 404 and "7777" in r.json()["detail"]
     assert client.get(url(suite, step="last", route="heads")).status_code == 422
+
+
+def test_read_heads_gives_the_period_sweep_and_the_offsets_with_their_values(client, suite, tiny_suite, metrics):
+    index = schema.read_metrics_index(tiny_suite / "attn2")
+    body = client.get(url(suite, step=metrics["steps"][-1], route="heads")).json()
+    along = {m.name: m.along for m in registry.METRICS if m.along}
+    assert along == {"prefix_by_period": "period", "offset_attention": "offset"}
+    assert set(body["profiles"]) == set(along)
+    for name, axis in along.items():
+        profile = body["profiles"][name]
+        assert profile["axis"] == axis and profile["coords"] == index.arrays[name].coords[axis]
+        stored = schema.read_metric(tiny_suite / "attn2", name, index)[-1]  # (layer, head, coordinate)
+        np.testing.assert_allclose(profile["values"], stored, rtol=1e-6)
+    assert body["profiles"]["prefix_by_period"]["coords"] == [2, 6, 12, 25, 31, 32]  # n_ctx 64
+    assert all(name not in h["scores"] for h in body["heads"] for name in along)  # not a single number
+
+
+def test_read_heads_with_a_profile_missing_its_values_is_a_503_naming_them(copy_client, suite_copy):
+    run = suite_copy / "attn2"
+    index = schema.read_metrics_index(run)
+    info = index.arrays["offset_attention"]
+    arrays = {**index.arrays, "offset_attention": ArrayInfo(info.file, info.shape, info.axes)}  # no coords
+    schema.write_metrics_index(run, dataclasses.replace(index, arrays=arrays))
+    r = copy_client.get(url(suite_copy.name, route="heads"))
+    assert r.status_code == 503
+    assert r.json()["detail"] == (
+        "metrics index of tiny/attn2 does not give the 6 offset values of offset_attention: analyse the run again"
+    )

@@ -109,7 +109,19 @@ def test_before_after_serves_a_written_table_with_nan_as_null(copy_client, suite
     run = {"before_step": 1, "after_step": 5, "loss_change": -0.5, "alignment": [[0.5, float("nan")]], "note": "n"}
     path.write_text(json.dumps({"attn2": run}))
     body = copy_client.get(f"/suites/{suite_copy.name}/before-after").json()
-    assert body == {"suite": suite_copy.name, "runs": {"attn2": {**run, "alignment": [[0.5, None]]}}}
+    old = {"mode": "mean", "projection": None, "induction_heads": [], "induction_projection": None}
+    expected = {**run, **old, "induction_alignment": None, "alignment": [[0.5, None]]}
+    assert body == {"suite": suite_copy.name, "runs": {"attn2": expected}}  # a table from before projections
+
+
+def test_before_after_serves_projections_and_the_joint_ablation(copy_client, suite_copy):
+    path = schema.analysis_dir(suite_copy) / "before_after.json"
+    run = {"before_step": 1, "after_step": 5, "loss_change": -0.5, "mode": "pattern_preserving", "note": "n"}
+    run |= {"alignment": [[0.5, 0.9]], "projection": [[0.1, None]], "induction_heads": [[0, 1]]}
+    run |= {"induction_projection": 0.75, "induction_alignment": 0.875}
+    path.write_text(json.dumps({"attn2": run}))
+    body = copy_client.get(f"/suites/{suite_copy.name}/before-after").json()
+    assert body == {"suite": suite_copy.name, "runs": {"attn2": run}}
 
 
 def test_before_after_not_found_before_the_first_analysis(copy_client, suite_copy):
