@@ -249,6 +249,20 @@ class RunMetricsResponse(TypedDict):
     progress: RunProgress | None  # while the run trains
 
 
+class LLCResponse(TypedDict):
+    suite: str
+    run: str
+    steps: list[int]  # snapshots with an estimate: the first axis of every list below
+    tokens_seen: list[int]
+    mean: Floats  # the LLC: mean over SGLD chains (None: every chain diverged)
+    std: Floats  # over chains
+    per_chain: list[Floats]  # [snapshot][chain]
+    init_loss: list[float]
+    burnin: int
+    loss_traces: list[list[Floats]] | None  # [snapshot][chain][SGLD step], with traces=true only
+    settings: dict[str, Any]
+
+
 class HeadScores(TypedDict):
     layer: int
     head: int

@@ -24,6 +24,7 @@ from dashboard.api_types import (
     BeforeAfterResponse,
     HeadTable,
     HealthResponse,
+    LLCResponse,
     LogitAttributionResponse,
     LossesResponse,
     MetricRegistry,
@@ -170,6 +171,17 @@ def status(name: str) -> SuiteStatus:
 def run_metrics(suite: str, run: str, max_points: int | None = 400) -> RunMetricsResponse:
     params = (("max_points", max_points),) if max_points else ()
     return _get(api_url(), f"/suites/{suite}/runs/{run}/metrics", params)
+
+
+def llc(suite: str, run: str) -> LLCResponse | None:
+    """The run's local learning coefficient over training; None when the analysis has not
+    estimated it (the service's 404: most runs have none)."""
+    try:
+        return _get(api_url(), f"/suites/{suite}/runs/{run}/llc")
+    except ServiceError as e:
+        if e.status == 404:
+            return None
+        raise
 
 
 def heads(suite: str, run: str, step: int) -> HeadTable:

@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="analysis.KEY=VALUE",
-        help="override an analysis setting (repeatable)",
+        help="override an analysis setting, or an LLC one (llc.KEY=VALUE; repeatable)",
     )
 
     verify = sub.add_parser("verify", help="check every file of a suite; exit status 1 if any is broken")
@@ -139,17 +139,24 @@ def analyze_suite(suite_path: Path, overrides: list[str] = (), only: list[str] |
     import time
 
     from training.analyze import analysis_config, analyze_run
+    from training.analyze_llc import analyze_run_llc, llc_config, split_overrides
     from training.suite_analysis import analyze_suite_tables
 
     runs = schema.list_runs(suite_path)
     unknown = sorted(set(only or []) - set(runs))
     if unknown:
         raise ConfigError(f"--runs: no run {unknown[0]!r} in {suite_path}; runs: {', '.join(runs)}")
+    overrides, llc_overrides = split_overrides(overrides)
     configs = {run: analysis_config(schema.read_manifest(suite_path / run), overrides) for run in runs}
+    llc_configs = {run: llc_config(schema.read_manifest(suite_path / run), llc_overrides) for run in runs}
+    if runs and any(o.split("=", 1)[0].strip() == "llc.runs" for o in llc_overrides):  # a run named here must exist
+        if unknown := sorted(set(llc_configs[runs[0]].runs) - set(runs)):
+            raise ConfigError(f"llc.runs: no run {unknown[0]!r} in {suite_path}; runs: {', '.join(runs)}")
     t0 = time.perf_counter()
     for run in runs:
         if not only or run in only:
             analyze_run(suite_path / run, configs[run], log=log)
+            analyze_run_llc(suite_path / run, llc_configs[run], log=log)  # its own file, settings and hash
     if not runs:
         log(f"{suite_path} has no runs yet")
         return

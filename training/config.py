@@ -1,7 +1,7 @@
 """Configuration: one frozen dataclass per concern, and typed `key=value` overrides.
 
 A preset (see `training/presets/`) bundles a `DataConfig`, a `TrainConfig`, a base
-`ModelConfig`, an `AnalysisConfig` and the suite's runs, each run a name plus the model fields
+`ModelConfig`, an `AnalysisConfig`, an `LLCConfig` and the suite's runs, each run a name plus the model fields
 it changes. Configs
 are plain data: creating one has no side effects; seeding happens once, in `training.train`.
 """
@@ -185,6 +185,45 @@ class AnalysisConfig:
 
 
 @dataclass(frozen=True)
+class LLCConfig:
+    """The local learning coefficient over training (`training.analysis.llc`, via devinterp):
+    which runs and snapshots, and the SGLD sampler's settings (numbers in experiments/LOG.md,
+    "LLC settings"). Kept out of `AnalysisConfig` on purpose: that one's hash decides whether
+    every stored metric is measured again, this one's only keys `metrics/llc.json`."""
+
+    runs: tuple[str, ...] = ()  # none: no LLC unless a preset (or `--set llc.runs=a,b`) names runs
+    every: int = 8  # every k-th snapshot of the manifest (the k-th, 2k-th, ...), plus the last
+    chains: int = 2  # independent SGLD chains per snapshot; the spread over chains is the error bar
+    # SGLD steps per chain averaged into the estimate (a multiple of `batches`, so that every batch
+    # counts equally) after `burnin` steps that are not: with epsilon 3e-3 the loss trace of the
+    # `default` model levels off within ~20 steps (experiments/LOG.md, "LLC settings")
+    draws: int = 96
+    burnin: int = 24
+    epsilon: float = 3e-3  # SGLD step size (devinterp's `lr`): 1e-3 needs ~2x the burn-in, 1e-2 reads 25-46% higher
+    gamma: float = 100.0  # localization, the pull back to the snapshot's weights: 30 had not levelled off in 100 steps
+    nbeta: float = 30.0  # inverse temperature n*beta (devinterp's `n_beta`; the value of its README's examples)
+    batch_size: int = 4  # training contexts of n_ctx tokens per SGLD step
+    batches: int = 8  # distinct batches the chains cycle through; L(w*) is measured on exactly these
+    seed: int = 0  # the training windows drawn, and the SGLD noise (chain c: seed + c)
+
+    def __post_init__(self) -> None:
+        for name in ("every", "chains", "draws", "batch_size", "batches"):
+            _check(getattr(self, name) >= 1, f"llc.{name}", "must be a positive integer")
+        _check(self.burnin >= 0, "llc.burnin", "must be >= 0")
+        _check(self.epsilon > 0, "llc.epsilon", "must be positive")
+        _check(self.gamma >= 0, "llc.gamma", "must be >= 0")
+        _check(self.nbeta > 0, "llc.nbeta", "must be positive")
+
+    def sampler_settings(self) -> dict[str, Any]:
+        """What an estimate depends on: every field but which runs and snapshots it is made for."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("runs", "every")}
+
+    def settings_hash(self) -> str:
+        text = json.dumps(self.sampler_settings(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
 class RunSpec:
     name: str
     model: dict[str, Any] = field(default_factory=dict)  # ModelConfig fields this run changes
@@ -230,6 +269,14 @@ class Preset:
     train: TrainConfig
     runs: tuple[RunSpec, ...]
     analysis: AnalysisConfig = field(default_factory=lambda: AnalysisConfig())
+    llc: LLCConfig = field(default_factory=lambda: LLCConfig())
+
+    def __post_init__(self) -> None:
+        names = [r.name for r in self.runs]
+        unknown = [r for r in self.llc.runs if r not in names]
+        _check(
+            not unknown, "llc.runs", f"names no run of preset {self.name!r}: {unknown[:1]}; runs: {', '.join(names)}"
+        )
 
     def run_model(self, run: RunSpec, d_vocab: int) -> ModelConfig:
         return replace_checked(self.model, "model", {**run.model, "d_vocab": d_vocab})
@@ -292,6 +339,9 @@ def parse_value(key: str, raw: str, annotation: Any) -> Any:
         return value
     if annotation is str:
         return raw
+    if origin is tuple and typing.get_args(annotation)[1:] == (Ellipsis,):  # a comma-separated list
+        item = typing.get_args(annotation)[0]
+        return tuple(parse_value(key, part.strip(), item) for part in raw.split(",") if part.strip())
     raise ConfigError(f"{key}: cannot be set from the command line")
 
 
@@ -327,8 +377,8 @@ def override(configs: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
 
 
 def apply_overrides(preset: Preset, overrides: list[str]) -> Preset:
-    """Apply `section.field=value` strings (sections: data, model, train, analysis)."""
-    sections = ("data", "model", "train", "analysis")
+    """Apply `section.field=value` strings (sections: data, model, train, analysis, llc)."""
+    sections = ("data", "model", "train", "analysis", "llc")
     changed = dataclasses.replace(preset, **override({s: getattr(preset, s) for s in sections}, overrides))
     if any(item.split("=", 1)[0].strip() == "train.steps" for item in overrides):
         # an explicit step count is for every run: it replaces the runs' own budgets

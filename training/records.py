@@ -8,6 +8,7 @@ reads the same records, so a field is defined once, here.
     <run>/manifest.json            Manifest (its `snapshots`: SnapshotEntry; `replicate`: Replicate)
     <run>/progress.json            RunProgress (while a run trains)
     <run>/metrics/index.json       MetricsIndex (its `arrays`: ArrayInfo)
+    <run>/metrics/llc.json         LLCCurve (its `points`: LLCPoint)
     <suite>/analysis/phase.json    {run: PhaseWindow}
     <suite>/analysis/report.json   Report (its `claims`: Claim; `seeds`: SeedSpread of SeedResult, Spread)
 """
@@ -68,6 +69,7 @@ class Manifest:
     description: str = ""
     preset: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    llc: dict[str, Any] = field(default_factory=dict)  # LLCConfig fields: the LLC's settings ({}: older runs)
     code_version: str = "unknown"
     torch_version: str = ""
     device: str = "cpu"  # where it trained: "cpu", "cuda:0" (rank 0's device in a torchrun launch)
@@ -216,6 +218,35 @@ class Report:
     runs: dict[str, Any]
     waiting: int = 0
     seeds: dict[str, SeedSpread] = field(default_factory=dict)  # runs trained with 2+ seeds
+
+
+@dataclass(frozen=True)
+class LLCPoint:
+    """The local learning coefficient of one snapshot (`training.analysis.llc`): the mean and
+    spread over SGLD chains, and each chain's loss at every SGLD step so that one can see the
+    chains settle (flat after the burn-in) rather than drift or diverge. None: not finite (a
+    chain that diverged)."""
+
+    step: int
+    tokens_seen: int
+    mean: float | None
+    std: float | None  # over chains (ddof 0)
+    per_chain: list[float | None]
+    init_loss: float  # L_n(w*): the snapshot's loss on the batches the chains cycle through
+    loss_trace: list[list[float | None]]  # [chain][SGLD step], burn-in steps first
+    seconds: float  # wall time of the estimate
+
+
+@dataclass(frozen=True)
+class LLCCurve:
+    """A run's LLC over training (`metrics/llc.json`), for the snapshots it was estimated at.
+
+    `settings`: the LLC settings (`training.config.LLCConfig`) and their `hash`; a pass with
+    other sampler settings estimates every snapshot again."""
+
+    run: str
+    settings: dict[str, Any]
+    points: list[LLCPoint]
 
 
 # ---- JSON <-> records ------------------------------------------------------------------------

@@ -34,6 +34,7 @@ import numpy as np
 from training.config import ModelConfig
 from training.records import (
     SCHEMA_VERSION,
+    LLCCurve,
     Manifest,
     MetricsIndex,
     PhaseWindow,
@@ -298,6 +299,7 @@ def list_runs(suite_path: Path) -> list[str]:
 #    artifacts/<suite>/<run>/metrics/snapshots/step_<NNNNNNN>.safetensors   one snapshot's metrics
 #    artifacts/<suite>/<run>/metrics/<name>.npy        a metric stacked over analysed snapshots
 #    artifacts/<suite>/<run>/metrics/index.json        steps, settings, array names/axes (last)
+#    artifacts/<suite>/<run>/metrics/llc.json          the LLC over training (its own settings)
 #    artifacts/<suite>/analysis/{pca,phase,before_after,report}.json, report.md
 
 METRICS_INDEX = "index.json"
@@ -330,6 +332,22 @@ def read_metric(run_path: Path, name: str, index: MetricsIndex | None = None) ->
     if name not in index.arrays:
         raise ArtifactError(f"run {Path(run_path).name!r} has no metric {name!r}")
     return read_npy(metrics_dir(run_path) / index.arrays[name].file)
+
+
+LLC = "llc.json"
+
+
+def llc_path(run_path: Path) -> Path:
+    return metrics_dir(run_path) / LLC
+
+
+def read_llc(run_path: Path) -> LLCCurve:
+    """The run's LLC over training; ArtifactError if it has none or the file does not fit."""
+    return read_record(LLCCurve, llc_path(run_path))
+
+
+def write_llc(run_path: Path, curve: LLCCurve) -> None:
+    atomic_write_json(llc_path(run_path), to_json(curve))
 
 
 def read_phases(suite_path: Path) -> dict[str, PhaseWindow]:

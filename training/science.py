@@ -9,13 +9,15 @@ CLI (the orchestration floor), which read and write artifacts through this same 
 
 from training import schema
 from training.allocator import keep_buffers_in_heap
-from training.analysis import attribution, circuits, loss, registry, scores, shortcuts, trajectory
+from training.analysis import attribution, circuits, llc, loss, registry, scores, shortcuts, trajectory
 from training.analysis.registry import INDUCTION_THRESHOLD, METRICS, REGISTRY, Metric, best_heads
 from training.frames import metrics_dataset, metrics_frame, run_frame
 from training.hooked import hooked_from_state, load_hooked
 from training.model import Transformer, next_token_loss
 from training.records import (
     Claim,
+    LLCCurve,
+    LLCPoint,
     Manifest,
     MetricsIndex,
     PhaseWindow,
@@ -39,6 +41,8 @@ __all__ = [
     "REGISTRY",
     "ArtifactError",
     "Claim",
+    "LLCCurve",
+    "LLCPoint",
     "Manifest",
     "Metric",
     "MetricsIndex",
@@ -57,6 +61,7 @@ __all__ = [
     "head_label",
     "hooked_from_state",
     "keep_buffers_in_heap",
+    "llc",
     "load_hooked",
     "load_tokenizer",
     "loss",

@@ -281,6 +281,7 @@ def train_run(
         model=dataclasses.asdict(cfg_m),
         train=dataclasses.asdict(cfg_t),
         analysis=dataclasses.asdict(preset.analysis),  # the settings `analyze` and the live metrics use
+        llc=dataclasses.asdict(preset.llc),  # the LLC's, which `analyze` uses (training.analyze_llc)
         data={k: v for k, v in info.items() if k != "config"} | {"config": dataclasses.asdict(preset.data)},
         code_version=code_version(),
         torch_version=torch.__version__,

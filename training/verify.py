@@ -2,9 +2,9 @@
 
 Checks every manifest (against its record), every snapshot file against the sha256 its
 manifest lists, the training-loss array, every metrics index and the arrays it lists (readable,
-the shape it records, one row per listed step, steps the manifest knows), the shared data
-files, and the suite tables. Returns the problems, one line each naming the file; none means
-the suite is whole.
+the shape it records, one row per listed step, steps the manifest knows), the LLC file (its
+record, steps the manifest knows), the shared data files, and the suite tables. Returns the
+problems, one line each naming the file; none means the suite is whole.
 """
 
 from __future__ import annotations
@@ -39,6 +39,12 @@ def verify_run(run_path: Path, root: Path, problems: list[str]) -> int:
     if losses.exists() or manifest.snapshots[1:]:
         checked += 1
         _check(problems, root, lambda: schema.read_npy(losses))
+    if schema.llc_path(run_path).exists():
+        checked += 1
+        curve = _check(problems, root, lambda: schema.read_llc(run_path))
+        strays = [p.step for p in curve.points if manifest.entry(p.step) is None] if curve else []
+        if strays:
+            problems.append(f"{schema.llc_path(run_path).relative_to(root)}: steps {strays[:3]} are not snapshots")
     if not (schema.metrics_dir(run_path) / schema.METRICS_INDEX).exists():
         return checked
     index = _check(problems, root, lambda: schema.read_metrics_index(run_path))

@@ -243,3 +243,26 @@ class HeadTable(BaseModel):
     composition_q: Grid4
     composition_k: Grid4
     composition_v: Grid4
+
+
+# ---- the local learning coefficient over training ---------------------------------------------
+
+
+class LLCResponse(BaseModel):
+    """A run's local learning coefficient at the snapshots it was estimated at (`metrics/llc.json`,
+    written by the analysis; Lau et al. 2023, over training as in Hoogland et al. 2024)."""
+
+    suite: str
+    run: str
+    steps: list[int] = Field(description="snapshots with an estimate: the first axis of every list below")
+    tokens_seen: list[int]
+    mean: Floats = Field(description="the LLC estimate: mean over SGLD chains (null: every chain diverged)")
+    std: Floats = Field(description="standard deviation over chains: the sampler's spread, not the data's")
+    per_chain: list[Floats] = Field(description="[snapshot][chain] (null: the chain diverged)")
+    init_loss: list[float] = Field(description="L_n(w*): each snapshot's loss on the batches the chains cycle through")
+    burnin: int = Field(description="the first SGLD steps of each chain, left out of the estimate")
+    loss_traces: list[list[Floats]] | None = Field(
+        description="with traces=true: [snapshot][chain][SGLD step], each step's batch loss, burn-in first "
+        "(a trace that is flat after the burn-in: the chain has mixed); else null"
+    )
+    settings: dict[str, Any] = Field(description="the LLC settings (SGLD epsilon, gamma, nbeta, chains, draws, ...)")

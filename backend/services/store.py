@@ -23,6 +23,7 @@ from transformer_lens import HookedTransformer
 from backend.errors import NotFoundError, UnavailableError
 from backend.services.cache import FileCache, LRUCache
 from training.science import (
+    LLCCurve,
     Manifest,
     MetricsIndex,
     RunProgress,
@@ -188,6 +189,14 @@ class ArtifactStore:
         readers = {"phase": schema.read_phases, "report": schema.read_report}
         read = readers.get(name, lambda p: schema.read_analysis(p, name))
         return self._read(("analysis", suite, name), [path], lambda: read(suite_path))
+
+    def llc(self, suite: str, run: str) -> LLCCurve | None:
+        """The run's LLC over training (`metrics/llc.json`), or None if it has none."""
+        run_path = self.run_path(suite, run)
+        path = schema.llc_path(run_path)
+        if not path.exists():
+            return None
+        return self._read(("llc", suite, run), [path], lambda: schema.read_llc(run_path))
 
     def report_markdown(self, suite: str) -> str | None:
         path = schema.analysis_dir(self.suite_path(suite)) / "report.md"

@@ -3,7 +3,7 @@ it, and loss by context position."""
 
 import streamlit as st
 
-from dashboard import charts, client, sidebar, ui
+from dashboard import charts, client, llc_charts, sidebar, ui
 from dashboard.api_types import RunInfo
 
 
@@ -85,6 +85,13 @@ st.markdown(
 )
 if replicates:
     seed_spreads(sel.suite)
+
+with ui.service_errors():  # the local learning coefficient, where the analysis estimated it
+    llc = {name: curve for name in metrics if (curve := client.llc(sel.suite, name)) is not None}
+if llc:
+    st.subheader("Local learning coefficient")
+    st.markdown(llc_charts.caption(next(iter(llc.values()))["settings"]))
+    st.plotly_chart(llc_charts.llc_beside_prefix(metrics, llc, tps, threshold, replicates), key="llc")
 
 st.subheader(f"Loss by context position: {sel.run['name']}")
 st.markdown(

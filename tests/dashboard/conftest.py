@@ -30,6 +30,7 @@ CLIENT_FUNCTIONS = (
     "suite_fresh",
     "status",
     "run_metrics",
+    "llc",
     "heads",
     "pca",
     "report",

@@ -59,6 +59,9 @@ PERIODS = [2, 3, 4]  # training.analysis.shortcuts' sweeps for N_CTX = 8
 OFFSETS = [1, 2, 3, 4, 5]
 INDUCTION_BY_PERIOD = [0.8123, 0.7456, 0.6389]  # L1H1 at the last step
 SHORTCUT_PEAK = 0.9712  # L0H1 at period 4 and at offset 3
+# attn2's local learning coefficient at steps 10, 40, 80, 160 (attn1 has none: a 404)
+LLC_MEAN, LLC_STD = [20.5, 35.25, 61.75, 58.125], [0.5, 0.75, 1.25, 1.0]
+LLC_SETTINGS = {"epsilon": 0.003, "gamma": 100.0, "nbeta": 30.0, "chains": 2, "draws": 3, "burnin": 1, "batch_size": 4}
 PROGRESS = {"step": 120, "steps": 500, "tokens_per_s": 12345.0, "elapsed_s": 60.0, "eta_s": 190.0}
 DOWN = ServiceError(
     "The inductionscope service is not reachable at http://localhost:8000 (ConnectError). "
@@ -179,6 +182,7 @@ class FakeService:
         self.measured = True
         self.training: str | None = None
         self.missing_heads: set[int] = set()  # steps whose head table answers 404
+        self.llc_runs = {"attn2"}  # runs whose LLC the analysis estimated
         self.old_before_after = False  # a before-and-after table written before projections
         self.profiled = True  # False: the runs were analysed before the period sweep and the offsets existed
         self.calls: list[tuple] = []
@@ -340,6 +344,26 @@ class FakeService:
             "composition": {"q": [], "k": [], "v": []},
             "phase": self.phase(run) if n else None,
             "progress": {"run": run, **PROGRESS, "updated": 1.7e9} if run == self.training else None,
+        }
+
+    def llc(self, suite, run):
+        self._call("llc", suite, run)
+        if run not in self.llc_runs:
+            return None  # the client's answer to the service's 404
+        steps = [s for s in self.steps if s > 0][: len(LLC_MEAN)]
+        n = len(steps)
+        return {
+            "suite": suite,
+            "run": run,
+            "steps": steps,
+            "tokens_seen": [s * TOKENS_PER_STEP for s in steps],
+            "mean": LLC_MEAN[:n],
+            "std": LLC_STD[:n],
+            "per_chain": [[m - s, m + s] for m, s in zip(LLC_MEAN[:n], LLC_STD[:n])],
+            "init_loss": [4.0] * n,
+            "burnin": LLC_SETTINGS["burnin"],
+            "loss_traces": None,
+            "settings": {**LLC_SETTINGS, "hash": "0123456789abcdef"},
         }
 
     def heads(self, suite, run, step):

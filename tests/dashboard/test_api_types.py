@@ -141,6 +141,7 @@ def fake_answers() -> list[tuple[type, object]]:
             (models.RunMetricsResponse, f.run_metrics(SUITE, "attn2")),
             (models.RunMetricsResponse, f.run_metrics(SUITE, "attn1")),
             (models.HeadTable, f.heads(SUITE, "attn2", 40)),
+            (models.LLCResponse, f.llc(SUITE, "attn2")),
             (models.PcaResponse, f.pca(SUITE)),
             (models.ReportResponse, f.report(SUITE)),
             (models.AttentionResponse, f.attention(SUITE, "attn2", 40, "a b a b", layers=[1], heads=[1])),

@@ -21,7 +21,10 @@ from training.report import build_report, pending_runs
         (["train", "--preset", "tiny", "--set", "train.lr=fast"], "train.lr: expected float, got 'fast'"),
         (["train", "--preset", "tiny", "--set", "model.positional=alibi"], "model.positional: 'alibi' is not one of"),
         (["train", "--preset", "tiny", "--set", "model.n_layers=9"], "model.n_layers must be between 1 and 6"),
-        (["train", "--preset", "tiny", "--set", "lr=1"], "keys look like data.X, model.X, train.X or analysis.X"),
+        (
+            ["train", "--preset", "tiny", "--set", "lr=1"],
+            "keys look like data.X, model.X, train.X, analysis.X or llc.X",
+        ),
         (["train", "--preset", "tiny", "--set", "novalue"], "expected key=value"),
         (["train", "--preset", "tiny", "--runs", "attn9"], "unknown run 'attn9'"),
         (["train", "--preset", "tiny", "--suite", "Bad/Name"], "invalid suite name 'Bad/Name'"),

@@ -12,7 +12,8 @@ differs.
 - `circuits`: weight-based scores (copying, OV eigenvalue positivity, Q/K/V composition);
 - `attribution`: direct logit attribution and head ablations;
 - `loss`: loss by context position and the ICL score;
-- `trajectory`: joint per-token-loss PCA, the before-and-after vector, phase-change detection.
+- `trajectory`: joint per-token-loss PCA, the before-and-after vector, phase-change detection;
+- `llc`: the local learning coefficient (Lau et al. 2023), estimated with devinterp's SGLD.
 """
 
 from training.analysis.attribution import (
@@ -28,6 +29,7 @@ from training.analysis.circuits import (
     ov_eigenvalue_positivity,
     random_composition_baseline,
 )
+from training.analysis.llc import LLCEstimate, estimate_llc
 from training.analysis.loss import default_icl_indices, icl_score, loss_by_position, per_token_loss
 from training.analysis.scores import (
     attention_patterns,
@@ -50,6 +52,7 @@ from training.analysis.trajectory import (
 
 __all__ = [
     "JointPCA",
+    "LLCEstimate",
     "PhaseWindow",
     "ablate_heads_loss",
     "ablation_alignment",
@@ -63,6 +66,7 @@ __all__ = [
     "direct_logit_attribution",
     "direct_logit_attribution_per_token",
     "duplicate_token_score",
+    "estimate_llc",
     "head_ablation_effects",
     "head_scores_on_text",
     "icl_score",

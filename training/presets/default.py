@@ -7,7 +7,7 @@ rotary positions in layer 0 only, and a quarter of the training contexts repeati
 half. The held-out text every metric is measured on is never altered.
 """
 
-from training.config import AnalysisConfig, DataConfig, ModelConfig, Preset, RunSpec, TrainConfig
+from training.config import AnalysisConfig, DataConfig, LLCConfig, ModelConfig, Preset, RunSpec, TrainConfig
 
 PRESET = Preset(
     name="default",
@@ -77,4 +77,8 @@ PRESET = Preset(
     # (the paper: 1 per context) keep the analysis near a quarter of the training time, with the
     # wide ICL score (512 contexts, ~0.45 s a snapshot) added.
     analysis=AnalysisConfig(ablation_every=3, pca_tokens_per_context=8),
+    # The local learning coefficient (beyond the paper: Hoogland et al. 2024) of the phase-change
+    # run and its control, at every 8th snapshot and the last: the LLCConfig defaults, chosen on
+    # a trained attn2 (experiments/LOG.md, "LLC settings").
+    llc=LLCConfig(runs=("attn2", "attn1")),
 )

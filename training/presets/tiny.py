@@ -4,7 +4,7 @@ Same five runs as `default`, shrunk: it checks that every architecture option tr
 and analyses end to end. Too short to form induction heads on text; no claims are expected to pass.
 """
 
-from training.config import AnalysisConfig, DataConfig, ModelConfig, Preset, RunSpec, TrainConfig
+from training.config import AnalysisConfig, DataConfig, LLCConfig, ModelConfig, Preset, RunSpec, TrainConfig
 
 PRESET = Preset(
     name="tiny",
@@ -34,4 +34,6 @@ PRESET = Preset(
     ),
     # Lighter than the paper's settings so that CI analyses the suite in seconds.
     analysis=AnalysisConfig(eval_sequences=16, pca_tokens=256, ablation_every=4, composition_baseline_samples=20),
+    # The LLC pipeline end to end in about a second: 5 snapshots per run, chains of 10 steps.
+    llc=LLCConfig(runs=("attn2", "attn1"), every=10, draws=8, burnin=2, batch_size=2, batches=4),
 )
