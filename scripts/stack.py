@@ -9,7 +9,8 @@
 local way start exactly the same commands (tests/test_stack.py checks this). Settings come from
 the environment: ARTIFACTS_DIR (artifacts), API_HOST (127.0.0.1), API_PORT (8000),
 DASHBOARD_HOST (127.0.0.1), DASHBOARD_PORT (8501), INDUCTIONSCOPE_API (http://API_HOST:API_PORT),
-TRAINER_PRIORITY (idle) and TRAINER_NICE (19): how the trainer yields the cores to the others.
+API_WORKERS (2): the service's processes, TRAINER_PRIORITY (idle) and TRAINER_NICE (19): how the
+trainer yields the cores to the others.
 Only the standard library is imported here: the dashboard image has no torch.
 """
 
@@ -37,6 +38,7 @@ def settings() -> dict[str, str]:
         "api_port": env.get("API_PORT", "8000"),
         "dashboard_host": env.get("DASHBOARD_HOST", "127.0.0.1"),
         "dashboard_port": env.get("DASHBOARD_PORT", "8501"),
+        "api_workers": env.get("API_WORKERS", "2"),
     }
     s["api_url"] = env.get(
         "INDUCTIONSCOPE_API",
@@ -50,7 +52,13 @@ def command(part: str, extra: list[str] | None = None) -> list[str]:
     s = settings()
     py = sys.executable
     if part == "api":
-        return [py, "-m", "uvicorn", "backend.main:app", "--host", s["api_host"], "--port", s["api_port"]]
+        argv = [py, "-m", "uvicorn", "backend.main:app", "--host", s["api_host"], "--port", s["api_port"]]
+        # One process per core: an answer is mostly Python (HTTP, encoding) holding the GIL, so
+        # a second process, not a second thread, is what serves two requests at once (bench/).
+        workers = s["api_workers"]
+        if not workers.isdigit() or int(workers) < 1:
+            raise SystemExit(f"error: API_WORKERS={workers!r}: use a whole number of processes, 1 or more")
+        return argv + (["--workers", workers] if int(workers) > 1 else [])
     if part == "dashboard":
         return [
             py,

@@ -157,3 +157,20 @@ def test_trainer_priority_rejects_an_unknown_mode():
     env = {**os.environ, "TRAINER_PRIORITY": "fast"}
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and "TRAINER_PRIORITY='fast'" in out.stderr
+
+
+@pytest.mark.parametrize(("workers", "expect"), [(None, ["--workers", "2"]), ("1", []), ("3", ["--workers", "3"])])
+def test_the_service_runs_api_workers_processes(monkeypatch, workers, expect):
+    if workers is None:
+        monkeypatch.delenv("API_WORKERS", raising=False)
+    else:
+        monkeypatch.setenv("API_WORKERS", workers)
+    argv = stack.command("api")
+    assert argv[argv.index("--port") + 2 :] == expect
+
+
+@pytest.mark.parametrize("workers", ["0", "two", "-1"])
+def test_api_workers_rejects_a_count_that_is_not_a_positive_whole_number(monkeypatch, workers):
+    monkeypatch.setenv("API_WORKERS", workers)
+    with pytest.raises(SystemExit, match=f"API_WORKERS='{workers}'"):
+        stack.command("api")
