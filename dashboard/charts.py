@@ -175,17 +175,20 @@ def replicate_curves(fig: go.Figure, m: RunMetricsResponse, color: str, run: str
 
 
 def loss_by_position_heatmap(m: RunMetricsResponse) -> go.Figure:
-    """Held-out loss at every context index (x) for every measured snapshot (y, earliest at the bottom)."""
+    """Held-out loss at every context index (x) for every measured snapshot (y, earliest at the bottom).
+
+    Sent to the browser as small as it can be: a `default` run is ~78 snapshots x 255 indices,
+    and a hover label per cell (`customdata`) plus float32 values printed in full made the page's
+    figure ~0.9 MB of JSON; the row labels are the y categories instead, and the values are
+    rounded to 4 decimals (the hover shows 3): ~0.15 MB (bench/RESULTS.md)."""
     labels = [f"step {s:,} · {fmt_tokens(t)}" for s, t in zip(m["steps"], m["tokens_seen"])]
-    rows = list(range(len(labels)))
     fig = go.Figure(
         go.Heatmap(
-            z=m["loss_by_position"],
-            y=rows,
+            z=[[None if v is None else round(v, 4) for v in row] for row in m["loss_by_position"]],
+            y=labels,
             colorscale="Viridis",
             colorbar={"title": "loss"},
-            customdata=[[label] * len(r) for label, r in zip(labels, m["loss_by_position"])],
-            hovertemplate="%{customdata}<br>context index %{x}<br>loss %{z:.3f}<extra></extra>",
+            hovertemplate="%{y}<br>context index %{x}<br>loss %{z:.3f}<extra></extra>",
         )
     )
     w = window(m.get("phase"))
@@ -193,7 +196,7 @@ def loss_by_position_heatmap(m: RunMetricsResponse) -> go.Figure:
         for s, text in ((w[0], "window start"), (w[1], "window end")):
             if s in m["steps"]:
                 fig.add_hline(
-                    y=m["steps"].index(s),
+                    y=m["steps"].index(s),  # a category's index on the y axis
                     line={"color": "white", "dash": "dash"},
                     annotation_text=text,
                     annotation_font_color="white",
@@ -203,7 +206,7 @@ def loss_by_position_heatmap(m: RunMetricsResponse) -> go.Figure:
         height=460,
         xaxis_title="context index (predicting the next token)",
         margin={"t": 30},
-        yaxis={"title": "checkpoint", "tickvals": rows[::every], "ticktext": labels[::every]},
+        yaxis={"title": "checkpoint", "type": "category", "tickvals": labels[::every]},
     )
     return fig
 

@@ -11,24 +11,30 @@ def show_token(token: str) -> str:
 
 
 def attention_heatmap(tokens: list[str], pattern: list[list[float]], *, title: str) -> go.Figure:
-    """A head's attention pattern, query (row) by key (column). Tokens repeat, so the axes are
-    positions with the tokens as tick labels."""
+    """A head's attention pattern, query (row) by key (column). Tokens repeat, so each axis's
+    categories are "position: token" labels (unique), shown as the tokens alone. The labels are
+    the categories rather than a hover label per cell, and the weights are rounded to 4
+    decimals (the hover shows 3): the figure the browser parses grows with the tokens squared."""
     n = len(tokens)
-    z = [row + [None] * (n - len(row)) for row in pattern]
+    z = [[round(v, 4) for v in row] + [None] * (n - len(row)) for row in pattern]
     labels = [f"{i}: {show_token(t)}" for i, t in enumerate(tokens)]
     fig = go.Figure(
         go.Heatmap(
             z=z,
-            x=list(range(n)),
-            y=list(range(n)),
+            x=labels,
+            y=labels,
             colorscale="Blues",
             zmin=0,
             zmax=1,
-            customdata=[[[labels[q], labels[k]] for k in range(n)] for q in range(n)],
-            hovertemplate="query %{customdata[0]}<br>key %{customdata[1]}<br>attention %{z:.3f}<extra></extra>",
+            hovertemplate="query %{y}<br>key %{x}<br>attention %{z:.3f}<extra></extra>",
         )
     )
-    ticks = {"tickvals": list(range(n)), "ticktext": [show_token(t) for t in tokens], "tickfont": {"size": 9}}
+    ticks = {
+        "type": "category",
+        "tickvals": labels,
+        "ticktext": [show_token(t) for t in tokens],
+        "tickfont": {"size": 9},
+    }
     fig.update_layout(
         title=title,
         height=max(360, 12 * n + 140),

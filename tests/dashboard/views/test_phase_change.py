@@ -59,6 +59,8 @@ def test_loss_by_position_heatmap_and_curves_show_the_selected_run(fake):
     heatmap = figure(at, "lbp_heatmap")
     assert heatmap["data"][0]["z"][-1][-1] == round(6.0 - 0.5 - 0.2 * 7, 4)
     assert [s["y0"] for s in heatmap["layout"]["shapes"]] == [2, 4]  # window start and end rows
+    # each row's label once, as a y category, not once per cell (that was most of the page's JSON)
+    assert heatmap["data"][0]["y"][0].startswith("step ") and "customdata" not in heatmap["data"][0]
     curves = figure(at, "lbp_curves")
     assert [t["name"] for t in curves["data"]] == ["index 1", "index 4", "index 6", "index 7"]
 
