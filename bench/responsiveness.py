@@ -12,10 +12,12 @@ folder that reuses the suite's tokenizer and data):
   p99;
 - the dashboard's Phase change and Attention pages in headless Chromium: seconds from navigation
   until the page is drawn (script run finished, charts on screen, the page stable for 1.5 s,
-  which is included);
+  which is not counted), for a fresh load of the page's URL and for a switch to it through the
+  sidebar (Streamlit's frontend already loaded, as a user moving between pages sees it);
 - the trainer's tokens/s alone, and while a user browses (Chromium loading the Phase change,
   Heads and Attention pages one after another, then ten attention requests): a heavy user who
-  never pauses, and one who reads each page for `--think-s` seconds.
+  never pauses, and one who reads each page for `--think-s` seconds; and how many cores each part
+  (trainer, service, dashboard, browser, the rest) used while the heavy user browsed.
 """
 
 from __future__ import annotations
@@ -151,11 +153,77 @@ def draw_time(browser: Chromium, url: str, timeout_s: float = 120) -> float:
     raise SystemExit(f"{url} was not drawn within {timeout_s:.0f} s")
 
 
+SWITCH = """(link => link ? (link.click(), 'clicked') : 'missing')(
+  [...document.querySelectorAll('[data-testid="stSidebarNavLink"]')].find(a => a.innerText.trim().endsWith(%s)))"""
+
+
+def switch_time(browser: Chromium, title: str, timeout_s: float = 120) -> float:
+    """Seconds from clicking the sidebar's link to page `title` (the app already open on
+    another page: Streamlit swaps the page without reloading its frontend, as a user moving
+    between pages sees it) until that page is drawn, as `draw_time` decides."""
+    t0 = time.perf_counter()
+    if browser.evaluate(SWITCH % json.dumps(title)) == "missing":
+        raise SystemExit(f"no sidebar link to the {title} page")
+    last, since = None, None
+    while time.perf_counter() - t0 < timeout_s:
+        probe = json.loads(browser.evaluate(PROBE) or "{}")
+        now = time.perf_counter()
+        ready = (
+            probe.get("text", "").startswith(title)
+            and probe.get("state") == "notRunning"
+            and probe.get("charts", 0) >= 1
+            and not probe.get("spinners")
+        )
+        if ready and probe == last:
+            if now - since >= 1.5:
+                return since - t0
+        else:
+            since = now if ready else None
+        last = probe if ready else None
+        time.sleep(0.05)
+    raise SystemExit(f"the {title} page was not drawn within {timeout_s:.0f} s of its link's click")
+
+
 def page_figures(browser: Chromium, dashboard: str, query: str, loads: int) -> dict[str, list[float]]:
-    return {
+    out = {
         f"{name} page drawn": [draw_time(browser, f"{dashboard}/{path}?{query}") for _ in range(loads)]
         for name, path in PAGES.items()
     }
+    # From one page to the other and back through the sidebar, `loads` times each way.
+    times: dict[str, list[float]] = {name: [] for name in PAGES}
+    draw_time(browser, f"{dashboard}/?{query}")
+    for _ in range(loads):
+        for name in ("Attention", "Phase change"):
+            times[name].append(switch_time(browser, name))
+    return out | {f"{name} page, switched to": t for name, t in times.items()}
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by every process on the machine, summed by part:
+    the trainer, the service, the dashboard, the browser and everything else (this benchmark's
+    own clients included)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parts = {"trainer": 0.0, "service": 0.0, "dashboard": 0.0, "browser": 0.0, "other": 0.0}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended
+            continue
+        used = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        part = (
+            "trainer"
+            if "training train" in cmd
+            else "service"
+            if "uvicorn" in cmd or "multiprocessing" in cmd
+            else "dashboard"
+            if "streamlit" in cmd
+            else "browser"
+            if "chrom" in cmd
+            else "other"
+        )
+        parts[part] += used
+    return parts
 
 
 def browse(browser: Chromium, dashboard: str, query: str, url: str, texts: list[str], think_s: float):
@@ -216,7 +284,10 @@ def main() -> None:
             rates["trainer alone"] = trainer.tokens_per_s(lambda: None)
             figures["training"] = {}
             heavy = browse(browser, dashboard, query, attention_url, texts, 0.0)
+            before, t0 = cpu_seconds(), time.perf_counter()
             rates["trainer, a user browsing"] = trainer.tokens_per_s(heavy)
+            after, wall = cpu_seconds(), time.perf_counter() - t0
+            cores = {part: (after[part] - before[part]) / wall for part in after}
             reader = browse(browser, dashboard, query, attention_url, texts, args.think_s)
             rates[f"trainer, a user pausing {args.think_s:g} s"] = trainer.tokens_per_s(reader)
             figures["training"] |= attention_figures(attention_url, texts, args.requests)
@@ -233,11 +304,13 @@ def main() -> None:
     for condition, rows in figures.items():
         print(f"\n{condition}:")
         for name, times in rows.items():
-            unit = "s" if name.endswith("drawn") else "ms"
+            unit = "ms" if name.startswith("attention") else "s"
             print(f"  {name:32s} {pct(times, unit)}")
     print()
     for name, rate in rates.items():
         print(f"  {name:32s} {rate / 1000:6.1f}k tokens/s")
+    print("  cores used while the heavy user browsed (of 2; a process that ended in between is missed):")
+    print("   ", "  ".join(f"{part} {used:.2f}" for part, used in cores.items()))
     alone = (rates["trainer alone"] + rates["trainer alone, again"]) / 2
     for name, rate in rates.items():
         if "user" in name:
