@@ -14,10 +14,12 @@ folder that reuses the suite's tokenizer and data):
   until the page is drawn (script run finished, charts on screen, the page stable for 1.5 s,
   which is not counted), for a fresh load of the page's URL and for a switch to it through the
   sidebar (Streamlit's frontend already loaded, as a user moving between pages sees it);
-- the trainer's tokens/s alone, and while a user browses (Chromium loading the Phase change,
-  Heads and Attention pages one after another, then ten attention requests): a heavy user who
-  never pauses, and one who reads each page for `--think-s` seconds; and how many cores each part
-  (trainer, service, dashboard, browser, the rest) used while the heavy user browsed.
+- the trainer's tokens/s alone, and while a user browses for 30 s or more (Chromium opening the
+  Phase change, Heads and Attention pages one after another, then ten attention requests, over
+  and over): a heavy user who never pauses, opening each page from its URL (the frontend
+  reloaded every time) or through the sidebar, and one who moves through the sidebar and reads
+  each page for `--think-s` seconds; and, for each, the cores each part (trainer, service,
+  dashboard, browser, the rest) used meanwhile.
 """
 
 from __future__ import annotations
@@ -104,15 +106,15 @@ class Trainer:
             time.sleep(1)
         raise SystemExit(f"the trainer did not reach step {warm_steps} in 10 minutes")
 
-    def tokens_per_s(self, during) -> float:
-        """The trainer's tokens/s while `during()` runs (at least 20 s, progress updates every 2 s)."""
+    def tokens_per_s(self, during, min_s: float = 30) -> float:
+        """The trainer's tokens/s while `during()` runs, called again and again for at least
+        `min_s` seconds (progress updates every 2 s, so a short window would read mostly noise)."""
         tokens_per_step = schema.read_manifest(self.run).tokens_per_step
         t0, s0 = self.progress()
         start = time.monotonic()
-        during()
-        while time.monotonic() - start < 20:
-            time.sleep(0.5)
-        time.sleep(2.5)
+        while time.monotonic() - start < min_s:
+            during()
+        time.sleep(2.5)  # one more progress update, which closes the window
         t1, s1 = self.progress()
         return (s1 - s0) * tokens_per_step / (t1 - t0)
 
@@ -226,13 +228,18 @@ def cpu_seconds() -> dict[str, float]:
     return parts
 
 
-def browse(browser: Chromium, dashboard: str, query: str, url: str, texts: list[str], think_s: float):
-    """A user: page after page, then a burst of their own texts on the Attention route, reading
-    each answer for `think_s` seconds (0: a heavy user who never pauses)."""
+def browse(browser: Chromium, dashboard: str, query: str, url: str, texts: list[str], think_s: float, *, reload: bool):
+    """A user: page after page (Phase change, Heads, Attention), then ten texts of their own on
+    the Attention route, reading each page for `think_s` seconds and each answer for a fifth of
+    it (0: a heavy user who never pauses). `reload`: each page opened from its URL, Streamlit's
+    frontend loaded anew every time; otherwise through the sidebar, as one moves around the app."""
 
     def run() -> None:
-        for path in ("", "heads", "attention"):
-            browser.load(f"{dashboard}/{path}?{query}", min_charts=1, timeout_s=120)
+        for title, path in (("Phase change", ""), ("Heads", "heads"), ("Attention", "attention")):
+            if reload:
+                browser.load(f"{dashboard}/{path}?{query}", min_charts=1, timeout_s=120)
+            else:
+                switch_time(browser, title)
             time.sleep(think_s)
         for text in texts[:10]:
             concurrent(url, [{"text": text, "encoding": "packed"}], 1, 1)
@@ -281,18 +288,24 @@ def main() -> None:
             figures["idle"] |= page_figures(browser, dashboard, query, args.page_loads)
             trainer = Trainer(suite, Path(tmp) / "scratch", env, args.warm_steps)
             procs.append(trainer.proc)
-            rates["trainer alone"] = trainer.tokens_per_s(lambda: None)
+            rates["trainer alone"] = trainer.tokens_per_s(lambda: time.sleep(0.5))
             figures["training"] = {}
-            heavy = browse(browser, dashboard, query, attention_url, texts, 0.0)
-            before, t0 = cpu_seconds(), time.perf_counter()
-            rates["trainer, a user browsing"] = trainer.tokens_per_s(heavy)
-            after, wall = cpu_seconds(), time.perf_counter() - t0
-            cores = {part: (after[part] - before[part]) / wall for part in after}
-            reader = browse(browser, dashboard, query, attention_url, texts, args.think_s)
-            rates[f"trainer, a user pausing {args.think_s:g} s"] = trainer.tokens_per_s(reader)
+            cores: dict[str, dict[str, float]] = {}
+            users = {
+                "a user reloading pages": browse(browser, dashboard, query, attention_url, texts, 0.0, reload=True),
+                "a user browsing": browse(browser, dashboard, query, attention_url, texts, 0.0, reload=False),
+                f"a user pausing {args.think_s:g} s": browse(
+                    browser, dashboard, query, attention_url, texts, args.think_s, reload=False
+                ),
+            }
+            for name, user in users.items():
+                before, t0 = cpu_seconds(), time.perf_counter()
+                rates[f"trainer, {name}"] = trainer.tokens_per_s(user)
+                after, wall = cpu_seconds(), time.perf_counter() - t0
+                cores[name] = {part: (after[part] - before[part]) / wall for part in after}
             figures["training"] |= attention_figures(attention_url, texts, args.requests)
             figures["training"] |= page_figures(browser, dashboard, query, args.page_loads)
-            rates["trainer alone, again"] = trainer.tokens_per_s(lambda: None)
+            rates["trainer alone, again"] = trainer.tokens_per_s(lambda: time.sleep(0.5))
         finally:
             if browser is not None:
                 browser.close()
@@ -309,8 +322,9 @@ def main() -> None:
     print()
     for name, rate in rates.items():
         print(f"  {name:32s} {rate / 1000:6.1f}k tokens/s")
-    print("  cores used while the heavy user browsed (of 2; a process that ended in between is missed):")
-    print("   ", "  ".join(f"{part} {used:.2f}" for part, used in cores.items()))
+    print("  cores used by each part while the trainer was measured (of 2; a process that ended meanwhile is missed):")
+    for name, used in cores.items():
+        print(f"    {name:26s}", "  ".join(f"{part} {share:.2f}" for part, share in used.items()))
     alone = (rates["trainer alone"] + rates["trainer alone, again"]) / 2
     for name, rate in rates.items():
         if "user" in name:

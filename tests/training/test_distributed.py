@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -47,6 +48,26 @@ def snapshots_written(run_path) -> int:
         return 0
 
 
+def wait_for_group_gone(pgid: int, timeout_s: float = 120) -> None:
+    """Until no process of group `pgid` is left but zombies (an exited process has released its
+    files): the launcher's wait() returns while its killed workers may still be exiting, and
+    holding the run's lock, on a busy machine."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        alive = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            except OSError:  # gone meanwhile
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":  # fields: state, ppid, pgrp, ...
+                alive.append(pid)
+        if not alive:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"processes of group {pgid} still running {timeout_s:.0f} s after SIGKILL")
+
+
 def files(run_path) -> set[str]:
     return {p.relative_to(run_path).as_posix() for p in run_path.rglob("*") if p.is_file()}
 
@@ -65,6 +86,7 @@ def test_torchrun_with_two_processes_trains_as_one_process_and_resumes_after_a_k
     was_running = killed.poll() is None
     os.killpg(killed.pid, signal.SIGKILL)  # the launcher and both workers, as a crash would
     killed.wait()
+    wait_for_group_gone(killed.pid)  # the workers too: the resumed launch needs their run lock
     assert was_running, killed.stderr.read()
     assert schema.read_manifest(run_path).status == "training"
 
