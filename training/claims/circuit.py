@@ -54,7 +54,7 @@ def ablation_shares(run: RunData, i: int, heads: list, members: set) -> tuple[fl
     """At snapshot `i`, as shares of the clean |ICL score|: the induction heads' summed Δ ICL
     under pattern-preserving ablation, the largest Δ ICL of a head outside the circuit (the
     ICL it carries), and the most negative one (a head working against the ICL)."""
-    icl = run.icl if run.ablation_icl is None else run.ablation_icl  # the ablations' own contexts
+    icl = run.clean_ablation_icl
     delta, clean = run.ablation_pp_icl[i], abs(float(icl[i]))  # (layer, head), nats
     if icl[i] >= 0:
         return float("nan"), float("nan"), float("nan")
@@ -77,10 +77,7 @@ def _ablation_row(run: RunData) -> tuple[dict | None, str, str]:
         "steps": [int(run.steps[i]) for i in last],
         "induction_heads": [head_label(*h) for h in heads],
         "partners": [head_label(*p) for p in partners],
-        "clean_icl": [
-            round(float((run.icl if run.ablation_icl is None else run.ablation_icl)[i]), 4)
-            for i in last
-        ],
+        "clean_icl": [round(float(run.clean_ablation_icl[i]), 4) for i in last],
         "removed": mean_estimate(shares[:, 0]),
         "largest_other": mean_estimate(shares[:, 1]),
         "most_negative_other": mean_estimate(shares[:, 2]),

@@ -39,6 +39,12 @@ class RunData:
     phase: PhaseWindow | None = None  # the suite's phase window (analysis/phase.json)
 
     @property
+    def clean_ablation_icl(self) -> np.ndarray:
+        """(snapshot,) the ICL score the ablations' deltas are measured against: on the contexts
+        they ran on, or `icl` where the run stores no separate one."""
+        return self.icl if self.ablation_icl is None else self.ablation_icl
+
+    @property
     def max_prefix(self) -> np.ndarray:
         return self.prefix.reshape(len(self.steps), -1).max(1)  # (snapshot,)
 
