@@ -134,38 +134,10 @@ def attention_figures(url: str, texts: list[str], requests: int) -> dict[str, li
     return out
 
 
-def draw_time(browser: Chromium, url: str, timeout_s: float = 120) -> float:
-    """Seconds from navigating to `url` until the page is drawn: Streamlit's script run done,
-    a chart on screen, no spinner, and nothing changing afterwards for 1.5 s (not counted)."""
-    browser.send("Page.navigate", url="about:blank", session=True)
-    t0 = time.perf_counter()
-    browser.send("Page.navigate", url=url, session=True)
-    last, since = None, None
-    while time.perf_counter() - t0 < timeout_s:
-        probe = json.loads(browser.evaluate(PROBE) or "{}")
-        now = time.perf_counter()
-        ready = probe.get("state") == "notRunning" and probe.get("charts", 0) >= 1 and not probe.get("spinners")
-        if ready and probe == last:
-            if now - since >= 1.5:
-                return since - t0
-        else:
-            since = now if ready else None
-        last = probe if ready else None
-        time.sleep(0.05)
-    raise SystemExit(f"{url} was not drawn within {timeout_s:.0f} s")
-
-
-SWITCH = """(link => link ? (link.click(), 'clicked') : 'missing')(
-  [...document.querySelectorAll('[data-testid="stSidebarNavLink"]')].find(a => a.innerText.trim().endsWith(%s)))"""
-
-
-def switch_time(browser: Chromium, title: str, timeout_s: float = 120) -> float:
-    """Seconds from clicking the sidebar's link to page `title` (the app already open on
-    another page: Streamlit swaps the page without reloading its frontend, as a user moving
-    between pages sees it) until that page is drawn, as `draw_time` decides."""
-    t0 = time.perf_counter()
-    if browser.evaluate(SWITCH % json.dumps(title)) == "missing":
-        raise SystemExit(f"no sidebar link to the {title} page")
+def drawn_after(browser: Chromium, t0: float, what: str, title: str = "", timeout_s: float = 120) -> float:
+    """Seconds from `t0` until the page is drawn: Streamlit's script run done, a chart on
+    screen, no spinner, its text starting with `title`, and nothing changing afterwards for
+    1.5 s (not counted)."""
     last, since = None, None
     while time.perf_counter() - t0 < timeout_s:
         probe = json.loads(browser.evaluate(PROBE) or "{}")
@@ -183,7 +155,29 @@ def switch_time(browser: Chromium, title: str, timeout_s: float = 120) -> float:
             since = now if ready else None
         last = probe if ready else None
         time.sleep(0.05)
-    raise SystemExit(f"the {title} page was not drawn within {timeout_s:.0f} s of its link's click")
+    raise SystemExit(f"{what} was not drawn within {timeout_s:.0f} s")
+
+
+def draw_time(browser: Chromium, url: str) -> float:
+    """Seconds from navigating to `url` (Streamlit's frontend loaded anew) until it is drawn."""
+    browser.send("Page.navigate", url="about:blank", session=True)
+    t0 = time.perf_counter()
+    browser.send("Page.navigate", url=url, session=True)
+    return drawn_after(browser, t0, url)
+
+
+SWITCH = """(link => link ? (link.click(), 'clicked') : 'missing')(
+  [...document.querySelectorAll('[data-testid="stSidebarNavLink"]')].find(a => a.innerText.trim().endsWith(%s)))"""
+
+
+def switch_time(browser: Chromium, title: str) -> float:
+    """Seconds from clicking the sidebar's link to page `title` (the app already open on
+    another page: Streamlit swaps the page without reloading its frontend, as a user moving
+    between pages sees it) until that page is drawn."""
+    t0 = time.perf_counter()
+    if browser.evaluate(SWITCH % json.dumps(title)) == "missing":
+        raise SystemExit(f"no sidebar link to the {title} page")
+    return drawn_after(browser, t0, f"the {title} page (its link clicked)", title)
 
 
 def page_figures(browser: Chromium, dashboard: str, query: str, loads: int) -> dict[str, list[float]]:
