@@ -42,6 +42,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.attention_latency import concurrent, free_port, text_of_length  # noqa: E402
 from scripts import stack  # noqa: E402
+from tests.conftest import processes  # noqa: E402
 from tests.dashboard.browser import PROBE, Chromium, find_chromium  # noqa: E402
 from tests.dashboard.conftest import wait_for  # noqa: E402
 from training import schema  # noqa: E402
@@ -200,12 +201,7 @@ def cpu_seconds() -> dict[str, float]:
     own clients included)."""
     tick = os.sysconf("SC_CLK_TCK")
     parts = {"trainer": 0.0, "service": 0.0, "dashboard": 0.0, "browser": 0.0, "other": 0.0}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # the process ended
-            continue
+    for _, cmd, fields in processes():
         used = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
         part = (
             "trainer"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -30,6 +30,19 @@ def tiny_suite(tmp_path_factory) -> Path:
 
 
 STALL_S = 300  # a child that makes no progress for this long is stuck, however busy the machine
+
+
+def processes() -> Iterator[tuple[int, str, list[str]]]:
+    """Every process on the machine (Linux /proc) as (pid, command line, the fields of
+    /proc/PID/stat after the command name: state, ppid, pgrp, ..., utime at 11, stime at 12);
+    a process that ends while it is read is left out."""
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        yield int(pid), cmd, fields
 
 
 def wait_while_progressing(proc, progress: Callable[[], int], until: int | None = None, what: str = "child") -> None:

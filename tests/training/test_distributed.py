@@ -12,7 +12,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tests.conftest import REPO, wait_while_progressing
+from tests.conftest import REPO, processes, wait_while_progressing
 from training import distributed, presets, schema
 from training.config import ConfigError, apply_overrides
 from training.model import Transformer
@@ -54,14 +54,7 @@ def wait_for_group_gone(pgid: int, timeout_s: float = 120) -> None:
     holding the run's lock, on a busy machine."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        alive = []
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-            except OSError:  # gone meanwhile
-                continue
-            if int(fields[2]) == pgid and fields[0] != "Z":  # fields: state, ppid, pgrp, ...
-                alive.append(pid)
+        alive = [pid for pid, _, fields in processes() if int(fields[2]) == pgid and fields[0] != "Z"]
         if not alive:
             return
         time.sleep(0.05)
