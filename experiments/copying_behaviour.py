@@ -4,8 +4,9 @@ Run:  .venv/bin/python experiments/copying_behaviour.py SUITE_DIR [RUN ...]   (d
 
 Olsson et al. 2022 define an induction head's second property as "Copying: the head's output
 increases the logit corresponding to the attended-to token", on a repeated sequence of random
-tokens. The stored copying score reads the head's weights (`training.analysis.circuits`) and
-puts even a clear copier near -0.75 here; this script measures the sentence directly. On
+tokens. The copying score stored before (now `copying_ov`) reads the head's weights
+(`training.analysis.circuits`) and puts even a clear copier near -0.75 here; this script
+measures the sentence directly. On
 the paper's prefix-matching input (`training.analysis.scores.prefix_matching_sequences`: BOS,
 then 25 random token types of the corpus repeated 4 times; 16 sequences), for every query in
 repeats 2-4 and every head: the head's output at that query (its attention-weighted values through
@@ -16,7 +17,9 @@ sentence's "increases"), the share at which it is the largest of all 1024 (a str
 and the mean z-score of its logit among the vocabulary. A head that does not copy has its
 attended token above the mean about half the time and top-1 about 1/1024 of it.
 
-Nothing is stored: this is evidence for choosing the copying score's definition (LOG round 6).
+Nothing is stored: this was the evidence for the copying score's definition (LOG round 6); the
+stored `copying` (version 2, `training.analysis.attribution.copying_on_repeats`) is its
+2 * share - 1 on the analysis's own prefix-matching sequences.
 """
 
 from __future__ import annotations

@@ -192,8 +192,8 @@ def _stored(path: Path, settings_hash: str, coords: dict | None = None) -> tuple
     """(stage, metric names) of the metrics file at `path`; (None, {}) if it is missing,
     unreadable (a corrupt file is simply measured again) or measured with other settings. A
     metric stored with other coordinates than `coords` (name -> {axis: values}: the periods and
-    offsets, constants of the code rather than settings) is left out of the names, so it is
-    measured again."""
+    offsets, constants of the code rather than settings) or under an older definition is left
+    out of the names, so it is measured again."""
     from safetensors import safe_open
 
     if not path.exists():
@@ -209,12 +209,15 @@ def _stored(path: Path, settings_hash: str, coords: dict | None = None) -> tuple
 
 
 def _stale(meta: dict, coords: dict | None) -> set[str]:
-    """The metrics of `coords` (name -> {axis: values}) that a file's metadata lists with other values."""
+    """The metrics of `coords` (name -> {axis: values}) that a file's metadata lists with other
+    values, and those stored under an older definition (`registry.versions`; a file without a
+    version for a metric holds version 1)."""
     try:
-        stored = json.loads(meta.get("coords", "{}"))
+        stored, stored_versions = json.loads(meta.get("coords", "{}")), json.loads(meta.get("versions", "{}"))
     except ValueError:  # unreadable: measure them again
-        stored = {}
-    return {name for name, c in (coords or {}).items() if stored.get(name) != c}
+        stored, stored_versions = {}, {}
+    other_coords = {name for name, c in (coords or {}).items() if stored.get(name) != c}
+    return other_coords | {name for name, v in registry.versions().items() if stored_versions.get(name, 1) != v}
 
 
 def write_snapshot_metrics(
@@ -223,6 +226,9 @@ def write_snapshot_metrics(
     meta = {"settings": settings_hash, "step": str(step), "stage": stage}
     if coords:  # what `_stored` checks: name -> {axis: values} of the metrics measured along one
         meta["coords"] = json.dumps({name: c for name, c in coords.items() if name in metrics}, sort_keys=True)
+    versions = {name: v for name, v in registry.versions().items() if name in metrics}
+    if versions:  # what `_stale` checks: the definitions these values were measured under
+        meta["versions"] = json.dumps(versions, sort_keys=True)
     schema.atomic_write_safetensors(schema.metrics_snapshot_path(run_path, step), metrics, meta)
 
 

@@ -27,6 +27,7 @@ PER_HEAD = [
     "previous_token",
     "duplicate_token",
     "copying",
+    "copying_ov",
     "eigenvalue_positivity",
     "logit_attribution",
     "ablation_mean_delta_loss",
@@ -218,6 +219,37 @@ def test_a_metric_stored_with_other_offsets_is_measured_again_and_only_it(tiny_s
     offsets = schema.read_metric(run, "offset_attention", index)
     assert offsets.shape == (len(index.steps), 1, 2, 2) and not np.isnan(offsets).any()
     assert np.array_equal(schema.read_metric(run, "prefix_by_period", index), before)
+
+
+def test_a_metric_whose_definition_changed_is_measured_again_and_only_it(tiny_suite, tmp_path, monkeypatch):
+    """Raising a metric's `version` (a new definition under the same name, as `copying` 2) makes
+    the analysis measure it again at every snapshot, record the version, and keep the rest."""
+    from safetensors import safe_open
+
+    suite = tmp_path / "tiny"
+    shutil.copytree(tiny_suite, suite)
+    run = suite / "attn2"
+    before = {name: schema.read_metric(run, name) for name in schema.read_metrics_index(run).arrays}
+    assert registry.versions() == {"copying": 2}
+    redefined = tuple(
+        dataclasses.replace(m, version=3, compute=lambda p: torch.full((p.fast.cfg.n_layers, p.fast.cfg.n_heads), 0.25))
+        if m.name == "copying"
+        else m
+        for m in registry.METRICS
+    )
+    monkeypatch.setattr(registry, "METRICS", redefined)
+    only_measuring(monkeypatch, ["copying"])
+    index = analyze_run(run, analysis_config(schema.read_manifest(run)), log=lambda _: None)
+    assert (schema.read_metric(run, "copying", index) == 0.25).all()
+    for name, array in before.items():
+        if name != "copying":
+            assert np.array_equal(schema.read_metric(run, name, index), array, equal_nan=True), name
+    for path in (schema.metrics_dir(run) / "snapshots").glob("step_*.safetensors"):
+        with safe_open(str(path), framework="pt") as f:
+            assert f.metadata()["versions"] == '{"copying": 3}'
+    logs = []
+    analyze_run(run, analysis_config(schema.read_manifest(run)), log=logs.append)
+    assert logs == []  # measured under version 3 now: nothing left to do
 
 
 @pytest.mark.parametrize("name", ["attn2", "smeared1"])

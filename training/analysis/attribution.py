@@ -1,4 +1,4 @@
-"""Direct logit attribution and head ablations.
+"""Direct logit attribution, copying on behaviour, and head ablations: what heads do to the logits.
 
 All runs go through `run_with_cache` / `run_with_hooks`, which keep the model's permanent
 hooks (e.g. smeared keys) and remove only the hooks added here.
@@ -39,30 +39,86 @@ def direct_logit_attribution_per_token(
     logit. LayerNorm's centring and gain w are applied as in the model. Index i is the logit of
     tokens[:, i+1] predicted at position i.
     """
-    n_layers = model.cfg.n_layers
-    normalization = model.cfg.normalization_type
-    names = {get_act_name("z", layer) for layer in range(n_layers)} | {"ln_final.hook_scale"}
+    names = {get_act_name("z", layer) for layer in range(model.cfg.n_layers)} | {"ln_final.hook_scale"}
     with torch.no_grad():
         _, cache = model.run_with_cache(tokens, names_filter=lambda name: name in names)
         w_centred = model.W_U - model.W_U.mean(-1, keepdim=True)  # logit of a token minus the mean logit
         w_next = einops.rearrange(w_centred[:, tokens[:, 1:]], "d b p -> b p d")  # (batch, pos-1, d_model)
-        per_layer = []
-        for layer in range(n_layers):
-            z = cache[get_act_name("z", layer)][:, :-1]  # (batch, pos-1, head, d_head)
-            out = einops.einsum(z, model.W_O[layer], "b p h e, h e d -> b p h d")
-            if normalization in ("LN", "LNPre"):
-                out = out - out.mean(-1, keepdim=True)
-            if "ln_final.hook_scale" in cache:
-                out = out / cache["ln_final.hook_scale"][:, :-1, None]  # scale: (batch, pos, 1)
-            if normalization in ("LN", "RMS"):
-                out = out * model.ln_final.w
-            per_layer.append(einops.einsum(out, w_next, "b p h d, b p d -> b p h"))
+        per_layer = [
+            einops.einsum(
+                head_outputs_at_unembed(model, cache, layer, slice(None, -1)), w_next, "b p h d, b p d -> b p h"
+            )
+            for layer in range(model.cfg.n_layers)
+        ]
     return torch.stack(per_layer, dim=-2)
+
+
+def head_outputs_at_unembed(
+    model: HookedTransformer, cache, layer: int, positions: slice
+) -> Float[Tensor, "batch pos head d_model"]:
+    """Each head's output z @ W_O (its share of `hook_attn_out`, without b_O) at `positions`,
+    through `ln_final` with its scale 1/sigma frozen at the value in `cache` (centring and the
+    gain w as in the model): multiplied by W_U, the head's direct share of the logits there.
+    `cache` holds `blocks.{layer}.attn.hook_z` and, if the model has one, `ln_final.hook_scale`."""
+    normalization = model.cfg.normalization_type
+    z = cache[get_act_name("z", layer)][:, positions]  # (batch, pos, head, d_head)
+    out = einops.einsum(z, model.W_O[layer], "b p h e, h e d -> b p h d")
+    if normalization in ("LN", "LNPre"):
+        out = out - out.mean(-1, keepdim=True)
+    if "ln_final.hook_scale" in cache:
+        out = out / cache["ln_final.hook_scale"][:, positions, None]  # scale: (batch, pos, 1)
+    if normalization in ("LN", "RMS"):
+        out = out * model.ln_final.w
+    return out
 
 
 def direct_logit_attribution(model: HookedTransformer, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "layer head"]:
     """`direct_logit_attribution_per_token` averaged over the batch and positions."""
     return direct_logit_attribution_per_token(model, tokens).mean(dim=(0, 1))
+
+
+def copying_share(head_logits: Float[Tensor, "*query vocab"], attended: Int[Tensor, "*query"]) -> Float[Tensor, ""]:
+    """Copying as the paper words it (Olsson et al. 2022, "Key concepts": an induction head's
+    "output increases the logit corresponding to the attended-to token"), scored on behaviour.
+
+    `head_logits` is one head's direct contribution to the logits at each query, `attended` the
+    token it attends to most there. Mean-centred over the vocabulary (the softmax ignores what
+    raises every logit alike), the attended token's logit is above 0 at a share s of the
+    queries; the score is 2s - 1, in [-1, 1]: +1 for a head that always raises the token it
+    reads, -1 for one that always lowers it, about 0 for a head whose output has nothing to do
+    with what it attends to. The paper's own evaluator is in an appendix we could not read; the
+    share and its map to [-1, 1] are ours (experiments/LOG.md, "Copying measured on behaviour").
+    """
+    centred = head_logits - head_logits.mean(-1, keepdim=True)
+    own = centred.gather(-1, attended[..., None])[..., 0]
+    return 2 * (own > 0).float().mean() - 1
+
+
+def copying_on_repeats(
+    model: HookedTransformer, tokens: Int[Tensor, "batch pos"], *, first_query: int
+) -> Float[Tensor, "layer head"]:
+    """`copying_share` of every head on repeated random tokens (the prefix-matching sequences:
+    BOS, then random tokens repeated), at the queries from `first_query` on (the repeats after
+    the first, where an induction head reads the token that comes next).
+
+    A head's logits are its direct path to the unembedding (`head_outputs_at_unembed` @ W_U);
+    the token it attends to is the one at the key of largest attention. Runs with
+    `run_with_cache`, so permanent hooks (smeared keys) shape the patterns as in the model.
+    """
+    n_layers = model.cfg.n_layers
+    names = {get_act_name(kind, layer) for kind in ("z", "pattern") for layer in range(n_layers)}
+    names.add("ln_final.hook_scale")
+    queries = slice(first_query, None)
+    scores = torch.zeros(n_layers, model.cfg.n_heads)
+    with torch.no_grad():
+        _, cache = model.run_with_cache(tokens, names_filter=lambda name: name in names)
+        for layer in range(n_layers):
+            out = head_outputs_at_unembed(model, cache, layer, queries)  # (batch, query, head, d_model)
+            key = cache[get_act_name("pattern", layer)][:, :, queries].argmax(-1)  # (batch, head, query)
+            attended = tokens.gather(1, key.flatten(1)).view_as(key)
+            for head in range(model.cfg.n_heads):  # one head at a time: (batch, query, vocab) at most
+                scores[layer, head] = copying_share(out[:, :, head] @ model.W_U, attended[:, head])
+    return scores
 
 
 def ablate_heads_loss(

@@ -162,6 +162,9 @@ class Metric:
     # The values along the axes after (layer, head) where they are not 0, 1, ... (the periods, the
     # offsets): they depend on the run's inputs, so the analysis stores them with the array.
     coords: Callable[[ProbeInputs], dict[str, list[int]]] | None = None
+    # Raised when the metric's definition changes: the analysis measures a stored value of an
+    # older version again (`copying` 1 was today's `copying_ov`)
+    version: int = 1
 
     @property
     def per_head(self) -> bool:
@@ -232,8 +235,16 @@ METRICS: tuple[Metric, ...] = (
            "Model analysis table, duplicate heads", "live",
            lambda p: _per_layer(p.eval_patterns, lambda pat: scores.duplicate_token_score(pat, p.eval_tokens))),
     Metric("copying", PER_HEAD, "copying", -1.0, 1.0,
-           "how much the head's OV circuit raises the logit of the token it attends to, among 50 random tokens",
-           "Model analysis table, copying", "analysis",
+           "2s − 1, s the share of repeated random tokens at which the head's output raises the logit of the "
+           "token it attends to above the mean logit: +1 always copies, 0 unrelated, −1 always suppresses",
+           "Key concepts and Model analysis table, copying", "analysis",
+           lambda p: attribution.copying_on_repeats(p.hooked, p.inputs.prefix_tokens,
+                                                    first_query=1 + p.inputs.prefix_random),
+           version=2),
+    Metric("copying_ov", PER_HEAD, "copying (OV weights)", -1.0, 1.0,
+           "the head's full OV circuit on 50 random token types, each scored among the 50 (mean-centred, ReLU, "
+           "share of the boost on the token itself, as 2r − 1): a weights-only reading, on a harsher scale",
+           "Model analysis table, copying (our reading from the weights)", "analysis",
            lambda p: circuits.copying_score(p.hooked, tokens=p.inputs.copying_tokens)),
     Metric("eigenvalue_positivity", PER_HEAD, "OV eigenvalue positivity", -1.0, 1.0,
            "sum of the full OV circuit's eigenvalues over the sum of their magnitudes; +1 = pure copying",
@@ -306,6 +317,11 @@ def measure(probe: Probe, stages: Iterable[Stage], *, ablate: bool = True, skip:
 def coordinates(inputs: ProbeInputs) -> dict[str, dict[str, list[int]]]:
     """Every registered metric's stored coordinates on these inputs: name -> {axis: values}."""
     return {m.name: m.coords(inputs) for m in METRICS if m.coords is not None}
+
+
+def versions() -> dict[str, int]:
+    """The registered metrics whose definition has changed since they were first stored: name -> version."""
+    return {m.name: m.version for m in METRICS if m.version != 1}
 
 
 def best_heads(grids: np.ndarray) -> tuple[list[float | None], list[list[int] | None]]:

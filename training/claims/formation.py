@@ -1,8 +1,10 @@
 """Claims (a) and (c): which models form induction heads.
 
 An induction head, as the paper defines it (Olsson et al. 2022, "Key concepts"), prefix-matches
-and copies: here its smoothed prefix-matching score is above 0.3 and, at the same snapshots, its
-copying score or its OV circuit's eigenvalue positivity is above 0.
+and copies: here its smoothed prefix-matching score is above 0.3 and, at the same snapshots, it
+copies both in behaviour and in its weights: its copying score (the share of repeated random
+tokens at which its output raises the attended token's logit, as 2s - 1) and its OV circuit's
+eigenvalue positivity are above 0 (each where stored).
 """
 
 from __future__ import annotations
@@ -42,15 +44,16 @@ def top_head(run: RunData) -> dict:
 
 
 def is_induction_head(top: dict) -> str:
-    """ "pass" when the head clearly prefix-matches and copies, "fail" when it clearly does
-    not, "inconclusive" when its interval straddles the threshold or copying is not measured."""
+    """ "pass" when the head clearly prefix-matches and copies (every copying measure stored is
+    positive), "fail" when it clearly does not, "inconclusive" when its interval straddles the
+    threshold or copying is not measured."""
     prefix = above(top["prefix_matching"], INDUCTION)
     copying = [v for v in (top["copying"], top["eigenvalue_positivity"]) if v is not None]
     if prefix == "fail":
         return "fail"
     if not copying:
         return "inconclusive"
-    return prefix if max(copying) > 0 else "fail"
+    return prefix if min(copying) > 0 else "fail"
 
 
 def _head_text(name: str, top: dict, verdict: str) -> str:
@@ -79,7 +82,7 @@ def claim_a(multi: Runs, single: Runs) -> Claim:
             texts.append(_head_text(r.name, top, found))
     status = combine(verdicts) if multi and single else "n/a"
     text = (
-        f"Induction heads (prefix matching > {INDUCTION} and copying) form in attention-only "
+        f"Induction heads (prefix matching > {INDUCTION}, copying and OV eigenvalue positivity > 0) form in attention-only "
         "models with 2+ layers and not in the 1-layer one."
     )
     return claim("a", text, status, "; ".join(texts) + f" ({PEAK})", peaks=rows)

@@ -1,4 +1,4 @@
-"""Direct logit attribution and head ablations on tiny random models."""
+"""Direct logit attribution, copying on behaviour and head ablations on tiny hand-built and random models."""
 
 from __future__ import annotations
 
@@ -9,11 +9,15 @@ from transformer_lens.utilities import get_act_name
 from training.analysis.attribution import (
     ablate_heads_loss,
     clean_attention_patterns,
+    copying_on_repeats,
+    copying_share,
     direct_logit_attribution,
     direct_logit_attribution_per_token,
     head_ablation_effects,
 )
 from training.analysis.loss import per_token_loss
+
+from .conftest import D_HEAD, D_MODEL, D_VOCAB, set_ov_circuit
 
 
 def random_tokens(n_batch: int = 3, n_pos: int = 20, d_vocab: int = 50) -> torch.Tensor:
@@ -176,3 +180,65 @@ def test_pattern_preserving_effects_reuse_one_clean_run_with_the_same_result(mak
         torch.testing.assert_close(effects["per_token_delta"][layer, head], alone - clean)
         reused = ablate_heads_loss(model, tokens, [(layer, head)], mode="pattern_preserving", clean_patterns=patterns)
         torch.testing.assert_close(reused, alone)
+
+
+def test_copying_share_counts_the_queries_whose_attended_token_is_raised_above_the_mean():
+    logits = torch.tensor(
+        [
+            [3.0, 0.0, 0.0, 0.0],  # attends to token 0, raises it: counts
+            [1.0, 1.0, 1.0, 1.0],  # raises every token alike: its token is not above the mean
+            [0.0, 2.0, 2.0, 0.0],  # raises others, token 0 sits below the mean
+            [0.0, 0.0, 0.5, 0.1],  # token 2 above the mean 0.15: counts
+        ]
+    )
+    attended = torch.tensor([0, 2, 0, 2])
+    assert copying_share(logits, attended).item() == pytest.approx(0.0)  # share 1/2 -> 2 * 1/2 - 1
+    assert copying_share(logits[[0, 3]], attended[[0, 3]]).item() == 1.0
+    assert copying_share(logits[[1, 2]], attended[[1, 2]]).item() == -1.0
+    # leading axes are all queries: (batch, query, vocab) scores as the flattened queries
+    assert copying_share(logits.view(2, 2, 4), attended.view(2, 2)).item() == pytest.approx(0.0)
+
+
+def attend_to_previous_token(model) -> None:
+    """Every head of every layer attends only to the token before the query (the first to itself),
+    as a permanent hook, so the cached patterns are the replaced ones."""
+
+    def one_hot(pattern, hook):
+        n = pattern.shape[-1]
+        previous = torch.diag(torch.ones(n - 1), -1)
+        previous[0, 0] = 1.0
+        return previous.expand_as(pattern).clone()
+
+    for layer in range(model.cfg.n_layers):
+        model.add_hook(get_act_name("pattern", layer), one_hot, is_permanent=True)
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+@pytest.mark.parametrize("normalization_type", ["LN", None])
+def test_a_head_whose_ov_circuit_is_plus_or_minus_identity_copies_at_plus_or_minus_one(
+    make_model, sign, normalization_type
+):
+    # one layer: a second one would read the first one's output too (a mix of two tokens)
+    model = make_model(
+        n_layers=1, d_vocab=D_VOCAB, d_model=D_MODEL, d_head=D_HEAD, normalization_type=normalization_type
+    )
+    set_ov_circuit(model, sign=sign)
+    with torch.no_grad():
+        model.pos_embed.W_pos.zero_()  # the residual is the token's embedding alone
+    attend_to_previous_token(model)
+    g = torch.Generator().manual_seed(0)
+    tokens = torch.cat(
+        [torch.zeros(3, 1, dtype=torch.long), torch.randint(1, D_VOCAB, (3, 5), generator=g).repeat(1, 3)], 1
+    )
+    # each head writes +-3 times the previous token's unembedding: only that logit moves
+    torch.testing.assert_close(copying_on_repeats(model, tokens, first_query=6), sign * torch.ones(1, 2))
+
+
+def test_a_head_that_writes_nothing_does_not_copy(make_model):
+    model = make_model(d_vocab=D_VOCAB, d_model=D_MODEL, d_head=D_HEAD)
+    set_ov_circuit(model, sign=1.0)
+    zero_head_output(model, 1, 0)
+    tokens = torch.randint(1, D_VOCAB, (2, 13), generator=torch.Generator().manual_seed(0))
+    scores = copying_on_repeats(model, tokens, first_query=7)
+    assert scores[1, 0].item() == -1.0  # every logit at the mean: never above it
+    assert scores.shape == (2, 2) and ((scores >= -1) & (scores <= 1)).all()

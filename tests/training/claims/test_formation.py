@@ -30,6 +30,19 @@ def test_claim_a_fails_when_the_prefix_matcher_does_not_copy(make_run):
     assert formation.claim_a([run], [single]).status == "fail"
 
 
+def test_claim_a_needs_both_copying_measures_positive_where_both_are_stored(make_run):
+    # copies in behaviour (+0.5) but its OV circuit is an anti-copying map: not an induction head
+    run = make_run("attn2")
+    run = dataclasses.replace(run, eigenvalue_positivity=-np.abs(run.eigenvalue_positivity))
+    single = make_run("attn1", layers=1, induction=False)
+    c = formation.claim_a([run], [single])
+    assert c.status == "fail" and c.numbers["peaks"]["attn2"]["induction_head"] == "fail"
+    assert "copying 0.50, OV eig. positivity -0.50" in c.details
+    # with only the behavioural score stored, it decides alone
+    alone = dataclasses.replace(make_run("attn2"), eigenvalue_positivity=None)
+    assert formation.claim_a([alone], [single]).status == "pass"
+
+
 def test_claim_a_is_inconclusive_at_the_threshold_or_without_copying_scores(make_run):
     single = [make_run("attn1", layers=1, induction=False)]
     borderline = make_run("attn2")
