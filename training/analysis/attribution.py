@@ -109,6 +109,7 @@ def copying_on_repeats(
     names = {get_act_name(kind, layer) for kind in ("z", "pattern") for layer in range(n_layers)}
     names.add("ln_final.hook_scale")
     queries = slice(first_query, None)
+    tokens = tokens.to(model.W_U.device)  # gathered with the patterns' argmax, on the model's device
     scores = torch.zeros(n_layers, model.cfg.n_heads)
     with torch.no_grad():
         _, cache = model.run_with_cache(tokens, names_filter=lambda name: name in names)
