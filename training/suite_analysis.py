@@ -1,7 +1,8 @@
 """Suite-level analysis: joint per-token-loss PCA, phase windows, the before-and-after vector.
 
 Rebuilt from the runs' stacked metrics after every analysis pass (cheap: no model runs except
-the per-head ablations on the PCA tokens, done once per run that has a phase window).
+the per-head ablations on the PCA tokens for the before-and-after table, done once per run that
+has a phase window and kept while what they depend on is unchanged: `BEFORE_AFTER_VERSION`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from training.analysis import attribution, trajectory
 from training.analysis.scores import INDUCTION_THRESHOLD
 from training.analyze import AnalysisConfig, run_inputs, snapshot_models
 from training.records import MetricsIndex, PhaseWindow
+
+# Raised when `before_after_table` computes an entry differently: stored entries of another
+# version are computed again (each entry records its inputs under "inputs")
+BEFORE_AFTER_VERSION = 1
 
 
 def analysed_runs(suite_path: Path) -> dict[str, MetricsIndex]:
@@ -68,13 +73,19 @@ def joint_pca_table(suite_path: Path, n_components: int, phases: dict[str, Phase
     }
 
 
-def before_after_table(suite_path: Path, phases: dict[str, PhaseWindow], cfg: AnalysisConfig) -> dict:
+def before_after_table(
+    suite_path: Path, phases: dict[str, PhaseWindow], cfg: AnalysisConfig, previous: dict | None = None
+) -> dict:
     """Per run with a phase window: the before-and-after change (per-token losses from the
     snapshot at the window's start to the one at its end), and the per-token loss change of a
     pattern-preserving ablation at the window's end compared with it, for each head and for all
     the run's induction heads together: by projection (`ablation_projection`, the share of the
-    change it undoes) and by cosine (`ablation_alignment`). Olsson et al. 2022, Argument 1."""
-    out = {}
+    change it undoes) and by cosine (`ablation_alignment`). Olsson et al. 2022, Argument 1.
+
+    An entry of `previous` (the table as stored) is kept when its recorded inputs are the same:
+    the two snapshots (by checksum), the analysis settings and `BEFORE_AFTER_VERSION` (the
+    ablations take ~15 s a run on 2 cores, and the table is rebuilt after every run's analysis)."""
+    out, previous = {}, previous if isinstance(previous, dict) else {}
     for run, phase in phases.items():
         if phase.start_step is None:
             continue
@@ -82,14 +93,24 @@ def before_after_table(suite_path: Path, phases: dict[str, PhaseWindow], cfg: An
         index = schema.read_metrics_index(run_path)
         if not index.complete:
             continue
+        manifest = schema.read_manifest(run_path)
+        end = schema.find_snapshot(manifest, phase.end_step)
+        inputs_key = {
+            "version": BEFORE_AFTER_VERSION,
+            "settings": cfg.settings_hash(),
+            "snapshots": [schema.find_snapshot(manifest, phase.start_step).sha256, end.sha256],
+        }
+        kept = previous.get(run)
+        if isinstance(kept, dict) and kept.get("inputs") == inputs_key:
+            out[run] = kept
+            continue
         steps = index.steps
         before, after = steps.index(phase.start_step), steps.index(phase.end_step)
         vectors = torch.from_numpy(schema.read_metric(run_path, "per_token_loss", index))
         change = vectors[after] - vectors[before]  # (token,)
         prefix = schema.read_metric(run_path, "prefix_matching", index)[after]  # (layer, head)
         induction = [tuple(int(v) for v in h) for h in np.argwhere(prefix > INDUCTION_THRESHOLD)]
-        manifest = schema.read_manifest(run_path)
-        model, _ = snapshot_models(run_path, manifest, schema.find_snapshot(manifest, phase.end_step))
+        model, _ = snapshot_models(run_path, manifest, end)
         inputs = run_inputs(suite_path, manifest.model["n_ctx"], cfg)
         n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
         groups = [[(layer, head)] for layer in range(n_layers) for head in range(n_heads)]
@@ -108,6 +129,7 @@ def before_after_table(suite_path: Path, phases: dict[str, PhaseWindow], cfg: An
             "note": "pattern-preserving ablation at after_step against the per-token loss change from before_step: "
             "projection = the share of the change the ablation undoes (1 = all of it), alignment = cosine with "
             "the reversed change (+1 = the same direction)",
+            "inputs": inputs_key,
         }
     return out
 
@@ -137,5 +159,9 @@ def analyze_suite_tables(suite_path: Path, cfg: AnalysisConfig) -> dict[str, Pha
     adir = schema.analysis_dir(suite_path)
     schema.write_phases(suite_path, phases)
     schema.atomic_write_json(adir / "pca.json", joint_pca_table(suite_path, cfg.pca_components, phases))
-    schema.atomic_write_json(adir / "before_after.json", before_after_table(suite_path, phases, cfg))
+    try:
+        previous = schema.read_analysis(suite_path, "before_after")
+    except schema.ArtifactError:  # none yet, or unreadable: every entry is computed
+        previous = {}
+    schema.atomic_write_json(adir / "before_after.json", before_after_table(suite_path, phases, cfg, previous))
     return phases
