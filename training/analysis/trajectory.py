@@ -102,9 +102,20 @@ ICL_SMOOTH = 3  # snapshots in the ICL score's running mean before the phase win
 
 
 def running_mean(curve: np.ndarray, width: int) -> np.ndarray:
-    """Centred running mean over `width` snapshots; the window shrinks at the ends."""
+    """Centred running mean over `width` snapshots along the first axis, NaN-aware (a snapshot
+    not measured is left out of its neighbours' means; NaN where a whole window is); the window
+    shrinks at the ends (the first value is the mean of itself and the next `width // 2`). The
+    claims smooth their curves with it too (`training.claims.stats.smooth`)."""
+    curve = np.asarray(curve, dtype=float)
     half = width // 2
-    return np.array([curve[max(i - half, 0) : i + half + 1].mean() for i in range(len(curve))])
+    out = np.empty_like(curve)
+    for i in range(len(curve)):
+        block = curve[max(i - half, 0) : i + half + 1]
+        finite = np.isfinite(block)
+        count = finite.sum(0)
+        total = np.where(finite, block, 0.0).sum(0)
+        out[i] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return out
 
 
 def detect_phase_change(

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from training.analysis.trajectory import running_mean
+
 SEED = 0
 SAMPLES = 1000  # bootstrap resamples
 LEVEL = 0.95
@@ -56,18 +58,9 @@ def _round(x: float | None) -> float | None:
 
 
 def smooth(curve: np.ndarray, width: int = SMOOTH) -> np.ndarray:
-    """Centred running mean over `width` snapshots along the first axis, NaN-aware; the window
-    shrinks at the ends (the first value is the mean of itself and the next `width // 2`)."""
-    curve = np.asarray(curve, dtype=float)
-    half = width // 2
-    out = np.empty_like(curve)
-    for i in range(len(curve)):
-        block = curve[max(i - half, 0) : i + half + 1]
-        finite = np.isfinite(block)
-        count = finite.sum(0)
-        total = np.where(finite, block, 0.0).sum(0)
-        out[i] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-    return out
+    """`trajectory.running_mean` over the claims' `SMOOTH` snapshots: centred, NaN-aware, along
+    the first axis, the window shrinking at the ends."""
+    return running_mean(curve, width)
 
 
 def around(i: int, n: int, width: int = SMOOTH) -> np.ndarray:
