@@ -1,13 +1,15 @@
 """Bounded work per request: a body size cap (413), a cap on computations in flight (429), and
 caps on the tokens and heads one request covers (422 naming the field and the setting)."""
 
-import asyncio
+import threading
+import time
 
 import pytest
 from fastapi.testclient import TestClient
 
 from backend.core.config import Settings
 from backend.main import create_app
+from backend.services import interventions
 from tests.backend.helpers import url
 
 
@@ -19,17 +21,42 @@ def test_a_body_over_max_body_bytes_is_a_413_naming_the_setting(tiny_suite):
         assert client.post(url(tiny_suite.name, route="attention"), json={"text": "x = 1\n"}).status_code == 200
 
 
-def test_a_computation_that_finds_no_free_slot_in_time_is_a_429(tiny_suite):
-    app = create_app(Settings(artifacts_dir=tiny_suite.parent, torch_threads=0, queue_timeout_s=0.05))
+def test_a_computation_beyond_max_inflight_waits_queue_timeout_s_then_is_a_429(tiny_suite, monkeypatch):
+    """With MAX_INFLIGHT=1 and one computation held in its slot, the next computation waits
+    QUEUE_TIMEOUT_S (timed) and is a 429; once the first finishes, its slot is free again."""
+    timeout_s = 0.5
+    settings = Settings(artifacts_dir=tiny_suite.parent, torch_threads=0, max_inflight=1, queue_timeout_s=timeout_s)
+    app = create_app(settings)
+    entered, release = threading.Event(), threading.Event()
+    compute = interventions.prefix_matching
+
+    def held(*args):  # the computation, kept in its slot until the test lets it go
+        entered.set()
+        assert release.wait(120), "the test never released the held computation"
+        return compute(*args)
+
+    monkeypatch.setattr(interventions, "prefix_matching", held)
+    prefix = url(tiny_suite.name, route="prefix-matching")
     with TestClient(app) as client:
-        app.state.compute_slots = asyncio.Semaphore(0)  # every slot taken by someone else
-        r = client.post(url(tiny_suite.name, route="prefix-matching"), json={})
-        assert r.status_code == 429 and "MAX_INFLIGHT" in r.json()["detail"]
-        r = client.post(url(tiny_suite.name, route="losses"), json={"text": "x = 1"})
-        assert r.status_code == 429  # the losses route is a computation too
-        assert client.get(f"/suites/{tiny_suite.name}/runs/attn2/metrics").status_code == 200  # reads never wait
-        app.state.compute_slots = asyncio.Semaphore(1)
-        assert client.post(url(tiny_suite.name, route="prefix-matching"), json={}).status_code == 200
+        first = {}
+        holder = threading.Thread(target=lambda: first.update(answer=client.post(prefix, json={})))
+        holder.start()
+        try:
+            assert entered.wait(120), "the first computation never started"
+            t0 = time.monotonic()
+            r = client.post(url(tiny_suite.name, route="losses"), json={"text": "x = 1"})  # a computation too
+            waited = time.monotonic() - t0
+            assert r.status_code == 429 and "MAX_INFLIGHT" in r.json()["detail"], r.text
+            assert waited >= timeout_s, f"answered 429 after {waited:.3f} s, before QUEUE_TIMEOUT_S={timeout_s}"
+            assert client.get(f"/suites/{tiny_suite.name}/runs/attn2/metrics").status_code == 200  # reads never wait
+        finally:
+            release.set()
+            holder.join(120)
+        assert first["answer"].status_code == 200
+        # The held slot was given back, and each later computation gives its own back: in turn, they
+        # all run (a slot kept would make the second of these wait, then 429).
+        for route, body in [("prefix-matching", {}), ("losses", {"text": "x = 1"}), ("prefix-matching", {})]:
+            assert client.post(url(tiny_suite.name, route=route), json=body).status_code == 200, route
 
 
 # The tiny suite's attn2 has 2 layers x 2 heads, attn1 1 x 2; its models' context is 64 tokens.

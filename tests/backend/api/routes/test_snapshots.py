@@ -8,6 +8,7 @@ import orjson
 import pytest
 import torch
 from fastapi.testclient import TestClient
+from tokenizers import Tokenizer
 
 from backend.core.config import Settings
 from backend.main import create_app
@@ -16,7 +17,7 @@ from backend.models.compute import PACKED_SCALE
 from backend.services import probes
 from tests.backend.helpers import manifest, url
 from training import load_hooked, schema
-from training.analysis import loss
+from training.analysis import attribution, loss
 from training.tokenizer import BOS_ID
 
 TEXT = "def f(x):\n    return f(x) + f(x)\n"
@@ -124,11 +125,16 @@ def test_attention_loss_equals_the_analysis_per_token_loss(attention, tiny_suite
     assert len(attention["loss"]) == len(attention["tokens"]) - 1
 
 
-def test_attention_top_predictions_are_the_five_likeliest(attention):
+def test_attention_top_predictions_are_the_five_likeliest(attention, tiny_suite):
+    model = load_hooked(tiny_suite / "attn2", "latest", with_tokenizer=False)
+    tokenizer = Tokenizer.from_file(str(schema.tokenizer_path(tiny_suite)))
+    with torch.no_grad():
+        top = model(torch.tensor([attention["token_ids"]]))[0].softmax(-1).topk(5)  # (pos, 5)
     assert len(attention["top_predictions"]) == len(attention["tokens"])
-    for row in attention["top_predictions"]:
-        probs = [p["prob"] for p in row]
-        assert len(row) == 5 and probs == sorted(probs, reverse=True) and sum(probs) <= 1 + 1e-5
+    for row, ids, probs in zip(attention["top_predictions"], top.indices.tolist(), top.values.tolist()):
+        assert [p["token_id"] for p in row] == ids
+        np.testing.assert_allclose([p["prob"] for p in row], probs, atol=2e-6)  # sent with 6 decimals
+        assert [p["token"] for p in row] == [tokenizer.decode([i], skip_special_tokens=False) for i in ids]
 
 
 def test_attention_selects_layers_and_heads(client, suite):
@@ -237,9 +243,14 @@ def test_logit_attribution_gives_each_head_per_position(client, suite, tiny_suit
     assert np.shape(body["contributions"]) == (n - 1, 2, 2) and len(body["logits"]) == n - 1
     model = load_hooked(tiny_suite / "attn2", "latest", with_tokenizer=False)
     tokens = torch.tensor([body["token_ids"]])
-    all_logits = model(tokens)[0, :-1]
+    with torch.no_grad():
+        all_logits = model(tokens)[0, :-1]
+        expected = attribution.direct_logit_attribution_per_token(model, tokens)[0]  # (pos-1, layer, head)
     logits = (all_logits - all_logits.mean(-1, keepdim=True)).gather(-1, tokens[0, 1:, None])[:, 0]
-    np.testing.assert_allclose(body["logits"], logits.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(body["logits"], logits.numpy(), rtol=1e-4, atol=1e-5)
+    # The route's purpose: each head's share of that logit, at each position, in (layer, head) order.
+    np.testing.assert_allclose(body["contributions"], expected.numpy(), rtol=1e-4, atol=1e-5)
+    assert np.abs(expected.numpy()).max() > 1e-3  # the heads do contribute: not a comparison of zeros
 
 
 def test_logit_attribution_rejects_empty_and_too_long_text(client, suite, tiny_suite):

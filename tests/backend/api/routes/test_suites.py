@@ -41,16 +41,27 @@ def test_read_suite_rejects_names_outside_the_schema(client, name):
 
 
 @pytest.mark.parametrize(
-    "path",
+    "method, path, status, detail",
     [
-        "/suites/..%2F..%2Fetc/runs/passwd/metrics",
-        "/suites/../../etc",
-        "/suites/..",
-        "/suites/tiny/runs/..%2Fattn2/metrics",
+        # Dot segments written as %2E: the HTTP client sends them as they are (a literal `..` it
+        # would resolve away before sending), the server decodes them, and the route's name
+        # pattern refuses them by field.
+        ("GET", "/suites/%2E%2E", 422, "path.suite"),
+        ("GET", "/suites/%2E%2E/report", 422, "path.suite"),
+        ("GET", "/suites/%2e%2e/runs/attn2/metrics", 422, "path.suite"),
+        ("GET", "/suites/tiny/runs/%2E%2E/metrics", 422, "path.run"),
+        ("POST", "/suites/tiny/runs/%2E%2E/snapshots/latest/prefix-matching", 422, "path.run"),
+        ("POST", "/suites/tiny/runs/attn2/snapshots/%2E%2E/prefix-matching", 422, "path.step"),
+        # An encoded slash decodes into more path segments, which match no route at all.
+        ("GET", "/suites/..%2F..%2Fetc/runs/passwd/metrics", 404, "Not Found"),
+        ("GET", "/suites/tiny/runs/..%2Fattn2/metrics", 404, "Not Found"),
     ],
 )
-def test_traversal_paths_never_leave_the_artifacts_dir(client, path):
-    assert client.get(path).status_code in (404, 422)
+def test_traversal_paths_never_leave_the_artifacts_dir(client, suite, method, path, status, detail):
+    path = path.replace("/tiny/", f"/{suite}/")
+    r = client.request(method, path)
+    assert r.request.url.raw_path.decode() == path  # sent as written: it reaches the service
+    assert r.status_code == status and detail in r.json()["detail"], r.text
 
 
 def test_read_pca_cuts_the_trajectory_to_the_components_asked(client, suite, tiny_suite):
