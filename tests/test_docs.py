@@ -12,7 +12,7 @@ from pydantic import Field
 
 from backend.core.config import Settings
 from tests.conftest import REPO
-from training.analysis import registry
+from training.core.analysis import registry
 
 sys.path.insert(0, str(REPO / "scripts"))
 import gen_docs  # noqa: E402
