@@ -104,7 +104,7 @@ def field_comments(cls: type) -> dict[str, str]:
             above.insert(0, comments[k])
             k -= 1
         trailing = [comments[number]] if number in comments and not line.strip().startswith("#") else []
-        out[match.group(1)] = " ".join(above + trailing)
+        out[match.group(1)] = " — ".join(filter(None, [" ".join(above), " ".join(trailing)]))
     return out
 
 
@@ -163,11 +163,13 @@ def training_settings(section: str, cls: type) -> list[str]:
         "|---|---|---|---|---|",
     ]
     for f in dataclasses.fields(cls):
+        if not comments.get(f.name):
+            raise SystemExit(f"{cls.__module__}.{cls.__name__}.{f.name} has no comment to describe it")
         ours = getattr(default, f.name)
         shown = "" if ours == f.default else f"`{value(ours)}`"
         rows.append(
             f"| `{section}.{f.name}` | {type_name(hints[f.name])} | `{value(f.default)}` | {shown} "
-            f"| {cell(comments.get(f.name, ''))} |"
+            f"| {cell(comments[f.name])} |"
         )
     return [*rows, ""]
 

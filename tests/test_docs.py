@@ -63,7 +63,7 @@ def test_a_training_setting_is_described_by_its_comment_above_and_beside_it():
         seed: int = 0
 
     assert gen_docs.field_comments(Config) == {
-        "steps": "The first line of why, and its second line. and a note beside it",
+        "steps": "The first line of why, and its second line. — and a note beside it",
         "lr": "only beside",
         "seed": "",
     }
