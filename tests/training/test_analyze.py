@@ -7,20 +7,21 @@ import numpy as np
 import pytest
 import torch
 
-from training import hooked, presets, schema
-from training.analysis import registry, scores, shortcuts
-from training.analyze import (
+from training.core import hooked
+from training.core.analysis import registry, scores, shortcuts
+from training.core.artifacts import schema
+from training.pipeline import presets
+from training.pipeline.analyze import (
     analysis_config,
     analyze_run,
-    live_metrics,
     pca_token_set,
     run_inputs,
-    snapshot_models,
     stack_run_metrics,
-    write_snapshot_metrics,
 )
-from training.cli import analyze_suite, main
-from training.train import train_suite
+from training.pipeline.analyze_suite import analyze_suite
+from training.pipeline.cli import main
+from training.pipeline.live import live_metrics
+from training.pipeline.train import train_suite
 
 PER_HEAD = [
     "prefix_matching",
@@ -76,7 +77,7 @@ def test_live_metrics_equal_the_analysis_values_at_the_same_snapshot(tiny_suite,
     cfg = analysis_config(manifest)
     inputs = run_inputs(suite, 64, cfg)
     entry = manifest.snapshots[-1]
-    fast = snapshot_models(run, manifest, entry)[1]
+    fast = schema.load_models(run, manifest, entry, hooked=False).fast
     live = live_metrics(fast, inputs)
     assert set(live) == set(registry.LIVE) >= {"prefix_matching", "previous_token", "icl_score", "loss_by_position"}
     for s in manifest.snapshots:  # measure everything again from scratch
@@ -97,8 +98,8 @@ def test_a_snapshot_measured_live_is_completed_by_the_analysis_and_served_before
     full = schema.read_metric(run, "copying")
     # As the trainer leaves it: the last two snapshots measured live only.
     for entry in manifest.snapshots[-2:]:
-        fast = snapshot_models(run, manifest, entry)[1]
-        write_snapshot_metrics(run, entry.step, live_metrics(fast, inputs), cfg.settings_hash(), "live")
+        fast = schema.load_models(run, manifest, entry, hooked=False).fast
+        schema.write_snapshot_metrics(run, entry.step, live_metrics(fast, inputs), cfg.settings_hash(), "live")
     index = stack_run_metrics(run, manifest, cfg, inputs)
     assert index.stages[-2:] == ["live", "live"] and not index.complete
     assert np.isnan(schema.read_metric(run, "copying", index)[-2:]).all()
@@ -304,7 +305,7 @@ def test_analyze_cli_rejects_bad_settings_and_missing_suites(tiny_suite, tmp_pat
 
 def test_two_layer_model_forms_an_induction_head_on_synthetic_repeats_and_one_layer_does_not(tmp_path):
     """Issue 3's end-to-end check: under a minute of training on `synthetic-repeats`."""
-    from training.config import apply_overrides
+    from training.pipeline.config import apply_overrides
 
     preset = apply_overrides(
         presets.load("tiny"),
@@ -333,8 +334,8 @@ def test_one_token_per_context_is_scored_on_its_own_unpadded_prefix(positional):
     # Issue 12: each context starts at position 0, as when it is run alone; nothing in front.
     import torch
 
-    from training.config import ModelConfig
-    from training.model import Transformer, next_token_loss
+    from training.core.config import ModelConfig
+    from training.core.model import Transformer, next_token_loss
 
     torch.manual_seed(0)
     model = Transformer(

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from training.analysis.circuits import (
+from training.core.analysis.circuits import (
     composition_scores,
     copying_sample,
     copying_score,
