@@ -66,11 +66,24 @@ def test_corrupt_snapshot_is_reported_by_name(tiny_suite, tmp_path):
         hooked.load_hooked(run, entry.step, with_tokenizer=False)
 
 
-def test_every_run_sees_the_same_batches():
-    stream = np.arange(10_000)
-    a = [data.train_batch(stream, s, seed=0, batch_size=2, n_ctx=8) for s in range(5)]
-    b = [data.train_batch(stream, s, seed=0, batch_size=2, n_ctx=8) for s in range(5)]
-    assert all(torch.equal(x, y) for x, y in zip(a, b))
+def test_every_run_sees_the_same_batches(tmp_path, monkeypatch):
+    """The batches two runs of one suite were trained on, recorded as the trainer steps."""
+    from training.pipeline import train
+
+    seen, step = [], train.train_step
+
+    def recording_step(model, opt, x, **kwargs):
+        seen.append((model.cfg.n_layers, x.clone()))
+        return step(model, opt, x, **kwargs)
+
+    monkeypatch.setattr(train, "train_step", recording_step)
+    preset = apply_overrides(presets.load("tiny"), ["data.source=synthetic-repeats", "train.steps=4"])
+    train.train_suite(preset, tmp_path, "tiny", runs=["attn1", "attn2"], live_metrics=False, log=lambda *_: None)
+    one = [x for layers, x in seen if layers == 1]
+    two = [x for layers, x in seen if layers == 2]
+    assert len(one) == len(two) == 4 and len(seen) == 8
+    assert all(torch.equal(a, b) for a, b in zip(one, two))
+    assert not torch.equal(one[0], one[1])  # a new batch each step
 
 
 def test_schedules_warm_up_and_cover_the_run():
