@@ -129,6 +129,10 @@ def cmd_train(args) -> int:
             log=log if world.is_main else lambda *_: None,
             world=world,
         )
+        # Leave together: no process tears its group down while another still uses it. Only
+        # on success: after an error the others may be inside another collective (torchrun
+        # ends them when this process exits non-zero).
+        distributed.barrier(world)
     finally:
         distributed.close(world)
     return 0

@@ -10,14 +10,17 @@ model from the same seed, `torch.nn.parallel.DistributedDataParallel` averages t
 (NCCL on GPUs, gloo on CPUs), and each process trains on its own rows of the step's batch:
 the batch `train.batch_size` is the *global* batch, so N processes take the same steps as one
 process would, to float tolerance. Only rank 0 writes artifacts (data, snapshots, manifest,
-metrics, resume checkpoints) and logs; the others only compute.
+metrics, resume checkpoints) and logs; the others only compute. A launched process ends
+through `exit_worker` (why: its docstring).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NoReturn
 
 import torch
 import torch.distributed as torch_dist
@@ -56,7 +59,12 @@ def from_env() -> World:
         local = int(os.environ.get("LOCAL_RANK", "0"))
     except ValueError:
         raise ConfigError("WORLD_SIZE, RANK and LOCAL_RANK must be integers (set by torchrun)") from None
-    return World(rank, size, local, launched=True) if "WORLD_SIZE" in os.environ else SINGLE
+    return World(rank, size, local, launched=True) if launched() else SINGLE
+
+
+def launched() -> bool:
+    """Whether this process is a worker of a torchrun launch."""
+    return "WORLD_SIZE" in os.environ
 
 
 def init(device: str) -> World:
@@ -73,6 +81,24 @@ def init(device: str) -> World:
 def close(world: World) -> None:
     if world.parallel and torch_dist.is_initialized():
         torch_dist.destroy_process_group()
+
+
+def exit_worker(code: int) -> NoReturn:
+    """End a torchrun worker now, without the interpreter's finalization.
+
+    Why: DDP keeps the gloo backend alive past `destroy_process_group` (measured: its three
+    threads still run after it with a DDP module, none without one). A gloo worker thread that
+    drops the last reference to a finished all-reduce's tensors must take the GIL to release
+    them; if the main thread is finalizing the interpreter by then, CPython ends that thread
+    with a forced unwind through C++ frames, and the process aborts ("terminate called without
+    an active exception", SIGABRT; in gdb: `ProcessGroupGloo::runLoop` -> `~AsyncAllreduceWork`
+    -> `decref_pyobject` -> `take_gil` -> `PyThread_exit_thread`). Rank 1, which leaves a few
+    milliseconds after its last step while rank 0 still writes the run, lost that race in 3 of
+    6 launches on a busy 2-core machine. Every artifact is written atomically and closed before
+    this point; only the standard streams are left to flush."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def barrier(world: World) -> None:
