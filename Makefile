@@ -6,9 +6,12 @@ PY := $(VENV)/bin/python
 # The second environment: TransformerLens 4 for `training.core.bridge` (the app pins 3.9). Built once
 # and kept (ignored by git), so only the first `make test` pays for it.
 VENV_TL4 := .venv-tl4
+# The third: a CUDA build of torch, for the tests that need a GPU (`make test-gpu`, on a GPU host).
+VENV_GPU := .venv-gpu
+TORCH_CUDA_INDEX ?= https://download.pytorch.org/whl/cu128
 ARTIFACTS ?= artifacts
 
-.PHONY: setup setup-tl4 up train test test-tl4 docs clean-venv
+.PHONY: setup setup-tl4 setup-gpu up train test test-tl4 test-gpu docs clean-venv
 
 setup: $(VENV)/.installed
 
@@ -28,6 +31,17 @@ $(VENV_TL4)/.installed: requirements-tl4.txt
 	$(VENV_TL4)/bin/python -m pip install -q --upgrade pip
 	$(VENV_TL4)/bin/python -m pip install -q torch==2.13.0
 	$(VENV_TL4)/bin/python -m pip install -q -r requirements-tl4.txt
+	touch $@
+
+setup-gpu: $(VENV_GPU)/.installed
+
+# As .venv, but torch comes from PyTorch's CUDA index (the same version: requirements.txt's pin
+# is then already met, so nothing replaces it with the CPU build).
+$(VENV_GPU)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV_GPU)
+	$(VENV_GPU)/bin/python -m pip install -q --upgrade pip
+	$(VENV_GPU)/bin/python -m pip install -q torch==2.13.0 --index-url $(TORCH_CUDA_INDEX)
+	$(VENV_GPU)/bin/python -m pip install -q -r requirements.txt
 	touch $@
 
 # Starts the REST service and the dashboard, prints their URLs and, if the default suite is
@@ -53,6 +67,12 @@ test: setup
 test-tl4: setup-tl4
 	$(VENV_TL4)/bin/python -m pytest tests/tl4
 
+# The tests that need a GPU (bf16 autocast on CUDA; they skip under .venv's CPU build), in
+# .venv-gpu. Fails at once where torch sees no GPU, rather than skipping them again.
+test-gpu: setup-gpu
+	$(VENV_GPU)/bin/python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'test-gpu: torch ' + torch.__version__ + ' sees no CUDA device')"
+	$(VENV_GPU)/bin/python -m pytest tests/training/test_distributed.py -k cuda -p no:randomly -rA
+
 # The documentation site (mkdocs.yml, docs/) into site/. --strict: a broken link or anchor, or a
 # page left out of the navigation, fails the build. The generated pages (docs/reference/) are
 # rewritten by `python scripts/gen_docs.py`; tests/test_docs.py checks they are current.
@@ -60,4 +80,4 @@ docs: setup
 	$(VENV)/bin/mkdocs build --strict --quiet
 
 clean-venv:
-	rm -rf $(VENV) $(VENV_TL4)
+	rm -rf $(VENV) $(VENV_TL4) $(VENV_GPU)
