@@ -9,6 +9,7 @@ import torch
 
 from training.core import hooked
 from training.core.analysis import registry, scores, shortcuts
+from training.core.analysis.registry import Probe
 from training.core.artifacts import schema
 from training.pipeline import presets
 from training.pipeline.analyze import (
@@ -20,6 +21,7 @@ from training.pipeline.analyze import (
 )
 from training.pipeline.analyze_suite import analyze_suite
 from training.pipeline.cli import main
+from training.pipeline.config import apply_overrides
 from training.pipeline.live import live_metrics
 from training.pipeline.train import train_suite
 
@@ -68,24 +70,37 @@ def test_stored_prefix_matching_equals_a_fresh_computation(tiny_suite):
 
 
 def test_live_metrics_equal_the_analysis_values_at_the_same_snapshot(tiny_suite, tmp_path):
-    """The trainer's live metrics (stored at every snapshot) and a fresh full analysis of the
-    same snapshot give the same numbers: same functions, same inputs."""
+    """What the trainer stored at every snapshot (stage "live", read before anything else is
+    done to the run) equals the analysis's measurement of that snapshot: its weights read back
+    from disk, its inputs built from the suite, its registry. A trainer measuring other weights
+    (before the step, a stale copy), other inputs or another mode fails here."""
     suite = tmp_path / "tiny"
-    shutil.copytree(tiny_suite, suite)
+    shutil.copytree(tiny_suite, suite, ignore=shutil.ignore_patterns("attn*", "smeared*", "mlp*"))
+    preset = apply_overrides(presets.load("tiny"), ["train.steps=30"])
+    train_suite(preset, tmp_path, "tiny", runs=["attn2"], log=lambda *_: None)  # the suite's data is reused
     run = suite / "attn2"
     manifest = schema.read_manifest(run)
     cfg = analysis_config(manifest)
-    inputs = run_inputs(suite, 64, cfg)
-    entry = manifest.snapshots[-1]
-    fast = schema.load_models(run, manifest, entry, hooked=False).fast
-    live = live_metrics(fast, inputs)
-    assert set(live) == set(registry.LIVE) >= {"prefix_matching", "previous_token", "icl_score", "loss_by_position"}
-    for s in manifest.snapshots:  # measure everything again from scratch
-        schema.metrics_snapshot_path(run, s.step).unlink()
-    index = analyze_run(run, cfg, log=lambda *_: None)
-    for name, value in live.items():
-        stored = schema.read_metric(run, name, index)[-1]
-        assert np.allclose(stored, value.numpy(), atol=1e-6, rtol=0), name
+    stored = {}
+    for entry in manifest.snapshots:
+        stage, stored[entry.step] = schema.read_snapshot_metrics(
+            schema.metrics_snapshot_path(run, entry.step), cfg.settings_hash()
+        )
+        assert stage == "live", (entry.step, stage)  # the trainer's own values, untouched
+    inputs = run_inputs(suite, manifest.model["n_ctx"], cfg)
+    assert len(stored) == len(manifest.snapshots) > 20
+    for entry in manifest.snapshots:
+        fresh = registry.measure(Probe(schema.load_models(run, manifest, entry, hooked=False).fast, inputs), ["live"])
+        assert set(stored[entry.step]) == set(fresh) == set(registry.LIVE)
+        for name, value in fresh.items():
+            np.testing.assert_allclose(
+                stored[entry.step][name].numpy(),
+                value.numpy(),
+                atol=1e-6,
+                rtol=0,
+                err_msg=f"{name} at step {entry.step}",
+            )
+    assert set(registry.LIVE) >= {"prefix_matching", "previous_token", "icl_score", "loss_by_position"}
 
 
 def test_a_snapshot_measured_live_is_completed_by_the_analysis_and_served_before(tiny_suite, tmp_path):

@@ -2,6 +2,7 @@
 intact, and `--resume` continues once there is room, to the same snapshots."""
 
 import errno
+from pathlib import Path
 
 import pytest
 
@@ -26,10 +27,13 @@ def test_a_full_disk_is_a_clear_error_and_resume_continues(tmp_path, monkeypatch
 
     steps = snapshot_steps(apply_overrides(presets.load("tiny"), ["train.steps=60"]).train)
     step = steps[len(steps) // 2]
-    name = {
-        "snapshot": schema.snapshot_name(step),
-        "manifest": schema.MANIFEST,
-        "metrics": f"metrics/snapshots/{schema.snapshot_name(step)}",
+    run = tmp_path / "tiny" / "attn1"
+    # The file that fills the disk, named by its whole path: a model snapshot and its metrics file
+    # have the same file name (step_*.safetensors), in other folders.
+    victim_path = {
+        "snapshot": schema.snapshot_path(run, step),
+        "manifest": run / schema.MANIFEST,
+        "metrics": schema.metrics_snapshot_path(run, step),
     }[victim]
     writes = {"manifest": 0}
     real = files._write
@@ -39,7 +43,7 @@ def test_a_full_disk_is_a_clear_error_and_resume_continues(tmp_path, monkeypatch
             writes["manifest"] += 1
             if writes["manifest"] == 6:  # the 6th manifest write: mid-run
                 raise OSError(errno.ENOSPC, "No space left on device")
-        elif victim != "manifest" and str(path).endswith(name):
+        elif victim != "manifest" and Path(path) == victim_path:
             raise OSError(errno.ENOSPC, "No space left on device")
         real(f, data, path)
 
@@ -47,8 +51,7 @@ def test_a_full_disk_is_a_clear_error_and_resume_continues(tmp_path, monkeypatch
     assert main([*ARGS, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "No space left on device" in err and "--resume" in err
-    assert name.split("/")[-1] in err
-    run = tmp_path / "tiny" / "attn1"
+    assert f"cannot write {victim_path}:" in err, err
     partial = schema.read_manifest(run)  # still readable: the previous version
     assert partial.status == "training" and all(s.step <= step for s in partial.snapshots)
     for s in partial.snapshots:
