@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 VENV_TL4 := .venv-tl4
 ARTIFACTS ?= artifacts
 
-.PHONY: setup setup-tl4 up train test test-tl4 clean-venv
+.PHONY: setup setup-tl4 up train test test-tl4 api-types clean-venv
 
 setup: $(VENV)/.installed
 
@@ -51,6 +51,11 @@ test: setup
 # `training.bridge` against TransformerLens 4 (tests/tl4; the app's pytest does not collect them).
 test-tl4: setup-tl4
 	$(VENV_TL4)/bin/python -m pytest tests/tl4
+
+# The dashboard's response types (dashboard/api_types.py), generated from the service's OpenAPI
+# schema after a change to backend/models/ (docs/api.md); a test fails while they are stale.
+api-types: setup
+	$(PY) scripts/api_types.py
 
 clean-venv:
 	rm -rf $(VENV) $(VENV_TL4)
