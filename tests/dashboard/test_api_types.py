@@ -69,6 +69,7 @@ def fake_answers() -> list[tuple[str, callable]]:
 
         runs = ["attn2", "attn1", REPLICATE] if state == "replicate" else ["attn2", "attn1"]
         calls += [
+            (f"{state}: health", lambda fake=fake: fake().health()),
             (f"{state}: registry", lambda fake=fake: fake().registry()),
             (f"{state}: suites", lambda fake=fake: fake().suites()),
             (f"{state}: suite", lambda fake=fake: fake().suite(SUITE)),
@@ -118,6 +119,6 @@ def test_the_strict_gate_rejects_a_drifting_field_and_names_it(change, where):
 
 
 @pytest.mark.parametrize("name", CLIENT_FUNCTIONS)
-def test_fake_functions_take_the_clients_arguments(name):
+def test_fake_service_has_every_client_function_with_its_arguments(name):
     ours, theirs = inspect.signature(getattr(FakeService(), name)), inspect.signature(getattr(client, name))
     assert list(ours.parameters) == list(theirs.parameters)

@@ -23,6 +23,11 @@ from tests.dashboard.fakes.data import (
 
 
 class SuiteRoutes(FakeState):
+    def health(self):
+        self._call("health")
+        counts = {"suites": len(self.suite_names), "runs": len(self.runs), "cached_snapshots": 0}
+        return answer(models.HealthResponse, {"status": "ok", "artifacts_dir": "artifacts", **counts})
+
     def registry(self):
         self._call("registry")
         return metric_registry().model_dump(mode="json")  # the service's own answer
