@@ -329,7 +329,7 @@ class LossesResponse(TypedDict):
 
 class MetricInfo(TypedDict):
     """
-    One entry of the metric registry (`training.analysis.registry`).
+    One entry of the metric registry (`training.core.analysis.registry`).
     """
 
     name: str

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 from typing_extensions import TypeAliasType
 
-from training.science import Claim, PhaseWindow, Replicate, RunProgress, SeedSpread
+from training.core.science import Claim, PhaseWindow, Replicate, RunProgress, SeedSpread
 
 # Named aliases: each is one schema of `/openapi.json` (`#/components/schemas/Grid`), so the
 # generated client types keep the name and the axes instead of a bare nesting of lists.
@@ -130,7 +130,7 @@ class ReportResponse(BaseModel):
 
 
 class MetricInfo(BaseModel):
-    """One entry of the metric registry (`training.analysis.registry`)."""
+    """One entry of the metric registry (`training.core.analysis.registry`)."""
 
     name: str
     axes: list[str] = Field(description="per snapshot: [] scalar, [layer, head] per head, ...")

@@ -14,7 +14,7 @@ import json
 from pydantic import TypeAdapter
 
 from dashboard.client import ServiceError
-from training.science import INDUCTION_THRESHOLD, registry
+from training.core.science import INDUCTION_THRESHOLD, registry
 
 SUITE = "fake"
 STEPS = [0, 10, 20, 40, 80, 160]
@@ -48,7 +48,7 @@ ALIGNMENT = 0.9321  # L1H1's stored cosine with the reversed before-and-after ve
 PROJECTION = 0.8123  # the share of the before-and-after change L1H1's ablation undoes
 THRESHOLD = INDUCTION_THRESHOLD
 SHAPES = {"attn2": (2, 2), "attn1": (1, 2), REPLICATE: (2, 2)}
-COORDS = {"period": [2, 3, 4], "offset": [1, 2, 3, 4, 5]}  # training.analysis.shortcuts' sweeps for N_CTX = 8
+COORDS = {"period": [2, 3, 4], "offset": [1, 2, 3, 4, 5]}  # training.core.analysis.shortcuts' sweeps for N_CTX = 8
 PERIODS, OFFSETS = COORDS["period"], COORDS["offset"]
 INDUCTION_BY_PERIOD = [0.8123, 0.7456, 0.6389]  # L1H1 at the last step
 SHORTCUT_PEAK = 0.9712  # L0H1 at period 4 and at offset 3
