@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import inspect
+from collections.abc import Callable
 
 import pytest
 from pydantic import ValidationError
@@ -52,7 +53,7 @@ def test_types_cover_exactly_the_schemas_routes_answer_with(openapi):
     assert "HeadTable" in named and "AblationRequest" not in named  # request bodies are built by the client
 
 
-def fake_answers() -> list[tuple[str, callable]]:
+def fake_answers() -> list[tuple[str, Callable]]:
     """Every route of the fake, in every state the page tests put it in."""
     calls = []
     for state in ("analysed", "training", "live only", "replicate", "old before-after", "unprofiled"):
