@@ -1,4 +1,4 @@
-"""The FastAPI app: `uvicorn backend.main:app`. Assembly only; the API is described in the README."""
+"""The FastAPI app: `uvicorn backend.main:app`. Assembly only; the API is described at /docs and in docs/rest-api.md."""
 
 from __future__ import annotations
 

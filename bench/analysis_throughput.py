@@ -75,7 +75,7 @@ def measure_once(model: Transformer, inputs, tmp: Path, settings_hash: str) -> d
         for metric in METRICS:
             timed(f"{metric.stage}: {metric.name}", lambda m=metric: out.__setitem__(m.name, m.compute(probe)))
     out = {k: torch.as_tensor(v).float() for k, v in out.items()}
-    timed("write metrics file", lambda: analyze.write_snapshot_metrics(tmp / "run", 0, out, settings_hash, "full"))
+    timed("write metrics file", lambda: schema.write_snapshot_metrics(tmp / "run", 0, out, settings_hash, "full"))
     return times
 
 

@@ -443,7 +443,7 @@ class ReportResponse(TypedDict):
     """
     markdown: str | None
     """
-    report.md, as `python -m training report` prints it
+    the report in Markdown, as `python -m training report` prints it
     """
 
 
@@ -532,7 +532,7 @@ class RunMetricsResponse(TypedDict):
     composition: Composition
     phase: PhaseWindow | None
     """
-    the phase-change window: from analysis/phase.json, or detected on the live curves while training
+    the phase-change window: from the suite's stored phase windows, or detected on the live curves while training
     """
     progress: RunProgress | None
     """

@@ -14,14 +14,13 @@ from training.pipeline import presets
 from training.pipeline.analyze import (
     analysis_config,
     analyze_run,
-    live_metrics,
     pca_token_set,
     run_inputs,
-    snapshot_models,
     stack_run_metrics,
-    write_snapshot_metrics,
 )
-from training.pipeline.cli import analyze_suite, main
+from training.pipeline.analyze_suite import analyze_suite
+from training.pipeline.cli import main
+from training.pipeline.live import live_metrics
 from training.pipeline.train import train_suite
 
 PER_HEAD = [
@@ -78,7 +77,7 @@ def test_live_metrics_equal_the_analysis_values_at_the_same_snapshot(tiny_suite,
     cfg = analysis_config(manifest)
     inputs = run_inputs(suite, 64, cfg)
     entry = manifest.snapshots[-1]
-    fast = snapshot_models(run, manifest, entry)[1]
+    fast = schema.load_models(run, manifest, entry, hooked=False).fast
     live = live_metrics(fast, inputs)
     assert set(live) == set(registry.LIVE) >= {"prefix_matching", "previous_token", "icl_score", "loss_by_position"}
     for s in manifest.snapshots:  # measure everything again from scratch
@@ -99,8 +98,8 @@ def test_a_snapshot_measured_live_is_completed_by_the_analysis_and_served_before
     full = schema.read_metric(run, "copying")
     # As the trainer leaves it: the last two snapshots measured live only.
     for entry in manifest.snapshots[-2:]:
-        fast = snapshot_models(run, manifest, entry)[1]
-        write_snapshot_metrics(run, entry.step, live_metrics(fast, inputs), cfg.settings_hash(), "live")
+        fast = schema.load_models(run, manifest, entry, hooked=False).fast
+        schema.write_snapshot_metrics(run, entry.step, live_metrics(fast, inputs), cfg.settings_hash(), "live")
     index = stack_run_metrics(run, manifest, cfg, inputs)
     assert index.stages[-2:] == ["live", "live"] and not index.complete
     assert np.isnan(schema.read_metric(run, "copying", index)[-2:]).all()

@@ -13,7 +13,7 @@ import shutil
 import pytest
 
 from training.core.analysis import llc as llc_science
-from training.core.artifacts import schema
+from training.core.artifacts import files, schema
 from training.core.config import ConfigError, LLCConfig
 from training.pipeline.analyze_llc import analyze_run_llc, llc_config, llc_entries, llc_sequences
 from training.pipeline.cli import main
@@ -56,9 +56,8 @@ def test_stored_llc_equals_a_fresh_estimate_on_the_same_contexts(tiny_suite):
     manifest = schema.read_manifest(run)
     cfg = llc_config(manifest)
     point = schema.read_llc(run).points[-1]
-    from training.pipeline.analyze import snapshot_fast
 
-    model = snapshot_fast(run, manifest, manifest.entry(point.step))
+    model = schema.load_models(run, manifest, manifest.entry(point.step), hooked=False).fast
     fresh = llc_science.estimate_llc(model, llc_sequences(tiny_suite, manifest, cfg), cfg)
     assert fresh.mean == pytest.approx(point.mean, abs=1e-5)
     assert fresh.init_loss == pytest.approx(point.init_loss, abs=1e-5)
@@ -97,7 +96,7 @@ def test_a_failed_write_leaves_the_previous_file_and_a_new_pass_continues(suite,
     before = schema.read_llc(run)
     schema.write_llc(run, dataclasses.replace(before, points=before.points[:1]))
     kept = schema.llc_path(run).read_bytes()
-    real, writes = schema._write, []
+    real, writes = files._write, []
 
     def full_disk(f, data, path):
         if path.name == schema.LLC:
@@ -106,12 +105,12 @@ def test_a_failed_write_leaves_the_previous_file_and_a_new_pass_continues(suite,
                 raise OSError(errno.ENOSPC, "No space left on device")
         real(f, data, path)
 
-    monkeypatch.setattr(schema, "_write", full_disk)
+    monkeypatch.setattr(files, "_write", full_disk)
     with pytest.raises(schema.ArtifactError, match="cannot write .*llc.json"):
         analyze_run_llc(run, cfg, log=quiet)
     assert [p.step for p in schema.read_llc(run).points] == [p.step for p in before.points[:2]]
     assert schema.llc_path(run).read_bytes() != kept and not list(run.glob("**/.*.tmp"))
-    monkeypatch.setattr(schema, "_write", real)
+    monkeypatch.setattr(files, "_write", real)
     analyze_run_llc(run, cfg, log=quiet)
     assert [p.step for p in schema.read_llc(run).points] == [p.step for p in before.points]
 

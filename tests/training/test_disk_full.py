@@ -5,7 +5,7 @@ import errno
 
 import pytest
 
-from training.core.artifacts import schema
+from training.core.artifacts import files, schema
 from training.pipeline.cli import main
 from training.pipeline.schedule import snapshot_steps
 
@@ -32,7 +32,7 @@ def test_a_full_disk_is_a_clear_error_and_resume_continues(tmp_path, monkeypatch
         "metrics": f"metrics/snapshots/{schema.snapshot_name(step)}",
     }[victim]
     writes = {"manifest": 0}
-    real = schema._write
+    real = files._write
 
     def full_disk(f, data, path):
         if victim == "manifest" and path.name == schema.MANIFEST:
@@ -43,7 +43,7 @@ def test_a_full_disk_is_a_clear_error_and_resume_continues(tmp_path, monkeypatch
             raise OSError(errno.ENOSPC, "No space left on device")
         real(f, data, path)
 
-    monkeypatch.setattr(schema, "_write", full_disk)
+    monkeypatch.setattr(files, "_write", full_disk)
     assert main([*ARGS, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "No space left on device" in err and "--resume" in err
@@ -55,7 +55,7 @@ def test_a_full_disk_is_a_clear_error_and_resume_continues(tmp_path, monkeypatch
         assert schema.sha256_file(run / "snapshots" / s.file) == s.sha256
     assert not list(run.glob("**/.*.tmp"))
 
-    monkeypatch.setattr(schema, "_write", real)  # room again
+    monkeypatch.setattr(files, "_write", real)  # room again
     assert main([*ARGS, "--out", str(tmp_path), "--resume"]) == 0
     done = schema.read_manifest(run)
     assert done.status == "complete"

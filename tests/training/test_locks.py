@@ -88,8 +88,8 @@ def test_two_processes_training_other_runs_of_one_suite_leave_it_whole(tmp_path,
     assert [p.returncode for p in procs] == [0, 0], errs
     assert sum("reading corpus" in err for err in errs) == 1  # the data was built once
     suite = tmp_path / "tiny"
-    problems, checked = verify_suite(suite)
-    assert not problems and checked > 0
+    verdict = verify_suite(suite)
+    assert not verdict.problems and verdict.checked > 0 and verdict.unrecorded == 0
     assert {r: schema.read_manifest(suite / r).status for r in schema.list_runs(suite)} == {
         "attn1": "complete",
         "attn2": "complete",

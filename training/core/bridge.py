@@ -4,7 +4,7 @@ TransformerLens 4.0 removed `HookedTransformer`; its small from-scratch models a
 `TransformerBridge.boot_native(cfg)`, loaded with `convert_tl_checkpoint` from the 3.x
 state-dict layout our snapshots use. This module needs TransformerLens 4 and is never imported
 by the app (which pins 3.9, see `training.core.hooked`); it runs in a separate environment
-(`make setup-tl4`, README "Your own notebook").
+(`make setup-tl4`, docs/notebook.md).
 
 The native model has LayerNorm or none, MLPs or none, and learned or rotary positions in every
 layer. The rest of our architecture is re-created exactly (logits equal the training model's to

@@ -21,19 +21,23 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class ModelConfig:
-    n_layers: int = 2
-    d_model: int = 64
-    n_heads: int = 4
-    d_head: int = 16
-    n_ctx: int = 256
+    n_layers: int = 2  # 1-6, the paper's small models
+    d_model: int = 64  # width of the residual stream
+    n_heads: int = 4  # attention heads per layer
+    d_head: int = 16  # width of each head's queries, keys and values (even for rotary)
+    n_ctx: int = 256  # context length in tokens
     d_vocab: int = 1024  # replaced by the suite tokenizer's vocabulary size
-    attn_only: bool = True
+    attn_only: bool = True  # attention-only blocks (the paper's toy models); False adds an MLP to each
     d_mlp_mult: int = 4  # d_mlp = d_mlp_mult * d_model when attn_only is False
-    layernorm: bool = True
+    layernorm: bool = True  # LayerNorm before attention, MLP and unembedding (False: none)
+    # Positions: "standard" learned and added to the residual stream, "shortformer" learned and
+    # added to the queries and keys only (the paper's choice), or "rotary".
     positional: Literal["standard", "shortformer", "rotary"] = "standard"
     # Shortformer/rotary only: how many of the first layers see positions in their queries and
     # keys (None: all). Restricting it to layer 0 leaves the previous-token head nowhere else to go.
     qk_pos_layers: int | None = None
+    # The paper's Argument 2: per head a trainable alpha, and each key k_j becomes
+    # sigmoid(alpha) k_j + (1 - sigmoid(alpha)) k_{j-1}, so one layer can form an induction head.
     smeared_keys: bool = False
     smear_init: float = 0.5  # sigmoid(alpha) at init: the weight a key keeps on its own token
     init_std: float | None = None  # None: TransformerLens' default, 0.8 / sqrt(d_model)
@@ -75,7 +79,7 @@ class LLCConfig:
     # counts equally) after `burnin` steps that are not: with epsilon 3e-3 the loss trace of the
     # `default` model levels off within ~20 steps (experiments/LOG.md, "LLC settings")
     draws: int = 96
-    burnin: int = 24
+    burnin: int = 24  # SGLD steps per chain before the counted `draws`, left out of the estimate
     epsilon: float = 3e-3  # SGLD step size (devinterp's `lr`): 1e-3 needs ~2x the burn-in, 1e-2 reads 25-46% higher
     gamma: float = 100.0  # localization, the pull back to the snapshot's weights: 30 had not levelled off in 100 steps
     nbeta: float = 30.0  # inverse temperature n*beta (devinterp's `n_beta`; the value of its README's examples)

@@ -62,6 +62,7 @@ def save(tok: Tokenizer, suite_path: Path) -> None:
     out = schema.hf_tokenizer_dir(suite_path)
     tmp = out.with_name(out.name + ".tmp")
     hf.save_pretrained(str(tmp))
+    schema.record_checksums(tmp)  # written by transformers, not through the artifact package
     if out.exists():
         import shutil
 

@@ -13,7 +13,6 @@ last), and the suite-level tables (joint PCA, phase windows, before-and-after ve
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from pathlib import Path
 
@@ -23,9 +22,7 @@ import torch
 from training.core.analysis import circuits, loss, registry, scores, shortcuts
 from training.core.analysis.registry import Probe, ProbeInputs
 from training.core.artifacts import schema
-from training.core.artifacts.records import ArrayInfo, Manifest, MetricsIndex, SnapshotEntry
-from training.core.hooked import hooked_from_state, model_config_from_manifest
-from training.core.model import Transformer
+from training.core.artifacts.records import ArrayInfo, Manifest, MetricsIndex
 from training.core.tokenizer import BOS_ID
 from training.pipeline import data
 from training.pipeline.config import AnalysisConfig, override
@@ -82,7 +79,7 @@ def pca_token_set(
 def run_inputs(suite_path: Path, n_ctx: int, cfg: AnalysisConfig) -> ProbeInputs:
     """The token sets every snapshot of a run with context `n_ctx` is measured on."""
     heldout = data.load_split(suite_path, "heldout")
-    counts = schema.read_npy(schema.data_dir(suite_path) / "token_counts.npy")
+    counts = schema.read_npy(schema.data_path(suite_path, schema.TOKEN_COUNTS))
     default_late, default_early = loss.default_icl_indices(n_ctx)
     n_random = min(cfg.prefix_random, (n_ctx - 1) // cfg.prefix_repeats)
     return ProbeInputs(
@@ -144,110 +141,16 @@ def store_inputs(run_path: Path, cfg: AnalysisConfig, inputs: ProbeInputs) -> No
     schema.write_analysis_inputs(run_path, tensors, resolved_settings(cfg, inputs))
 
 
-def snapshot_fast(run_path: Path, manifest: Manifest, entry: SnapshotEntry) -> Transformer:
-    """The snapshot in the training model (no HookedTransformer built)."""
-    fast = Transformer(model_config_from_manifest(manifest))
-    fast.load_state_dict(schema.read_snapshot(run_path, entry))
-    return fast.eval()
-
-
-def snapshot_models(run_path: Path, manifest: Manifest, entry: SnapshotEntry) -> tuple:
-    """(HookedTransformer, training-model Transformer) with the snapshot's weights."""
-    cfg = model_config_from_manifest(manifest)
-    state = schema.read_snapshot(run_path, entry)
-    fast = Transformer(cfg)
-    fast.load_state_dict(state)
-    return hooked_from_state(cfg, state), fast.eval()
-
-
 def analysis_config(manifest: Manifest, overrides: list[str] = ()) -> AnalysisConfig:
     """The run's analysis settings (recorded from its preset at training time), overridden by
     `analysis.key=value` strings."""
     return override({"analysis": AnalysisConfig(**manifest.analysis)}, list(overrides))["analysis"]
 
 
-def stored_stage(path: Path, settings_hash: str) -> str | None:
-    """ "live" or "full" if the metrics file at `path` was measured with these settings, else None."""
-    return _stored(path, settings_hash)[0]
-
-
-def read_snapshot_metrics(path: Path, settings_hash: str, coords: dict | None = None) -> tuple[str | None, dict]:
-    """(stage, tensors) of the metrics file at `path`, in one read; (None, {}) as `_stored`, and
-    as there a metric stored with other coordinates than `coords` left out (not measured)."""
-    from safetensors import safe_open
-
-    if not path.exists():
-        return None, {}
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata()
-            if meta.get("settings") != settings_hash:
-                return None, {}
-            stale = _stale(meta, coords)
-            return meta.get("stage", "full"), {k: f.get_tensor(k) for k in f.keys() if k not in stale}  # noqa: SIM118
-    except Exception:  # a corrupt metrics file is simply measured again
-        return None, {}
-
-
-def _stored(path: Path, settings_hash: str, coords: dict | None = None) -> tuple[str | None, set[str]]:
-    """(stage, metric names) of the metrics file at `path`; (None, {}) if it is missing,
-    unreadable (a corrupt file is simply measured again) or measured with other settings. A
-    metric stored with other coordinates than `coords` (name -> {axis: values}: the periods and
-    offsets, constants of the code rather than settings) or under an older definition is left
-    out of the names, so it is measured again."""
-    from safetensors import safe_open
-
-    if not path.exists():
-        return None, set()
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta, names = f.metadata(), set(f.keys())  # noqa: SIM118 (safe_open has no __iter__)
-    except Exception:
-        return None, set()
-    if meta.get("settings") != settings_hash:
-        return None, set()
-    return meta.get("stage", "full"), names - _stale(meta, coords)
-
-
-def _stale(meta: dict, coords: dict | None) -> set[str]:
-    """The metrics of `coords` (name -> {axis: values}) that a file's metadata lists with other
-    values, and those stored under an older definition (`registry.versions`; a file without a
-    version for a metric holds version 1)."""
-    try:
-        stored, stored_versions = json.loads(meta.get("coords", "{}")), json.loads(meta.get("versions", "{}"))
-    except ValueError:  # unreadable: measure them again
-        stored, stored_versions = {}, {}
-    other_coords = {name for name, c in (coords or {}).items() if stored.get(name) != c}
-    return other_coords | {name for name, v in registry.versions().items() if stored_versions.get(name, 1) != v}
-
-
-def write_snapshot_metrics(
-    run_path: Path, step: int, metrics: dict, settings_hash: str, stage: str, coords: dict | None = None
-) -> None:
-    meta = {"settings": settings_hash, "step": str(step), "stage": stage}
-    if coords:  # what `_stored` checks: name -> {axis: values} of the metrics measured along one
-        meta["coords"] = json.dumps({name: c for name, c in coords.items() if name in metrics}, sort_keys=True)
-    versions = {name: v for name, v in registry.versions().items() if name in metrics}
-    if versions:  # what `_stale` checks: the definitions these values were measured under
-        meta["versions"] = json.dumps(versions, sort_keys=True)
-    schema.atomic_write_safetensors(schema.metrics_snapshot_path(run_path, step), metrics, meta)
-
-
-def live_metrics(model: Transformer, inputs: ProbeInputs) -> dict[str, torch.Tensor]:
-    """The registry's live metrics of the model in memory (what the trainer stores per snapshot)."""
-    was_training = model.training
-    try:
-        return registry.measure(Probe(model, inputs), ["live"])
-    finally:
-        model.train(was_training)
-
-
 def analyze_run(run_path: Path, cfg: AnalysisConfig, log=print) -> MetricsIndex | None:
     """Measure every not-yet-measured snapshot of one run, then restack its metrics.
 
     A snapshot the trainer measured live keeps its live values and gets the rest."""
-    from safetensors.torch import load_file
-
     manifest = schema.read_manifest(run_path)
     snaps = manifest.snapshots
     if not snaps:
@@ -256,7 +159,9 @@ def analyze_run(run_path: Path, cfg: AnalysisConfig, log=print) -> MetricsIndex 
     store_inputs(run_path, cfg, inputs)
     settings_hash = cfg.settings_hash()
     coords = registry.coordinates(inputs)
-    stored = [_stored(schema.metrics_snapshot_path(run_path, e.step), settings_hash, coords) for e in snaps]
+    stored = [
+        schema.stored_metrics(schema.metrics_snapshot_path(run_path, e.step), settings_hash, coords) for e in snaps
+    ]
     # To do: snapshots never measured, measured live only, or missing a metric the registry has
     # gained since (only what is missing is measured).
     wanted = {m.name for m in registry.METRICS}
@@ -267,13 +172,11 @@ def analyze_run(run_path: Path, cfg: AnalysisConfig, log=print) -> MetricsIndex 
         for n, (i, entry) in enumerate(todo):
             ablate = cfg.ablations and (i % cfg.ablation_every == 0 or (final and i == len(snaps) - 1))
             path = schema.metrics_snapshot_path(run_path, entry.step)
-            kept = load_file(str(path)) if stored[i][0] is not None else {}
-            kept = {name: v for name, v in kept.items() if name in stored[i][1]}  # not stale coordinates
-            probe = Probe(
-                snapshot_fast(run_path, manifest, entry), inputs
-            )  # builds the HookedTransformer only if a metric needs it
+            kept = schema.read_snapshot_metrics(path, settings_hash, coords)[1]  # not stale, not damaged
+            # the Probe builds the HookedTransformer only if a metric needs it
+            probe = Probe(schema.load_models(run_path, manifest, entry, hooked=False).fast, inputs)
             measured = registry.measure(probe, ["live", "analysis", "ablation"], ablate=ablate, skip=kept)
-            write_snapshot_metrics(run_path, entry.step, {**kept, **measured}, settings_hash, "full", coords)
+            schema.write_snapshot_metrics(run_path, entry.step, {**kept, **measured}, settings_hash, "full", coords)
             if n % 10 == 9 or n == len(todo) - 1:
                 log(f"{run_path.name}: analysed {n + 1}/{len(todo)} snapshots ({time.perf_counter() - t0:.0f} s)")
     return stack_run_metrics(run_path, manifest, cfg, inputs)
@@ -286,13 +189,14 @@ def stack_run_metrics(run_path: Path, manifest: Manifest, cfg: AnalysisConfig, i
     settings_hash, coords = cfg.settings_hash(), registry.coordinates(inputs)
     entries, per_snap, stages = [], [], []
     for e in manifest.snapshots:
-        stage, metrics = read_snapshot_metrics(schema.metrics_snapshot_path(run_path, e.step), settings_hash, coords)
+        stage, metrics = schema.read_snapshot_metrics(
+            schema.metrics_snapshot_path(run_path, e.step), settings_hash, coords
+        )
         if stage is None:
             continue
         entries.append(e)
         per_snap.append(metrics)
         stages.append(stage)
-    mdir = schema.metrics_dir(run_path)
     arrays = {}
     for metric in registry.METRICS:
         present = [m[metric.name] for m in per_snap if metric.name in m]
@@ -300,9 +204,9 @@ def stack_run_metrics(run_path: Path, manifest: Manifest, cfg: AnalysisConfig, i
             continue
         blank = torch.full_like(present[0], float("nan"))
         stacked = np.stack([m.get(metric.name, blank).numpy() for m in per_snap])
-        schema.atomic_write_npy(mdir / f"{metric.name}.npy", stacked)
+        file = schema.write_metric_array(run_path, metric.name, stacked)
         axes = ["snapshot", *metric.axes]
-        arrays[metric.name] = ArrayInfo(f"{metric.name}.npy", list(stacked.shape), axes, coords.get(metric.name, {}))
+        arrays[metric.name] = ArrayInfo(file, list(stacked.shape), axes, coords.get(metric.name, {}))
     scalars = {
         "icl_score": [float(m["icl_score"]) for m in per_snap],
         "icl_wide": [float(m["icl_wide"]) if "icl_wide" in m else None for m in per_snap],

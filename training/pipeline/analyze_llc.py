@@ -31,7 +31,6 @@ from training.core.artifacts import schema
 from training.core.artifacts.records import LLCCurve, LLCPoint, Manifest, SnapshotEntry
 from training.core.config import ConfigError, LLCConfig
 from training.pipeline import data, presets
-from training.pipeline.analyze import snapshot_fast
 from training.pipeline.config import override
 
 # The contexts are drawn as the trainer draws a batch (`data.train_batch`: random windows of the
@@ -55,7 +54,7 @@ def llc_config(manifest: Manifest, overrides: list[str] = ()) -> LLCConfig:
             base = LLCConfig(**{**manifest.llc, "runs": tuple(manifest.llc.get("runs", ()))})
         except TypeError as e:  # a field this code does not know
             raise ConfigError(
-                f"{manifest.suite}/{manifest.run}/manifest.json: field 'llc' does not load: {e}"
+                f"{manifest.suite}/{manifest.run}/{schema.MANIFEST}: field 'llc' does not load: {e}"
             ) from None
     elif manifest.preset in presets.names():
         base = presets.load(manifest.preset).llc
@@ -132,7 +131,7 @@ def analyze_run_llc(run_path: Path, cfg: LLCConfig, log=print) -> LLCCurve | Non
     t0 = time.perf_counter()
     for n, entry in enumerate(todo):
         t = time.perf_counter()
-        estimate = estimate_llc(snapshot_fast(run_path, manifest, entry), sequences, cfg)
+        estimate = estimate_llc(schema.load_models(run_path, manifest, entry, hooked=False).fast, sequences, cfg)
         points = sorted([*points, llc_point(entry, estimate, time.perf_counter() - t)], key=lambda p: p.step)
         curve = dataclasses.replace(curve, points=points)
         schema.write_llc(run_path, curve)

@@ -7,6 +7,7 @@ has a phase window and kept while what they depend on is unchanged: `BEFORE_AFTE
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,9 @@ from training.core.analysis import attribution, trajectory
 from training.core.analysis.scores import INDUCTION_THRESHOLD
 from training.core.artifacts import schema
 from training.core.artifacts.records import MetricsIndex, PhaseWindow
-from training.pipeline.analyze import AnalysisConfig, run_inputs, snapshot_models
+from training.core.config import ConfigError
+from training.pipeline.analyze import AnalysisConfig, analysis_config, analyze_run, run_inputs
+from training.pipeline.analyze_llc import analyze_run_llc, llc_config, split_overrides
 
 # Raised when `before_after_table` computes an entry differently: stored entries of another
 # version are computed again (each entry records its inputs under "inputs")
@@ -110,7 +113,7 @@ def before_after_table(
         change = vectors[after] - vectors[before]  # (token,)
         prefix = schema.read_metric(run_path, "prefix_matching", index)[after]  # (layer, head)
         induction = [tuple(int(v) for v in h) for h in np.argwhere(prefix > INDUCTION_THRESHOLD)]
-        model, _ = snapshot_models(run_path, manifest, end)
+        model = schema.load_models(run_path, manifest, end).hooked
         inputs = run_inputs(suite_path, manifest.model["n_ctx"], cfg)
         n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
         groups = [[(layer, head)] for layer in range(n_layers) for head in range(n_heads)]
@@ -156,12 +159,39 @@ def _plain(grid: torch.Tensor) -> list:
 
 def analyze_suite_tables(suite_path: Path, cfg: AnalysisConfig) -> dict[str, PhaseWindow]:
     phases = phase_windows(suite_path)
-    adir = schema.analysis_dir(suite_path)
     schema.write_phases(suite_path, phases)
-    schema.atomic_write_json(adir / "pca.json", joint_pca_table(suite_path, cfg.pca_components, phases))
+    schema.write_analysis(suite_path, "pca", joint_pca_table(suite_path, cfg.pca_components, phases))
     try:
         previous = schema.read_analysis(suite_path, "before_after")
     except schema.ArtifactError:  # none yet, or unreadable: every entry is computed
         previous = {}
-    schema.atomic_write_json(adir / "before_after.json", before_after_table(suite_path, phases, cfg, previous))
+    schema.write_analysis(suite_path, "before_after", before_after_table(suite_path, phases, cfg, previous))
     return phases
+
+
+def analyze_suite(suite_path: Path, overrides: list[str] = (), only: list[str] | None = None, log=print) -> None:
+    """Analyse the suite's runs (all, or `only` these), each with its LLC, then rebuild the suite's
+    tables (phase windows, joint PCA, before-and-after). `overrides`: `analysis.*` and `llc.*`
+    `key=value` strings; a run named in `only` or `llc.runs` must exist."""
+    runs = schema.list_runs(suite_path)
+    unknown = sorted(set(only or []) - set(runs))
+    if unknown:
+        raise ConfigError(f"--runs: no run {unknown[0]!r} in {suite_path}; runs: {', '.join(runs)}")
+    overrides, llc_overrides = split_overrides(overrides)
+    configs = {run: analysis_config(schema.read_manifest(suite_path / run), overrides) for run in runs}
+    llc_configs = {run: llc_config(schema.read_manifest(suite_path / run), llc_overrides) for run in runs}
+    if runs and any(o.split("=", 1)[0].strip() == "llc.runs" for o in llc_overrides):  # a run named here must exist
+        if unknown := sorted(set(llc_configs[runs[0]].runs) - set(runs)):
+            raise ConfigError(f"llc.runs: no run {unknown[0]!r} in {suite_path}; runs: {', '.join(runs)}")
+    t0 = time.perf_counter()
+    for run in runs:
+        if not only or run in only:
+            analyze_run(suite_path / run, configs[run], log=log)
+            analyze_run_llc(suite_path / run, llc_configs[run], log=log)  # its own file, settings and hash
+    if not runs:
+        log(f"{suite_path} has no runs yet")
+        return
+    phases = analyze_suite_tables(suite_path, configs[runs[0]])
+    for run, phase in phases.items():
+        log(f"{run}: {phase.reason}")
+    log(f"analysis of {suite_path.name} took {time.perf_counter() - t0:.0f} s")

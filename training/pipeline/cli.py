@@ -85,7 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="check every file of a suite; exit status 1 if any is broken")
     verify.add_argument("suite_dir", type=Path, help="e.g. artifacts/default")
 
-    report = sub.add_parser("report", help="write the claims report (report.md, report.json)")
+    report = sub.add_parser(
+        "report", help="write the claims report (Markdown and JSON, in the suite's analysis folder)"
+    )
     report.add_argument("suite_dir", type=Path)
 
     lst = sub.add_parser("list", help="list presets and the suites already trained")
@@ -103,11 +105,13 @@ def cmd_train(args) -> int:
     seeds = parse_value("--seeds", args.seeds, int)  # checked positive by Preset.select_runs
 
     def after_run(run_path: Path) -> None:
+        from training.pipeline.analyze_suite import analyze_suite
+
         # Each run is analysed as soon as it is trained, and the suite tables and the claims
         # report are rebuilt: claims are decided as their runs arrive ("waiting" until then).
         # Another process (a trainer of another run, an `analyze`) may be at it: wait our turn.
         with suite_lock(run_path.parent, "analyze", wait=True, log=log):
-            analyze_suite(run_path.parent, only=[run_path.name])
+            analyze_suite(run_path.parent, only=[run_path.name], log=log)
             write_report(run_path.parent)
 
     world = distributed.init(args.device)  # one process, or this process's place in a torchrun launch
@@ -133,71 +137,47 @@ def cmd_train(args) -> int:
 def existing_suite(path: Path) -> Path:
     schema.check_name("suite", path.name)
     if not schema.tokenizer_path(path).exists():
-        raise schema.ArtifactError(f"{path} is not a suite folder (no tokenizer.json); train one first")
+        raise schema.ArtifactError(f"{path} is not a suite folder (no {schema.TOKENIZER}); train one first")
     return path
-
-
-def analyze_suite(suite_path: Path, overrides: list[str] = (), only: list[str] | None = None) -> None:
-    import time
-
-    from training.pipeline.analyze import analysis_config, analyze_run
-    from training.pipeline.analyze_llc import analyze_run_llc, llc_config, split_overrides
-    from training.pipeline.analyze_suite import analyze_suite_tables
-
-    runs = schema.list_runs(suite_path)
-    unknown = sorted(set(only or []) - set(runs))
-    if unknown:
-        raise ConfigError(f"--runs: no run {unknown[0]!r} in {suite_path}; runs: {', '.join(runs)}")
-    overrides, llc_overrides = split_overrides(overrides)
-    configs = {run: analysis_config(schema.read_manifest(suite_path / run), overrides) for run in runs}
-    llc_configs = {run: llc_config(schema.read_manifest(suite_path / run), llc_overrides) for run in runs}
-    if runs and any(o.split("=", 1)[0].strip() == "llc.runs" for o in llc_overrides):  # a run named here must exist
-        if unknown := sorted(set(llc_configs[runs[0]].runs) - set(runs)):
-            raise ConfigError(f"llc.runs: no run {unknown[0]!r} in {suite_path}; runs: {', '.join(runs)}")
-    t0 = time.perf_counter()
-    for run in runs:
-        if not only or run in only:
-            analyze_run(suite_path / run, configs[run], log=log)
-            analyze_run_llc(suite_path / run, llc_configs[run], log=log)  # its own file, settings and hash
-    if not runs:
-        log(f"{suite_path} has no runs yet")
-        return
-    phases = analyze_suite_tables(suite_path, configs[runs[0]])
-    for run, phase in phases.items():
-        log(f"{run}: {phase.reason}")
-    log(f"analysis of {suite_path.name} took {time.perf_counter() - t0:.0f} s")
 
 
 def write_report(suite_path: Path) -> None:
     from training.pipeline.report import build_report, save_report
 
     save_report(suite_path, build_report(suite_path))
-    log(f"claims report: {schema.analysis_dir(suite_path) / 'report.md'}")
+    log(f"claims report: {schema.report_path(suite_path, markdown=True)}")
 
 
 def cmd_analyze(args) -> int:
     only = [r.strip() for r in args.runs.split(",") if r.strip()] if args.runs else None
+    from training.pipeline.analyze_suite import analyze_suite
+
     suite_path = existing_suite(args.suite_dir)
     with suite_lock(suite_path, "analyze"):
-        analyze_suite(suite_path, args.overrides, only)
+        analyze_suite(suite_path, args.overrides, only, log=log)
     return 0
 
 
 def cmd_report(args) -> int:
     suite_path = existing_suite(args.suite_dir)
     write_report(suite_path)
-    print((schema.analysis_dir(suite_path) / "report.md").read_text())
+    print(schema.read_report_markdown(suite_path))
     return 0
 
 
 def cmd_verify(args) -> int:
     from training.pipeline.verify import verify_suite
 
-    problems, checked = verify_suite(existing_suite(args.suite_dir))
-    for problem in problems:
+    verdict = verify_suite(existing_suite(args.suite_dir))
+    for problem in verdict.problems.values():
         print(f"broken: {problem}")
-    print(f"{args.suite_dir}: {checked} files checked, " + (f"{len(problems)} broken" if problems else "all whole"))
-    return 1 if problems else 0
+    if verdict.unrecorded:
+        print(
+            f"{verdict.unrecorded} files have no recorded checksum (written before checksums were kept): checked by kind only"
+        )
+    counts = f"{len(verdict.problems)} broken" if verdict.problems else "all whole"
+    print(f"{args.suite_dir}: {verdict.checked} files checked, {counts}")
+    return 1 if verdict.problems else 0
 
 
 def cmd_list(args) -> int:

@@ -24,19 +24,20 @@ class DataConfig:
     # "stdlib" (this interpreter's standard library source), "synthetic-repeats", a local
     # file or folder, or "hf:NAME[:CONFIG]" (a Hugging Face dataset, streamed).
     source: str = "stdlib"
-    tokenizer: Literal["bpe", "bytes"] = "bpe"
+    tokenizer: Literal["bpe", "bytes"] = "bpe"  # a byte-level BPE trained on the training split, or plain bytes
     vocab_size: int = 1024  # BPE only; "bytes" is always 256
     heldout_fraction: float = 0.05  # share of files (documents) held out for evaluation
     max_chars: int = 20_000_000  # cap on the corpus read (characters), to bound memory and time
-    # Share of training contexts whose second half repeats their first half (held-out text is
-    # never altered): more repeated text, a stronger incentive to form induction heads sooner.
+    # Share of training contexts that repeat a stretch of their own text, where `repeat_layout`
+    # says (held-out text is never altered): more repeated text, a stronger incentive to form
+    # induction heads sooner.
     repeat_fraction: float = 0.0
     # Where the repeat sits: "half" (the second half copies the first, a fixed offset of
     # n_ctx/2) or "random" (a segment of random length copied to a random later offset:
     # `training.pipeline.data.repeat_segments`; no positional shortcut predicts it).
     repeat_layout: Literal["half", "random"] = "half"
-    hf_split: str = "train"
-    hf_text_field: str = "text"
+    hf_split: str = "train"  # hf: sources: the split read
+    hf_text_field: str = "text"  # hf: sources: the text column; comma-separated, the first one a record has
     synthetic_vocab: int = 64  # synthetic-repeats: number of distinct tokens
     synthetic_period: int = 16  # synthetic-repeats: mean length of the random segment that repeats
     synthetic_tokens: int = 2_000_000  # synthetic-repeats: size of the generated corpus
@@ -52,24 +53,24 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    seed: int = 0
-    steps: int = 1000
-    batch_size: int = 8
-    lr: float = 3e-3
-    warmup_steps: int = 100
+    seed: int = 0  # the initial weights and the order of the batches (keyed on seed and step)
+    steps: int = 1000  # optimizer steps of every run without its own budget (`RunSpec.steps`)
+    batch_size: int = 8  # contexts per step; the global batch over all processes of a torchrun launch
+    lr: float = 3e-3  # AdamW's peak learning rate, reached after warm-up
+    warmup_steps: int = 100  # steps of linear warm-up to `lr`
     schedule: Literal["constant", "cosine", "linear"] = "constant"  # after warm-up
     min_lr_fraction: float = 0.1  # cosine/linear decay ends at lr * min_lr_fraction
-    weight_decay: float = 0.01
-    beta1: float = 0.9
-    beta2: float = 0.99
-    grad_clip: float = 1.0
-    # Snapshots: the union of `log_snapshots` log-spaced steps and `linear_snapshots`
-    # evenly spaced ones (step 0 and the last step always included).
-    log_snapshots: int = 24
-    linear_snapshots: int = 24
+    weight_decay: float = 0.01  # AdamW's decoupled weight decay
+    beta1: float = 0.9  # AdamW's first-moment decay
+    beta2: float = 0.99  # AdamW's second-moment decay
+    grad_clip: float = 1.0  # gradients clipped to this global norm
+    # The snapshots are the union of both schedules; step 0 and the last step are always among them.
+    log_snapshots: int = 24  # log-spaced snapshot steps
+    linear_snapshots: int = 24  # evenly spaced snapshot steps
     eval_sequences: int = 32  # held-out sequences scored at every snapshot
     resume_every: int = 200  # steps between resume checkpoints
     threads: int = 2  # torch CPU threads; fixed so that reruns are bit-identical
+    # "auto": CUDA when torch sees a GPU; `--device cpu` or `--device cuda` overrides it.
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # torch.compile the training step's forward and loss: ~10% more tokens/s on the `default`
     # 2-layer model on 2 quiet CPU cores after a 12-45 s cold compile per run (LOG.md round 5),
@@ -101,7 +102,7 @@ class AnalysisConfig:
     prefix_random: int = 25  # ... of 25 random tokens ...
     prefix_repeats: int = 4  # ... repeated 4 times after a BOS
     prefix_exclude: float = 0.1  # leave out the 10% most and least common token types
-    prefix_seed: int = 0
+    prefix_seed: int = 0  # the random tokens of the prefix-matching sequences
     icl_late: int | None = None  # None: the paper's 500 of 512, scaled to n_ctx
     icl_early: int | None = None  # None: the paper's 50 of 512, scaled to n_ctx
     icl_width: int | None = None  # average each index's loss over +-width indices; None: n_ctx // 64
@@ -109,18 +110,18 @@ class AnalysisConfig:
     # above its bootstrap standard error was ~0.3 nats of level (issue 12); only the indices it
     # reads are unembedded (`Transformer.losses_at`), ~0.45 s a snapshot on the default models
     icl_sequences: int = 512
-    icl_seed: int = 2468
+    icl_seed: int = 2468  # which held-out contexts the wide ICL score reads
     pca_tokens: int = 2000  # per-token-loss vectors: this many held-out tokens ...
     pca_tokens_per_context: int = 1  # ... this many per context (the paper: 1, each from its own)
-    pca_seed: int = 99
-    pca_components: int = 5
-    ablations: bool = True
+    pca_seed: int = 99  # which held-out tokens the per-token-loss vectors hold
+    pca_components: int = 5  # components of the joint PCA stored in pca.json
+    ablations: bool = True  # mean and pattern-preserving ablation of every head (False: none)
     ablation_every: int = 1  # ablate every head at every k-th snapshot (and the last)
-    composition_baseline_samples: int = 100
+    composition_baseline_samples: int = 100  # random matrices whose mean composition score is subtracted
     # The copying score's sample of token types, scored among each other as in the paper (the
     # whole vocabulary puts every head, copying or not, near -1: issue 12)
     copying_tokens: int = 50
-    copying_seed: int = 7
+    copying_seed: int = 7  # which token types `copying_ov` scores
 
     def __post_init__(self) -> None:
         _check(self.eval_sequences >= 1, "analysis.eval_sequences", "must be positive")

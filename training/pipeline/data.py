@@ -224,8 +224,7 @@ def prepare_suite_data(cfg: DataConfig, n_ctx: int, suite_path: Path, log=print)
 
     Reuses what is on disk so that every run of a suite, and every rerun, sees the same ids.
     """
-    ddir = schema.data_dir(suite_path)
-    info_path = ddir / "data.json"
+    info_path = schema.data_path(suite_path, schema.DATA_INFO)
     if info_path.exists() and schema.tokenizer_path(suite_path).exists():
         info = schema.read_json(info_path)
         if info.get("config") != _data_key(cfg, n_ctx):
@@ -252,9 +251,11 @@ def prepare_suite_data(cfg: DataConfig, n_ctx: int, suite_path: Path, log=print)
         raise ConfigError(f"data.source: {cfg.source!r} is too small for contexts of {n_ctx} tokens")
     vocab = tok.get_vocab_size()
     dtype = np.uint16 if vocab <= 65535 else np.int32
-    schema.atomic_write_npy(ddir / "train.npy", train_ids.astype(dtype))
-    schema.atomic_write_npy(ddir / "heldout.npy", held_ids.astype(dtype))
-    schema.atomic_write_npy(ddir / "token_counts.npy", np.bincount(train_ids, minlength=vocab).astype(np.int64))
+    schema.atomic_write_npy(schema.split_path(suite_path, "train"), train_ids.astype(dtype))
+    schema.atomic_write_npy(schema.split_path(suite_path, "heldout"), held_ids.astype(dtype))
+    schema.atomic_write_npy(
+        schema.data_path(suite_path, schema.TOKEN_COUNTS), np.bincount(train_ids, minlength=vocab).astype(np.int64)
+    )
     tokenizer.save(tok, suite_path)
     info = {
         "config": _data_key(cfg, n_ctx),
@@ -282,7 +283,7 @@ def schema_dict(cfg: DataConfig) -> dict:
 
 
 def load_split(suite_path: Path, name: str) -> np.ndarray:
-    return schema.read_npy(schema.data_dir(suite_path) / f"{name}.npy")
+    return schema.read_npy(schema.split_path(suite_path, name))
 
 
 def train_batch(

@@ -4,7 +4,7 @@ The paper's small models: 1-6 layers, attention-only and with MLPs, d_model 768,
 64, context 8192 trained with shortformer positions, a 2^16-token vocabulary, natural language
 with ~10% code. Here: the same shapes at context 512 (the paper's ICL score indices, 50 and 500,
 then apply as they are), a 16,384-token BPE, batches of 32 x 512, and natural language with 10%
-code, streamed from the Hugging Face Hub. Meant for `--device cuda` (README, *Scale*).
+code, streamed from the Hugging Face Hub. Meant for `--device cuda` (docs/scale.md).
 
 Offline, `--set data.source=stdlib` trains on this interpreter's standard library instead
 (~4 M tokens: the 819 M-token budget would see it ~200 times), or `data.source=PATH` on a local
