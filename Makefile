@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 VENV_TL4 := .venv-tl4
 ARTIFACTS ?= artifacts
 
-.PHONY: setup setup-tl4 up train test test-tl4 docs clean-venv
+.PHONY: setup setup-tl4 up train test test-tl4 docs api-types clean-venv
 
 setup: $(VENV)/.installed
 
@@ -58,6 +58,11 @@ test-tl4: setup-tl4
 # rewritten by `python scripts/gen_docs.py`; tests/test_docs.py checks they are current.
 docs: setup
 	$(VENV)/bin/mkdocs build --strict --quiet
+
+# The dashboard's response types (dashboard/api_types.py), generated from the service's OpenAPI
+# schema after a change to backend/models/ (docs/api.md); a test fails while they are stale.
+api-types: setup
+	$(PY) scripts/api_types.py
 
 clean-venv:
 	rm -rf $(VENV) $(VENV_TL4)
