@@ -11,7 +11,7 @@ VENV_GPU := .venv-gpu
 TORCH_CUDA_INDEX ?= https://download.pytorch.org/whl/cu128
 ARTIFACTS ?= artifacts
 
-.PHONY: setup setup-tl4 setup-gpu up train test test-tl4 test-gpu docs clean-venv
+.PHONY: setup setup-tl4 setup-gpu up train test test-tl4 test-gpu docs api-types clean-venv
 
 setup: $(VENV)/.installed
 
@@ -71,13 +71,18 @@ test-tl4: setup-tl4
 # .venv-gpu. Fails at once where torch sees no GPU, rather than skipping them again.
 test-gpu: setup-gpu
 	$(VENV_GPU)/bin/python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'test-gpu: torch ' + torch.__version__ + ' sees no CUDA device')"
-	$(VENV_GPU)/bin/python -m pytest tests/training/test_distributed.py -k cuda -p no:randomly -rA
+	$(VENV_GPU)/bin/python -m pytest tests/training/pipeline/test_distributed.py -k cuda -p no:randomly -rA
 
 # The documentation site (mkdocs.yml, docs/) into site/. --strict: a broken link or anchor, or a
 # page left out of the navigation, fails the build. The generated pages (docs/reference/) are
 # rewritten by `python scripts/gen_docs.py`; tests/test_docs.py checks they are current.
 docs: setup
 	$(VENV)/bin/mkdocs build --strict --quiet
+
+# The dashboard's response types (dashboard/api_types.py), generated from the service's OpenAPI
+# schema after a change to backend/models/ (docs/api.md); a test fails while they are stale.
+api-types: setup
+	$(PY) scripts/api_types.py
 
 clean-venv:
 	rm -rf $(VENV) $(VENV_TL4) $(VENV_GPU)

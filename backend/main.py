@@ -36,7 +36,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="inductionscope",
-        version="0.1.0",
+        # The API's version: the minor number goes up when an answer changes shape (docs/api.md).
+        version="0.2.0",
         description="Induction heads forming in small transformers: the suite's stored metrics, and "
         "attention, prefix matching, ablations and logit attribution computed on demand from any snapshot.",
         lifespan=lifespan,

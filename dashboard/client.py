@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import httpx
 import numpy as np
@@ -44,6 +44,16 @@ GET_TIMEOUT_S = 30.0
 POST_TIMEOUT_S = 120.0  # the first request for a snapshot loads it from disk
 HEALTH_TIMEOUT_S = 3.0  # /health only lists the suites: a service that takes longer is not back yet
 START_HINT = "Start it from the repository root with `.venv/bin/uvicorn backend.main:app`"
+
+
+F = TypeVar("F")
+ENDPOINTS: list[str] = []  # the functions below that answer for a route: what a test's fake service stands in for
+
+
+def _endpoint(f: F) -> F:
+    """Mark a function as the client's one function for a route (listed in ENDPOINTS)."""
+    ENDPOINTS.append(f.__name__)
+    return f
 
 
 class ServiceError(Exception):
@@ -132,10 +142,12 @@ def _snapshot(suite: str, run: str, step: int | str) -> str:
 # ---- stored artifacts ------------------------------------------------------------------------
 
 
+@_endpoint
 def health() -> HealthResponse:
     return _request("GET", api_url(), "/health")  # never cached: it is the liveness check
 
 
+@_endpoint
 def reachable() -> bool:
     """Whether the service answers `/health` now (within HEALTH_TIMEOUT_S): what a page that
     lost the service asks while it waits for it to come back."""
@@ -146,33 +158,40 @@ def reachable() -> bool:
     return True
 
 
+@_endpoint
 def registry() -> MetricRegistry:
     return _get(api_url(), "/registry")
 
 
+@_endpoint
 def suites() -> list[SuiteSummary]:
     return _get(api_url(), "/suites")["suites"]
 
 
+@_endpoint
 def suite(name: str) -> SuiteDetail:
     return _get(api_url(), f"/suites/{name}")
 
 
+@_endpoint
 def suite_fresh(name: str) -> SuiteDetail:
     """`suite` without the cache: what the refresh check compares against."""
     return _request("GET", api_url(), f"/suites/{name}")
 
 
+@_endpoint
 def status(name: str) -> SuiteStatus:
     """What trains now; never cached: the status line and "Follow training" read it fresh."""
     return _request("GET", api_url(), f"/suites/{name}/status")
 
 
+@_endpoint
 def run_metrics(suite: str, run: str, max_points: int | None = 400) -> RunMetricsResponse:
     params = (("max_points", max_points),) if max_points else ()
     return _get(api_url(), f"/suites/{suite}/runs/{run}/metrics", params)
 
 
+@_endpoint
 def llc(suite: str, run: str) -> LLCResponse | None:
     """The run's local learning coefficient over training; None when the analysis has not
     estimated it (the service's 404: most runs have none)."""
@@ -184,18 +203,22 @@ def llc(suite: str, run: str) -> LLCResponse | None:
         raise
 
 
+@_endpoint
 def heads(suite: str, run: str, step: int) -> HeadTable:
     return _get(api_url(), f"{_snapshot(suite, run, step)}/heads")
 
 
+@_endpoint
 def pca(suite: str, components: int = 2) -> PcaResponse:
     return _get(api_url(), f"/suites/{suite}/pca", (("components", components),))
 
 
+@_endpoint
 def report(suite: str) -> ReportResponse:
     return _get(api_url(), f"/suites/{suite}/report")
 
 
+@_endpoint
 def before_after(suite: str) -> BeforeAfterResponse:
     return _get(api_url(), f"/suites/{suite}/before-after")
 
@@ -206,6 +229,7 @@ def before_after(suite: str) -> BeforeAfterResponse:
 PACKED_SCALE = 65535  # the service's `HeadPattern.packed`: weight = uint16 value / 65535
 
 
+@_endpoint
 def attention(
     suite: str, run: str, step: int, text: str, *, layers: list[int] | None = None, heads: list[int] | None = None
 ) -> AttentionResponse:
@@ -227,17 +251,20 @@ def unpack_pattern(packed: str, n_tokens: int) -> list[list[float]]:
     return [values[q * (q + 1) // 2 : (q + 1) * (q + 2) // 2].tolist() for q in range(n_tokens)]
 
 
+@_endpoint
 def losses(suite: str, run: str, step: int, text: str, baseline_step: int | None = None) -> LossesResponse:
     body = {"text": text} if baseline_step is None else {"text": text, "baseline_step": baseline_step}
     return _post_json(f"{_snapshot(suite, run, step)}/losses", body)
 
 
+@_endpoint
 def prefix_matching(
     suite: str, run: str, step: int, *, seed: int | None = None, n_sequences: int | None = None
 ) -> PrefixMatchingResponse:
     return _post_json(f"{_snapshot(suite, run, step)}/prefix-matching", {"seed": seed, "n_sequences": n_sequences})
 
 
+@_endpoint
 def ablation(
     suite: str,
     run: str,
@@ -251,5 +278,6 @@ def ablation(
     return _post_json(f"{_snapshot(suite, run, step)}/ablation", body)
 
 
+@_endpoint
 def logit_attribution(suite: str, run: str, step: int, text: str) -> LogitAttributionResponse:
     return _post_json(f"{_snapshot(suite, run, step)}/logit-attribution", {"text": text})

@@ -3,15 +3,23 @@ the claims report, and the error body every route shares."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
+from typing_extensions import TypeAliasType
 
 from training.core.science import Claim, PhaseWindow, Replicate, RunProgress, SeedSpread
 
-Floats = list[float | None]
-Grid = list[list[float | None]]  # [layer][head]
-Grid4 = list[list[list[list[float | None]]]]  # [layer_from][head_from][layer_to][head_to]
+# Named aliases: each is one schema of `/openapi.json` (`#/components/schemas/Grid`), so the
+# generated client types keep the name and the axes instead of a bare nesting of lists.
+Floats = TypeAliasType(
+    "Floats", Annotated[list[float | None], Field(description="one value per index; null: not measured")]
+)
+Grid = TypeAliasType("Grid", Annotated[list[list[float | None]], Field(description="[layer][head]")])
+Grid4 = TypeAliasType(
+    "Grid4",
+    Annotated[list[list[list[list[float | None]]]], Field(description="[layer_from][head_from][layer_to][head_to]")],
+)
 
 
 class ErrorResponse(BaseModel):
@@ -211,13 +219,6 @@ class RunMetricsResponse(BaseModel):
     progress: RunProgress | None = Field(description="the trainer's progress, while the run trains")
 
 
-class HeadScores(BaseModel):
-    layer: int
-    head: int
-    label: str
-    scores: dict[str, float | None] = Field(description="every per-head metric of the registry stored at this step")
-
-
 class HeadProfile(BaseModel):
     """One head-by-head metric measured along a third axis at one snapshot: the period sweep of
     the prefix-matching score, the attention to fixed offsets."""
@@ -235,7 +236,10 @@ class HeadTable(BaseModel):
     stage: Literal["live", "full"]
     icl_score: float | None
     eval_loss: float | None
-    heads: list[HeadScores]
+    scores: dict[str, Grid] = Field(
+        description="every per-head metric of the registry stored at this step: name -> [layer][head], the "
+        "shape it is stored in (a head is `L{layer}H{head}` on screen)"
+    )
     profiles: dict[str, HeadProfile] = Field(
         description="every registry metric with axes (layer, head, X) stored for the run: name -> its values at "
         "this step along X (null at a snapshot with the live metrics only)"

@@ -19,7 +19,6 @@ from backend.models import (
     BestHeads,
     Composition,
     HeadProfile,
-    HeadScores,
     HeadTable,
     MetricInfo,
     MetricRegistry,
@@ -78,8 +77,10 @@ def _profiles(metrics: RunMetrics, i: int, where: str) -> dict[str, HeadProfile]
     return profiles
 
 
-def _best(metrics: RunMetrics, name: str) -> BestHeads:
-    values, heads = best_heads(metrics.arrays[name])
+def best_of(grids: np.ndarray) -> BestHeads:
+    """Per snapshot of a `[snapshot layer head]` stack, its largest value over heads and that head
+    (`science.best_heads`, the one definition), as the service answers it: the head as "L1H3"."""
+    values, heads = best_heads(grids)
     return BestHeads(values=values, heads=[None if h is None else head_label(*h) for h in heads])
 
 
@@ -131,7 +132,7 @@ def run_metrics(store: ArtifactStore, suite: str, run: str, max_points: int | No
         eval_loss=_array(metrics, "eval_loss"),
         loss_by_position=_array(metrics, "loss_by_position"),
         head_metrics={name: _array(metrics, name) for name in _per_head(metrics)},
-        best_heads={name: _best(metrics, name) for name in _per_head(metrics)},
+        best_heads={name: best_of(metrics.arrays[name]) for name in _per_head(metrics)},
         composition=Composition(**{m: _array(metrics, f"composition_{m}") for m in "qkv"}),
         phase=phase(store, suite, run, metrics),
         progress=store.progress(suite, run) if manifest.status == "training" else None,
@@ -149,18 +150,6 @@ def head_table(store: ArtifactStore, suite: str, run: str, step: str) -> HeadTab
         )
     i = metrics.steps.index(entry.step)
     at = {name: a[i] for name, a in metrics.arrays.items()}
-    n_layers, n_heads = store.manifest(suite, run).model["n_layers"], store.manifest(suite, run).model["n_heads"]
-    per_head = _per_head(metrics)
-    heads = [
-        HeadScores(
-            layer=layer,
-            head=head,
-            label=head_label(layer, head),
-            scores={name: scalar(at[name][layer, head]) for name in per_head},
-        )
-        for layer in range(n_layers)
-        for head in range(n_heads)
-    ]
     return HeadTable(
         suite=suite,
         run=run,
@@ -169,7 +158,7 @@ def head_table(store: ArtifactStore, suite: str, run: str, step: str) -> HeadTab
         stage=metrics.index.stages[i],
         icl_score=scalar(at["icl_score"]) if "icl_score" in at else None,
         eval_loss=scalar(at["eval_loss"]) if "eval_loss" in at else None,
-        heads=heads,
+        scores={name: floats(at[name]) for name in _per_head(metrics)},  # (layer, head) as stored
         profiles=_profiles(metrics, i, f"{suite}/{run}"),
         **{f"composition_{m}": floats(at[f"composition_{m}"]) if f"composition_{m}" in at else [] for m in "qkv"},
     )
@@ -190,8 +179,8 @@ def suite_status(store: ArtifactStore, suite: str) -> SuiteStatus:
         best, head = None, None
         metrics = store.metrics(suite, run)
         if metrics is not None and "prefix_matching" in metrics.arrays and metrics.steps:
-            values, heads = best_heads(metrics.arrays["prefix_matching"][-1:])
-            best, head = values[0], None if heads[0] is None else head_label(*heads[0])
+            latest = best_of(metrics.arrays["prefix_matching"][-1:])
+            best, head = latest.values[0], latest.heads[0]
         training.append(
             TrainingStatus(
                 run=run,

@@ -40,9 +40,7 @@ st.caption(ui.metric_help(metric))
 run = sel.run["name"]
 table = ui.unless_missing(client.heads, sel.suite, run, sel.step)
 if table is not None:
-    grid: list[list[float | None]] = [[None] * sel.n_heads for _ in range(sel.n_layers)]
-    for h in table["heads"]:
-        grid[h["layer"]][h["head"]] = h["scores"].get(name)
+    grid = table["scores"].get(name) or [[None] * sel.n_heads for _ in range(sel.n_layers)]  # [layer][head]
     if all(v is None for row in grid for v in row):
         if table["stage"] == "live":
             st.info(f"Step {sel.step:,} has only the live metrics so far. {sel.pending()}")
@@ -112,10 +110,12 @@ if table is not None:
             st.plotly_chart(figure, key=f"profile_{name}")
             st.caption(ui.metric_help(described[name]))
     with st.expander(f"Every score of every head at step {sel.step:,}"):
+        scores = {registry[k]["label"]: g for k, g in table["scores"].items() if k in registry}
         st.dataframe(
             [
-                {"head": h["label"], **{registry[k]["label"]: v for k, v in h["scores"].items() if k in registry}}
-                for h in table["heads"]
+                {"head": ui.head_label(layer, head), **{label: g[layer][head] for label, g in scores.items()}}
+                for layer in range(sel.n_layers)
+                for head in range(sel.n_heads)
             ],
             hide_index=True,
         )

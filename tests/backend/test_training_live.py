@@ -63,4 +63,4 @@ def test_metrics_of_a_run_in_training_show_its_live_curves(trainer):
     [training] = status["training"]
     assert training["run"] == "attn2" and 0 < training["step"] < 100000 and training["tokens_per_s"] > 0
     assert training["best_head"].startswith("L") and 0 <= training["best_score"] <= 1
-    assert heads["stage"] == "live" and heads["heads"][0]["scores"]["prefix_matching"] is not None
+    assert heads["stage"] == "live" and heads["scores"]["prefix_matching"][0][0] is not None

@@ -22,25 +22,7 @@ from tests.dashboard.fakes import FakeService
 
 APP = REPO / "dashboard" / "app.py"
 PAGES = ("phase_change", "heads", "attention", "trajectories", "tokens", "ablations", "claims")
-CLIENT_FUNCTIONS = (
-    "reachable",
-    "registry",
-    "suites",
-    "suite",
-    "suite_fresh",
-    "status",
-    "run_metrics",
-    "llc",
-    "heads",
-    "pca",
-    "report",
-    "before_after",
-    "attention",
-    "losses",
-    "ablation",
-    "prefix_matching",
-    "logit_attribution",
-)
+CLIENT_FUNCTIONS = tuple(client.ENDPOINTS)  # the client's one function per route
 
 
 @pytest.fixture

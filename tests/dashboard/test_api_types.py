@@ -1,168 +1,125 @@
-"""The dashboard's response types against the service's OpenAPI schema: every `TypedDict` in
-`dashboard.api_types` has exactly the fields of the response schema of the same name (names,
-required or optional, and the nested schemas each field refers to); every schema a route answers
-with has one; and the fake service the page tests use answers with what the service's own
-response models accept. A field that drifts on either side fails here."""
+"""The REST contract, kept in one place: the dashboard's types are generated from the service's
+OpenAPI schema, and the fake service the page tests use answers through the service's response
+models, strictly. A changed response model fails here until `make api-types` is run; a fake
+answer whose field drifts (a str for an int, a flat list for a grid) fails naming the field."""
 
-# No `from __future__ import annotations`: the TypedDicts below read NotRequired from evaluated annotations.
+from __future__ import annotations
 
-import typing
-from pathlib import Path
+import copy
+import importlib.util
+import inspect
+from collections.abc import Callable
 
 import pytest
+from pydantic import ValidationError
 
 from backend import models
-from backend.core.config import Settings
-from backend.main import create_app
-from dashboard import api_types
+from dashboard import client
+from tests.conftest import REPO
+from tests.dashboard.conftest import CLIENT_FUNCTIONS
 from tests.dashboard.fakes import REPLICATE, SUITE, FakeService
+from tests.dashboard.fakes.data import answer
 
-TYPES = {
-    name: obj
-    for name, obj in vars(api_types).items()
-    if typing.is_typeddict(obj) and obj.__module__ == api_types.__name__
-}
-REF = "#/components/schemas/"
+_spec = importlib.util.spec_from_file_location("api_types_script", REPO / "scripts" / "api_types.py")
+generator = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(generator)
 
 
 @pytest.fixture(scope="module")
-def openapi(tmp_path_factory) -> dict:
-    empty: Path = tmp_path_factory.mktemp("artifacts")  # the schema needs no artifacts
-    return create_app(Settings(artifacts_dir=empty, torch_threads=0)).openapi()
+def openapi() -> dict:
+    return generator.openapi()
 
 
-def refs(node) -> set[str]:
-    """The component schemas a JSON-schema node refers to, at any depth."""
-    if isinstance(node, dict):
-        found = {node["$ref"].removeprefix(REF)} if "$ref" in node else set()
-        return found.union(*(refs(v) for k, v in node.items() if k != "$ref"))
-    if isinstance(node, list):
-        return set().union(*(refs(v) for v in node))
-    return set()
+def test_committed_types_are_a_fresh_generation_from_the_services_schema(openapi):
+    fresh = generator.generate(openapi)
+    assert generator.TARGET.read_text() == fresh, "dashboard/api_types.py is out of date: run `make api-types`"
 
 
-def response_schemas(openapi: dict) -> set[str]:
-    """Every component schema a route answers with, nested ones included (request bodies left out)."""
-    todo = set()
-    for operations in openapi["paths"].values():
-        for operation in operations.values():
-            todo |= refs(operation.get("responses", {}))
-    seen: set[str] = set()
-    while todo:
-        name = todo.pop()
-        if name not in seen:
-            seen.add(name)
-            todo |= refs(openapi["components"]["schemas"][name]) - seen
-    return seen
+def test_a_changed_response_model_changes_the_generated_types(openapi):
+    changed = copy.deepcopy(openapi)
+    fields = changed["components"]["schemas"]["SnapshotInfo"]["properties"]
+    fields["step"] = {"type": "string", "title": "Step"}  # as if backend/models said `step: str`
+    fields["tokens_seen"] = {"type": "array", "items": {"type": "integer"}}  # and a list where an int was
+    before, after = generator.generate(openapi), generator.generate(changed)
+    assert "    step: int\n    tokens_seen: int\n" in before
+    assert "    step: str\n    tokens_seen: list[int]\n" in after
 
 
-def typed_dicts(hint) -> set[str]:
-    """The api_types TypedDicts a type annotation mentions, at any depth."""
-    if typing.is_typeddict(hint):
-        return {hint.__name__}
-    return set().union(set(), *(typed_dicts(a) for a in typing.get_args(hint)))
+def test_types_cover_exactly_the_schemas_routes_answer_with(openapi):
+    code = generator.generate(openapi)
+    named = {line.split("(")[0].removeprefix("class ") for line in code.splitlines() if line.startswith("class ")}
+    aliases = {line.split(":")[0] for line in code.splitlines() if ": TypeAlias = " in line}
+    assert named | aliases == generator.response_schemas(openapi)
+    assert "HeadTable" in named and "AblationRequest" not in named  # request bodies are built by the client
 
 
-def test_every_response_schema_has_a_type_and_every_type_a_schema(openapi):
-    schemas = response_schemas(openapi)
-    assert sorted(schemas - set(TYPES)) == [], "response schemas the dashboard has no TypedDict for"
-    assert sorted(set(TYPES) - schemas) == [], "TypedDicts that match no response schema"
+def fake_answers() -> list[tuple[str, Callable]]:
+    """Every route of the fake, in every state the page tests put it in."""
+    calls = []
+    for state in ("analysed", "training", "live only", "replicate", "old before-after", "unprofiled"):
 
+        def fake(state=state) -> FakeService:
+            f = FakeService()
+            f.training = "attn2" if state == "training" else None
+            f.analysed = state != "live only"
+            f.old_before_after = state == "old before-after"
+            f.profiled = state != "unprofiled"
+            if state == "replicate":
+                f.add_replicate()
+            return f
 
-def mismatches(td: type, schema: dict) -> list[str]:
-    """How a TypedDict differs from a response schema: fields, required or not, nested schemas."""
-    required = set(schema.get("required", []))
-    optional = set(schema["properties"]) - required
-    found = []
-    for kind, ours, theirs in (
-        ("required", td.__required_keys__, required),
-        ("optional", td.__optional_keys__, optional),
-    ):
-        if set(ours) != theirs:
-            found.append(
-                f"{kind} fields: only the dashboard's {sorted(set(ours) - theirs)}, only the service's {sorted(theirs - set(ours))}"
-            )
-    hints = typing.get_type_hints(td)
-    for field, prop in schema["properties"].items():
-        if field in hints and typed_dicts(hints[field]) != refs(prop):
-            found.append(
-                f"{field}: the dashboard's {sorted(typed_dicts(hints[field]))}, the service's {sorted(refs(prop))}"
-            )
-    return found
-
-
-@pytest.mark.parametrize("name", sorted(TYPES))
-def test_type_has_exactly_the_fields_of_its_schema(openapi, name):
-    assert mismatches(TYPES[name], openapi["components"]["schemas"][name]) == []
-
-
-def test_a_field_that_drifts_is_caught(openapi):
-    schemas = openapi["components"]["schemas"]
-
-    class RunInfo(typing.TypedDict):  # before `live_steps`
-        name: str
-        description: str
-        status: str
-        model: dict
-        train: dict
-        analysis: dict
-        tokens_per_step: int | None
-        snapshots: list[api_types.SnapshotInfo]
-        analysed_steps: list[int]
-        error: typing.NotRequired[str | None]
-        replicate: typing.NotRequired[api_types.Replicate | None]
-
-    class BestHeads(typing.TypedDict):
-        values: api_types.Floats
-        heads: list[str | None]
-
-    class RunMetricsResponse(api_types.RunMetricsResponse):  # best_heads as plain lists
-        best_heads: dict[str, list]  # type: ignore[misc]
-
-    assert mismatches(RunInfo, schemas["RunInfo"]) == [
-        "required fields: only the dashboard's [], only the service's ['live_steps']"
-    ]
-    assert mismatches(BestHeads, schemas["BestHeads"]) == []
-    assert mismatches(RunMetricsResponse, schemas["RunMetricsResponse"]) == [
-        "best_heads: the dashboard's [], the service's ['BestHeads']"
-    ]
-
-
-def fake_answers() -> list[tuple[type, object]]:
-    fake = FakeService()
-    training = FakeService()
-    training.training = "attn2"
-    answers = []
-    for f in (fake, training):
-        answers += [
-            (models.MetricRegistry, f.registry()),
-            (models.SuiteDetail, f.suite(SUITE)),
-            (models.SuiteStatus, f.status(SUITE)),
-            (models.RunMetricsResponse, f.run_metrics(SUITE, "attn2")),
-            (models.RunMetricsResponse, f.run_metrics(SUITE, "attn1")),
-            (models.HeadTable, f.heads(SUITE, "attn2", 40)),
-            (models.LLCResponse, f.llc(SUITE, "attn2")),
-            (models.PcaResponse, f.pca(SUITE)),
-            (models.ReportResponse, f.report(SUITE)),
-            (models.AttentionResponse, f.attention(SUITE, "attn2", 40, "a b a b", layers=[1], heads=[1])),
-            (models.LossesResponse, f.losses(SUITE, "attn2", 40, "a b a b")),
-            (models.AblationResponse, f.ablation(SUITE, "attn2", 80, [(1, 1)], text="a b a b")),
-            (models.PrefixMatchingResponse, f.prefix_matching(SUITE, "attn2", 40)),
-            (models.LogitAttributionResponse, f.logit_attribution(SUITE, "attn2", 40, "a b a b")),
+        runs = ["attn2", "attn1", REPLICATE] if state == "replicate" else ["attn2", "attn1"]
+        calls += [
+            (f"{state}: health", lambda fake=fake: fake().health()),
+            (f"{state}: registry", lambda fake=fake: fake().registry()),
+            (f"{state}: suites", lambda fake=fake: fake().suites()),
+            (f"{state}: suite", lambda fake=fake: fake().suite(SUITE)),
+            (f"{state}: status", lambda fake=fake: fake().status(SUITE)),
+            (f"{state}: pca", lambda fake=fake: fake().pca(SUITE)),
+            (f"{state}: report", lambda fake=fake: fake().report(SUITE)),
+            (f"{state}: llc", lambda fake=fake: fake().llc(SUITE, "attn2")),
+            (f"{state}: before_after", lambda fake=fake: fake().before_after(SUITE)),
+            (f"{state}: losses", lambda fake=fake: fake().losses(SUITE, "attn2", 80, "a b a b", baseline_step=20)),
+            (f"{state}: attention", lambda fake=fake: fake().attention(SUITE, "attn2", 40, "a b", layers=[1])),
+            (f"{state}: ablation", lambda fake=fake: fake().ablation(SUITE, "attn2", 80, [(1, 1)], text="a b a b")),
+            (f"{state}: prefix_matching", lambda fake=fake: fake().prefix_matching(SUITE, "attn2", 40)),
+            (f"{state}: logit_attribution", lambda fake=fake: fake().logit_attribution(SUITE, "attn2", 40, "a b")),
         ]
-    seeds = FakeService()
-    seeds.add_replicate()
-    answers += [
-        (models.SuiteDetail, seeds.suite(SUITE)),
-        (models.RunMetricsResponse, seeds.run_metrics(SUITE, REPLICATE)),
-        (models.ReportResponse, seeds.report(SUITE)),
-    ]
-    answers.append((models.BeforeAfterResponse, fake.before_after(SUITE)))
-    answers.append((models.SuiteList, {"suites": fake.suites()}))
-    return answers
+        for run in runs:
+            calls += [
+                (f"{state}: run_metrics {run}", lambda fake=fake, run=run: fake().run_metrics(SUITE, run)),
+                (f"{state}: heads {run}", lambda fake=fake, run=run: fake().heads(SUITE, run, 160)),
+            ]
+    return calls
 
 
-@pytest.mark.parametrize("model, answer", fake_answers(), ids=lambda x: getattr(x, "__name__", ""))
-def test_fake_service_answers_fit_the_services_models(model, answer):
-    model.model_validate(answer, strict=False)
-    assert set(answer) == set(model.model_fields)  # no field the service lacks, none left out
+@pytest.mark.parametrize("name, call", fake_answers(), ids=[name for name, _ in fake_answers()])
+def test_fake_service_answers_fit_the_services_models_strictly(name, call):
+    try:
+        call()  # every answer goes through `answer`: a field that does not fit raises ValidationError
+    except client.ServiceError as e:  # the service's 404 where a state has nothing to serve (no PCA yet)
+        assert e.status == 404, e.message
+
+
+@pytest.mark.parametrize(
+    "change, where",
+    [
+        (lambda t: t | {"step": "160"}, "step"),  # a str where the schema says integer
+        (lambda t: t | {"tokens_seen": 16000.5}, "tokens_seen"),  # a float is no integer either
+        (lambda t: t | {"scores": {"prefix_matching": [0.1, 0.2]}}, "scores.prefix_matching.0"),  # flat, not a grid
+        (lambda t: t | {"heads": []}, "heads"),  # a field the model lacks
+        (lambda t: {k: v for k, v in t.items() if k != "stage"}, "stage"),  # a required field left out
+    ],
+)
+def test_the_strict_gate_rejects_a_drifting_field_and_names_it(change, where):
+    table = FakeService().heads(SUITE, "attn2", 160)
+    answer(models.HeadTable, table)  # as answered: fits
+    with pytest.raises(ValidationError) as e:
+        answer(models.HeadTable, change(table))
+    assert where in {".".join(map(str, err["loc"])) for err in e.value.errors()}
+
+
+@pytest.mark.parametrize("name", CLIENT_FUNCTIONS)
+def test_fake_service_has_every_client_function_with_its_arguments(name):
+    ours, theirs = inspect.signature(getattr(FakeService(), name)), inspect.signature(getattr(client, name))
+    assert list(ours.parameters) == list(theirs.parameters)

@@ -50,5 +50,6 @@ def read_metrics(
 
 @router.get("/snapshots/{step}/heads", response_model=HeadTable, responses=responses(404, 422, 503))
 def read_heads(suite: SuiteName, run: RunName, step: Step, store: StoreDep) -> HeadTable:
-    """Every stored score of every head at one analysed snapshot, plus its composition scores."""
+    """Every stored per-head score at one measured snapshot as a `[layer][head]` grid per metric,
+    its scores along a third axis (period sweep, offsets), and its composition scores."""
     return metrics.head_table(store, suite, run, step)

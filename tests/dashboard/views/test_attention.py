@@ -3,13 +3,14 @@ per-token loss and top predictions."""
 
 from dashboard import state
 from tests.dashboard.conftest import assert_clean, figure, open_page, texts
-from tests.dashboard.fakes import SUITE, WINDOW, FakeService
+from tests.dashboard.fakes import SUITE, WINDOW
+from tests.dashboard.fakes.text import tokenize
 
 
 def test_pattern_of_the_chosen_head_on_the_default_text(fake):
     at = open_page("attention", {"layer": "1", "head": "1", "step": "80"})
     assert_clean(at)
-    tokens = FakeService.tokenize(state.DEFAULT_TEXT)
+    tokens = tokenize(state.DEFAULT_TEXT)
     assert ("attention", SUITE, "attn2", 80, state.DEFAULT_TEXT, (1,), (1,)) in fake.calls
     fig = figure(at, "attn_heatmap")
     z = fig["data"][0]["z"]

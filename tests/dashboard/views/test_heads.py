@@ -1,6 +1,7 @@
 """Heads page: the layer x head grid of a registry metric, the chosen head over training, prefix
 matching vs copying."""
 
+from dashboard import ui
 from tests.dashboard.conftest import assert_clean, figure, open_page, texts
 from tests.dashboard.fakes import (
     INDUCTION_BY_PERIOD,
@@ -29,7 +30,9 @@ def test_grid_shows_the_chosen_score_of_every_head_at_the_checkpoint(fake):
     assert (grid["data"][1]["x"], grid["data"][1]["y"]) == ([1], [1])  # the selected head is outlined
     at.selectbox(key="_heads_score").set_value("copying").run()
     assert cells(at)[(1, 1)] == INDUCTION_COPYING
-    assert "what copying measures (Model analysis table; measured by the full analysis)" in texts(at, "caption")
+    copying = next(m for m in REGISTRY if m["name"] == "copying")
+    assert ui.metric_help(copying) in texts(at, "caption")  # the registry's meaning, section and stage
+    assert ui.metric_help(copying).endswith("; measured by the full analysis)")
 
 
 def test_score_picker_is_the_registrys_per_head_metrics(fake):
@@ -53,7 +56,14 @@ def test_chosen_head_over_training_and_the_paper_scatter(fake):
     history = figure(at, "head_history")
     assert history["layout"]["title"]["text"] == "L1H1 over training"
     names = [t["name"] for t in history["data"]]
-    assert names == ["prefix matching", "previous token", "duplicate token", "copying", "OV eigenvalue positivity"]
+    assert names == [  # the registry's bounded per-head scores but the ablations
+        "prefix matching",
+        "previous token",
+        "duplicate token",
+        "copying",
+        "copying (OV weights)",
+        "OV eigenvalue positivity",
+    ]
     assert history["data"][0]["y"][-1] == INDUCTION_PEAK
     scatter = figure(at, "pm_vs_copying")
     assert [f["name"] for f in scatter["frames"]] == [str(s) for s in STEPS]
@@ -111,7 +121,9 @@ def test_chosen_head_shows_its_period_sweep_and_offsets_with_the_shortcut_captio
     captions = " ".join(texts(at, "caption"))
     assert "A positional shortcut peaks at one period and one offset" in captions
     assert "an induction head is high at every period" in captions
-    assert "what prefix matching by repeat period measures" in captions  # the registry's help
+    assert (
+        ui.metric_help(next(m for m in REGISTRY if m["name"] == "prefix_by_period")) in captions
+    )  # the registry's help
 
 
 def test_a_positional_head_peaks_at_one_period_and_one_offset(fake):

@@ -91,9 +91,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> str:
     except OSError as e:
         raise ArtifactError(f"cannot write {path}: {e.strerror or e}; nothing was changed") from None
     with _folder_lock(path.parent):
-        recorded = checksums(path.parent).get(path.name) or ([sha256_file(path)] if path.is_file() else [])
+        entry = checksums(path.parent).get(path.name)
+        recorded = entry or ([sha256_file(path)] if path.is_file() else [])  # an unrecorded file's digest
         old = [d for d in recorded[:1] if d != digest]
-        if recorded != [digest]:
+        if entry != [digest]:
             try:
                 _set_checksum(path.parent, path.name, [digest, *old])
             except ArtifactError as e:

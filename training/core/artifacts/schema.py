@@ -18,12 +18,14 @@ from training.core.artifacts.files import (
     read_json,
     read_npy,
     record_checksums,
+    sha256_file,
 )
 from training.core.artifacts.layout import (
     CHECKSUMS,
     DATA_INFO,
     HELDOUT_TOKENS,
     INPUTS,
+    LLC,
     MANIFEST,
     METRICS_INDEX,
     NAME_RE,
@@ -78,7 +80,19 @@ from training.core.artifacts.metrics import (
     write_report,
     write_snapshot_metrics,
 )
-from training.core.artifacts.records import from_json, to_json
+from training.core.artifacts.records import (
+    SCHEMA_VERSION,
+    LLCCurve,
+    Manifest,
+    MetricsIndex,
+    PhaseWindow,
+    RecordError,
+    Report,
+    RunProgress,
+    SnapshotEntry,
+    from_json,
+    to_json,
+)
 from training.core.artifacts.snapshots import (
     SnapshotModels,
     find_snapshot,
@@ -97,6 +111,17 @@ from training.core.artifacts.snapshots import (
 )
 
 __all__ = [
+    "SCHEMA_VERSION",
+    "LLCCurve",
+    "Manifest",
+    "MetricsIndex",
+    "PhaseWindow",
+    "RecordError",
+    "Report",
+    "RunProgress",
+    "SnapshotEntry",
+    "LLC",
+    "sha256_file",
     "CHECKSUMS",
     "split_path",
     "TOKENIZER",

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from training.core.analysis.registry import best_heads
 from training.core.artifacts.records import PhaseWindow
 from training.core.artifacts.schema import head_label
 
@@ -44,10 +45,6 @@ class RunData:
         they ran on, or `icl` where the run stores no separate one."""
         return self.icl if self.ablation_icl is None else self.ablation_icl
 
-    @property
-    def max_prefix(self) -> np.ndarray:
-        return self.prefix.reshape(len(self.steps), -1).max(1)  # (snapshot,)
-
     def rise(self) -> tuple[int, int] | None:
         """Snapshot indices of the start and end of the max prefix-matching score's rise (the
         suite's phase window; set even when the ICL score does not follow), if it rose."""
@@ -60,11 +57,14 @@ class RunData:
         return int(start), int(end)
 
     def peak(self) -> dict:
-        """The highest prefix-matching score over training: score, step and head."""
-        i = int(self.max_prefix.argmax())
-        layer, head = np.unravel_index(self.prefix[i].argmax(), self.prefix[i].shape)
+        """The highest prefix-matching score over training: score, step and head (NaN at L0H0 when
+        no snapshot has one)."""
+        values, heads = best_heads(self.prefix)  # per snapshot: the max over heads and its head
+        scores = np.array([np.nan if v is None else v for v in values])  # (snapshot,)
+        i = int(np.nanargmax(scores)) if np.isfinite(scores).any() else 0
+        layer, head = heads[i] or (0, 0)
         return {
-            "score": round(float(self.max_prefix[i]), 3),
+            "score": round(float(scores[i]), 3),
             "step": int(self.steps[i]),
-            "head": head_label(int(layer), int(head)),
+            "head": head_label(layer, head),
         }

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from training.core.analysis.registry import best_heads
 from training.core.artifacts.records import SeedResult, SeedSpread, Spread
 from training.pipeline.claims.common import INDUCTION, LAST
 from training.pipeline.claims.runs import RunData
@@ -42,10 +43,11 @@ def _round(x: float) -> float:
 def induction_step(run: RunData) -> int | None:
     """The first step at which the highest smoothed prefix-matching score of any head exceeds
     the induction threshold (0.3); None if it never does."""
-    smoothed = smooth(run.prefix).reshape(len(run.steps), -1)  # (snapshot, layer * head)
-    best = np.where(np.isfinite(smoothed), smoothed, -np.inf).max(1)  # (snapshot,)
-    above = np.flatnonzero(best > INDUCTION)
-    return int(run.steps[above[0]]) if len(above) else None
+    best, _ = best_heads(
+        smooth(run.prefix)
+    )  # per snapshot: the max over heads (None: none measured)
+    above = [i for i, v in enumerate(best) if v is not None and v > INDUCTION]
+    return int(run.steps[above[0]]) if above else None
 
 
 def final_mean(curve: np.ndarray) -> float | None:

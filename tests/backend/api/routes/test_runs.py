@@ -82,16 +82,15 @@ def test_read_metrics_run_not_found_names_the_run(client, suite):
     assert r.status_code == 404 and "'nosuch'" in r.json()["detail"]
 
 
-def test_read_heads_gives_every_score_of_every_head(client, suite, metrics):
+def test_read_heads_gives_every_score_as_a_layer_by_head_grid(client, suite, metrics):
     i = 0  # snapshot 0 has ablations too
     step = metrics["steps"][i]
     body = client.get(url(suite, step=step, route="heads")).json()
-    assert body["step"] == step and [h["label"] for h in body["heads"]] == ["L0H0", "L0H1", "L1H0", "L1H1"]
-    assert body["stage"] == "full"
-    for h in body["heads"]:
-        assert set(h["scores"]) == set(metrics["head_metrics"])
-        for name, value in h["scores"].items():
-            assert value == pytest.approx(metrics["head_metrics"][name][i][h["layer"]][h["head"]]), name
+    assert body["step"] == step and body["stage"] == "full"
+    assert set(body["scores"]) == set(metrics["head_metrics"])
+    for name, grid in body["scores"].items():  # [layer][head], the same values as the run's curves
+        assert grid == metrics["head_metrics"][name][i], name
+    assert [len(row) for row in body["scores"]["prefix_matching"]] == [2, 2]
     assert body["composition_k"] == metrics["composition"]["k"][i]
 
 
@@ -117,7 +116,7 @@ def test_read_heads_gives_the_period_sweep_and_the_offsets_with_their_values(cli
         stored = schema.read_metric(tiny_suite / "attn2", name, index)[-1]  # (layer, head, coordinate)
         np.testing.assert_allclose(profile["values"], stored, rtol=1e-6)
     assert body["profiles"]["prefix_by_period"]["coords"] == [2, 6, 12, 25, 31, 32]  # n_ctx 64
-    assert all(name not in h["scores"] for h in body["heads"] for name in along)  # not a single number
+    assert not set(body["scores"]) & set(along)  # not a [layer][head] grid
 
 
 def test_read_heads_with_a_profile_missing_its_values_is_a_503_naming_them(copy_client, suite_copy):

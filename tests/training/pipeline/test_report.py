@@ -1,6 +1,6 @@
 """The claims report: gathering runs from a suite, "waiting" claims, and the markdown.
 
-The claims themselves are tested on hand-built runs in `tests/training/claims/`.
+The claims themselves are tested on hand-built runs in `tests/training/pipeline/claims/`.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def test_markdown_counts_the_statuses_and_lists_claims_and_runs():
     assert "## Seeds" not in md  # no run with several seeds
 
 
-# ---- the spread over seeds (the numbers themselves: tests/training/claims/test_seeds.py) ------
+# ---- the spread over seeds (the numbers themselves: tests/training/pipeline/claims/test_seeds.py) ------
 
 
 def manifest(run: str, *, seeds: int = 1, replicate: Replicate | None = None, seed: int = 0) -> Manifest:

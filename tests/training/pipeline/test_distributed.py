@@ -30,12 +30,12 @@ ARGS += ["--set", "train.steps=40", "--set", "train.threads=1", "--set", "train.
 
 def launch(out, *extra, processes: int = 1, writes_log=None):
     """`python -m training` (through torchrun with `processes` > 1); with `writes_log`, every
-    process's file writes under `out` are recorded (`tests.training.record_writes`)."""
+    process's file writes under `out` are recorded (`tests.training.pipeline.record_writes`)."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     module = "training"
     if writes_log is not None:
         env |= {"WRITES_UNDER": str(out), "WRITES_LOG": str(writes_log)}
-        module = "tests.training.record_writes"
+        module = "tests.training.pipeline.record_writes"
     launcher = [sys.executable, "-m", module]
     if processes > 1:
         launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]

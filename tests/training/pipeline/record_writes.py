@@ -1,4 +1,4 @@
-"""`python -m tests.training.record_writes <args>`: `python -m training <args>` with every file
+"""`python -m tests.training.pipeline.record_writes <args>`: `python -m training <args>` with every file
 this process writes under $WRITES_UNDER recorded, so a test knows which process of a torchrun
 launch wrote what (two processes writing identical files leave the same files behind).
 

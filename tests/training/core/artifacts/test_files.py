@@ -78,3 +78,10 @@ def test_the_ledger_is_plain_json_naming_files_of_its_folder(tmp_path):
     files.atomic_write_bytes(tmp_path / "a.bin", b"1")
     files.atomic_write_bytes(tmp_path / "b.bin", b"2")
     assert sorted(json.loads((tmp_path / schema.CHECKSUMS).read_text())) == ["a.bin", "b.bin"]
+
+
+def test_rewriting_an_unrecorded_file_with_the_same_bytes_records_it(tmp_path):
+    path = tmp_path / "phase.json"
+    path.write_text("{}\n")  # written before checksums were kept
+    files.atomic_write_json(path, {})
+    assert files.checksums(tmp_path) == {"phase.json": [files.sha256_file(path)]}

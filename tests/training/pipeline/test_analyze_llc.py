@@ -146,16 +146,20 @@ def test_analyze_adds_the_llc_to_a_suite_analysed_before_it_and_touches_nothing_
         schema.llc_path(suite / run).unlink()
         manifest = schema.read_manifest(suite / run)
         schema.write_manifest(suite / run, dataclasses.replace(manifest, llc={}))
-    files = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(suite.rglob("*")) if p.is_file()}
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(suite.rglob("*")) if p.is_file()}
     assert main(["analyze", str(suite)]) == 0
     err = capsys.readouterr().err
     for run in TINY_LLC:
         assert f"{run}: LLC of 5/5 snapshots" in err and len(schema.read_llc(suite / run).points) == 5
-    for path, (data, mtime) in files.items():
+    for path, (data, mtime) in before.items():
+        if path.name == schema.CHECKSUMS:  # the folder's ledger gains llc.json's digest, and only that
+            added = {k: v for k, v in json.loads(path.read_text()).items() if k != schema.LLC}
+            assert added == {k: v for k, v in json.loads(data).items() if k != schema.LLC}, path
+            continue
         assert path.read_bytes() == data, f"{path.relative_to(suite)} changed"
         if "metrics/snapshots" in str(path) or path.suffix == ".safetensors":  # measured again: rewritten
             assert path.stat().st_mtime_ns == mtime, f"{path.relative_to(suite)} was measured again"
-    new = {p for p in suite.rglob("*") if p.is_file()} - set(files)
+    new = {p for p in suite.rglob("*") if p.is_file()} - set(before)
     assert {p.relative_to(suite).as_posix() for p in new} == {f"{run}/metrics/llc.json" for run in TINY_LLC}
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from training.core.artifacts import layout
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[4]
 OWNER = REPO / "training" / "core" / "artifacts"
 FILE_NAMES = sorted(
     {v for k, v in vars(layout).items() if k.isupper() and isinstance(v, str) and "." in v}
