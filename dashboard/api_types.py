@@ -222,6 +222,25 @@ class RunProgress(TypedDict):
     updated: float
 
 
+class IclCurve(TypedDict):
+    metric: Literal["icl_wide", "icl_live", "icl_score"]  # the one the run's phase window reads
+    contexts: int | None  # held-out contexts it is the mean over
+    label: str  # which score this is, in words
+    values: Floats  # per measured snapshot
+    low: Floats  # 95% interval of the mean over contexts
+    high: Floats
+
+
+class HeadFormed(TypedDict):
+    step: int  # the first measured snapshot at which the best head passes the induction threshold
+    tokens_seen: int
+    layer: int
+    head: int
+    label: str  # L1H3
+    score: float  # its prefix-matching score there
+    threshold: float
+
+
 class RunMetricsResponse(TypedDict):
     suite: str
     run: str
@@ -237,6 +256,9 @@ class RunMetricsResponse(TypedDict):
     stages: list[Stage]
     icl_score: Floats  # negative = in-context learning
     icl_wide: NotRequired[Floats]  # on 512 contexts; null where only live metrics are measured
+    icl_live: NotRequired[Floats]  # the trainer's, on the first of those contexts
+    icl: NotRequired[IclCurve | None]  # the ICL curve to draw, with its interval
+    formed: NotRequired[HeadFormed | None]  # where the best head first passes the threshold
     icl_late: int | None
     icl_early: int | None
     icl_width: int | None

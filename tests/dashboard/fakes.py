@@ -166,6 +166,35 @@ def _best(grids: list[list[list[float | None]]]) -> dict:
     return {"values": values, "heads": heads}
 
 
+ICL_HALF_WIDTH = 0.0512  # the drawn ICL score's 95% interval: value -+ this
+
+
+def _icl_curve(values: list[float], full: bool) -> dict:
+    """What the service's `icl` holds: the wide score once analysed, the trainer's live one before."""
+    metric, contexts, source = (
+        ("icl_wide", 512, "the full analysis") if full else ("icl_live", 128, "the trainer's live score")
+    )
+    return {
+        "metric": metric,
+        "contexts": contexts,
+        "label": f"ICL score on {contexts} held-out contexts, from {source}",
+        "values": values,
+        "low": [round(v - ICL_HALF_WIDTH, 4) for v in values],
+        "high": [round(v + ICL_HALF_WIDTH, 4) for v in values],
+    }
+
+
+def _formed(steps: list[int], prefix: list[list[list[float | None]]]) -> dict | None:
+    """What the service's `formed` holds: the first step whose best head passes THRESHOLD."""
+    best = _best(prefix)
+    for step, value, head in zip(steps, best["values"], best["heads"]):
+        if value is not None and value > THRESHOLD:
+            layer, h = int(head[1]), int(head[3])
+            return {"step": step, "tokens_seen": step * TOKENS_PER_STEP, "layer": layer, "head": h, "label": head,
+                    "score": value, "threshold": THRESHOLD}  # fmt: skip
+    return None
+
+
 def _not_found(detail: str) -> ServiceError:
     return ServiceError(f"The service answered 404: {detail}", status=404, detail=detail)
 
@@ -332,6 +361,9 @@ class FakeService:
             "stages": stages,
             "icl_score": _at(ICL[run], n),
             "icl_wide": _at(ICL_WIDE[run], n) if self._full(run) else [None] * n,
+            "icl_live": _at(ICL[run], n),
+            "icl": _icl_curve(_at(ICL_WIDE[run] if self._full(run) else ICL[run], n), self._full(run)) if n else None,
+            "formed": _formed(self.steps[:n], head_metrics.get("prefix_matching", [])) if n else None,
             "icl_late": 6,
             "icl_early": 1,
             "icl_width": 1,
