@@ -47,6 +47,7 @@ def _dismiss(key: str) -> None:
 def _open(page: str, suite: str, run: str, formed: HeadFormed) -> None:
     """A button's callback: select the head at the crossing's checkpoint, then go to `page`."""
     state.update(suite=suite, run=run, step=formed["step"], layer=formed["layer"], head=formed["head"])
+    st.session_state[state.PINNED] = (run, formed["step"])  # stays there when newer snapshots arrive
     st.session_state[GOTO] = page
 
 

@@ -22,6 +22,7 @@ HEAD = "head"
 URL_FIELDS = ("suite", "run", "step", "layer", "head", "text", "view")
 TEXT_BOX = "_text_box"
 VIEW_BOX = "_view_box"
+PINNED = "_pinned_step"  # (run, step) the sidebar keeps when newer snapshots arrive
 
 # A short passage typed twice: on its second copy an induction head attends from each token to
 # the token after its first occurrence, and the loss drops. It fits a 64-token context (`tiny`).

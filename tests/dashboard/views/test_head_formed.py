@@ -32,6 +32,7 @@ def test_a_head_that_formed_while_training_is_announced_once_until_dismissed(fak
 
 def test_the_notice_opens_the_attention_page_on_that_head_at_that_checkpoint(fake):
     fake.training = "attn2"
+    fake.steps = fake.steps[:3]  # the crossing (step 20) is the latest snapshot, as when it is first seen
     at = open_page("phase_change", {"run": "attn1"})
     at.button(key="fake/attn2/20/L1H1/attention").click().run()
     assert_clean(at)
@@ -39,6 +40,10 @@ def test_the_notice_opens_the_attention_page_on_that_head_at_that_checkpoint(fak
     assert at.query_params["run"] in ("attn2", ["attn2"]) and at.query_params["step"] in ("20", ["20"])
     assert at.query_params["layer"] in ("1", ["1"]) and at.query_params["head"] in ("1", ["1"])
     assert at.sidebar.selectbox(key="run").value == "attn2"
+    fake.steps.append(40)  # a newer snapshot arrives: the page stays on the crossing's checkpoint
+    at.run()
+    assert_clean(at)
+    assert at.sidebar.select_slider(key="step").value == 20
 
 
 def test_the_notice_opens_the_heads_page_at_that_checkpoint(fake):
