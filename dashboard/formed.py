@@ -31,11 +31,16 @@ def collect(
     run that trains now (per `status`) and has crossed, when the page follows training."""
     seen: dict[str, tuple[str, str, HeadFormed]] = st.session_state.setdefault(SEEN, {})
     dismissed: set[str] = st.session_state.setdefault(DISMISSED, set())
-    training = set(ui.training_runs(status))
+    # what trains now: the service's status (fresh progress), else the manifests' word for it
+    training = (
+        set(ui.training_runs(status))
+        if status is not None
+        else {run for run, m in metrics.items() if m.get("status") == "training"}
+    )
     if following:
         for run, m in metrics.items():
             formed = m.get("formed")
-            if formed and (run in training or m.get("status") == "training"):
+            if formed and run in training:
                 seen.setdefault(notice_key(suite, run, formed), (suite, run, formed))
     return [(s, run, f) for key, (s, run, f) in seen.items() if key not in dismissed]
 
