@@ -3,12 +3,12 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
-# The second environment: TransformerLens 4 for `training.bridge` (the app pins 3.9). Built once
+# The second environment: TransformerLens 4 for `training.core.bridge` (the app pins 3.9). Built once
 # and kept (ignored by git), so only the first `make test` pays for it.
 VENV_TL4 := .venv-tl4
 ARTIFACTS ?= artifacts
 
-.PHONY: setup setup-tl4 up train test test-tl4 clean-venv
+.PHONY: setup setup-tl4 up train test test-tl4 docs clean-venv
 
 setup: $(VENV)/.installed
 
@@ -40,17 +40,24 @@ train: setup
 	$(PY) -m training train --preset default --out $(ARTIFACTS) --resume
 
 # Lint, format and the architecture's import contracts first (seconds), then the tests, then
-# the TransformerLens 4 tests in their own environment.
+# the TransformerLens 4 tests in their own environment, then the documentation site.
 test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest
 	$(MAKE) test-tl4
+	$(MAKE) docs
 
-# `training.bridge` against TransformerLens 4 (tests/tl4; the app's pytest does not collect them).
+# `training.core.bridge` against TransformerLens 4 (tests/tl4; the app's pytest does not collect them).
 test-tl4: setup-tl4
 	$(VENV_TL4)/bin/python -m pytest tests/tl4
+
+# The documentation site (mkdocs.yml, docs/) into site/. --strict: a broken link or anchor, or a
+# page left out of the navigation, fails the build. The generated pages (docs/reference/) are
+# rewritten by `python scripts/gen_docs.py`; tests/test_docs.py checks they are current.
+docs: setup
+	$(VENV)/bin/mkdocs build --strict --quiet
 
 clean-venv:
 	rm -rf $(VENV) $(VENV_TL4)

@@ -1,4 +1,4 @@
-"""The FastAPI app: `uvicorn backend.main:app`. Assembly only; the API is described in the README."""
+"""The FastAPI app: `uvicorn backend.main:app`. Assembly only; the API is described at /docs and in docs/rest-api.md."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from backend.api.limits import BodyLimit
 from backend.api.main import api_router
 from backend.core.config import Settings
 from backend.services.store import ArtifactStore
-from training.science import keep_buffers_in_heap
+from training.core.science import keep_buffers_in_heap
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -5,7 +5,7 @@
 Builds the preset's model for the run (random weights: the cost does not depend on them) and,
 in this one process with the preset's thread count, times a training step (forward, backward,
 clipping, AdamW) on a batch of the preset's shape and one live-metrics measurement on the
-analysis's inputs (`training.analyze.live_metrics`: the registry's live metrics on
+analysis's inputs (`training.pipeline.live.live_metrics`: the registry's live metrics on
 `eval_sequences` held-out contexts, the prefix-matching sequences and the live ICL score's
 `registry.LIVE_ICL_SEQUENCES` contexts, or `--live-icl` N of them). The share of training
 time is `snapshots x live / (steps x step)`, with the preset's snapshot schedule; the
@@ -27,12 +27,13 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from training import analyze, presets, schema  # noqa: E402
-from training.analysis import registry  # noqa: E402
-from training.analysis.registry import Probe, ProbeInputs  # noqa: E402
-from training.model import Transformer, next_token_loss  # noqa: E402
-from training.records import Manifest, SnapshotEntry  # noqa: E402
-from training.schedule import snapshot_steps  # noqa: E402
+from training.core.analysis import registry  # noqa: E402
+from training.core.analysis.registry import Probe, ProbeInputs  # noqa: E402
+from training.core.artifacts import schema  # noqa: E402
+from training.core.artifacts.records import Manifest, SnapshotEntry  # noqa: E402
+from training.core.model import Transformer, next_token_loss  # noqa: E402
+from training.pipeline import analyze, live, presets  # noqa: E402
+from training.pipeline.schedule import snapshot_steps  # noqa: E402
 
 
 def timed(fn, repeats: int) -> float:
@@ -88,7 +89,7 @@ def main() -> None:
     )
     n_live_icl = min(registry.LIVE_ICL_SEQUENCES, cfg_a.icl_sequences)
     t_step = timed(step, args.repeats)
-    t_live = timed(lambda: analyze.live_metrics(model, inputs), args.repeats)
+    t_live = timed(lambda: live.live_metrics(model, inputs), args.repeats)
     t_icl = timed(lambda: Probe(model, inputs).icl_live, args.repeats)
     model.train()
 
@@ -96,14 +97,14 @@ def main() -> None:
     plan = snapshot_steps(cfg_t)
     with tempfile.TemporaryDirectory() as tmp:
         run_path = Path(tmp) / "suite" / args.run
-        metrics = analyze.live_metrics(model, inputs)
+        metrics = live.live_metrics(model, inputs)
         entries = [SnapshotEntry(s, s, None, None, 0.0, schema.snapshot_name(s), "0" * 64) for s in plan]
         manifest = Manifest(
             suite="suite", run=args.run, status="training", model={}, train={}, analysis={},
             tokens_per_step=1, snapshots=entries,
         )  # fmt: skip
         for s in plan:
-            analyze.write_snapshot_metrics(run_path, s, metrics, cfg_a.settings_hash(), "live")
+            schema.write_snapshot_metrics(run_path, s, metrics, cfg_a.settings_hash(), "live")
         t_store = timed(lambda: analyze.stack_run_metrics(run_path, manifest, cfg_a, inputs), 3)
 
     share = len(plan) * (t_live + t_store) / (cfg_t.steps * t_step)

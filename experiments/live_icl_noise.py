@@ -24,9 +24,10 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from training import analyze, schema  # noqa: E402
-from training.analysis import loss  # noqa: E402
-from training.analysis.registry import Probe  # noqa: E402
+from training.core.analysis import loss  # noqa: E402
+from training.core.analysis.registry import Probe  # noqa: E402
+from training.core.artifacts import schema  # noqa: E402
+from training.pipeline import analyze  # noqa: E402
 
 
 def main() -> None:
@@ -42,7 +43,7 @@ def main() -> None:
     entries = [e for e in manifest.snapshots if e.step >= args.from_step]
     wide, small = [], []
     for e in entries:
-        probe = Probe(analyze.snapshot_fast(args.run, manifest, e), inputs)
+        probe = Probe(schema.load_models(args.run, manifest, e, hooked=False).fast, inputs)
         with torch.no_grad():
             wide.append(probe.icl_wide.numpy())
             small.append(

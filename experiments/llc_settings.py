@@ -13,8 +13,8 @@ is easier than the average), whether every loss was finite, and the process's CP
 wall seconds. `cost`: the estimates the analysis makes for the run (every `llc.every`-th
 snapshot and the last), each with its CPU and wall seconds, then the totals.
 
-Everything is the package's: the contexts (`training.analyze_llc.llc_sequences`), the snapshots
-chosen (`llc_entries`), the estimator (`training.analysis.llc.estimate_llc`). Threads: torch's
+Everything is the package's: the contexts (`training.pipeline.analyze_llc.llc_sequences`), the snapshots
+chosen (`llc_entries`), the estimator (`training.core.analysis.llc.estimate_llc`). Threads: torch's
 default, or `THREADS=1` in the environment. The numbers behind the `default` preset's settings
 are in experiments/LOG.md, "LLC settings".
 """
@@ -31,11 +31,10 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from training import schema  # noqa: E402
-from training.analysis.llc import estimate_llc  # noqa: E402
-from training.analyze import snapshot_fast  # noqa: E402
-from training.analyze_llc import llc_config, llc_entries, llc_sequences  # noqa: E402
-from training.config import override  # noqa: E402
+from training.core.analysis.llc import estimate_llc  # noqa: E402
+from training.core.artifacts import schema  # noqa: E402
+from training.pipeline.analyze_llc import llc_config, llc_entries, llc_sequences  # noqa: E402
+from training.pipeline.config import override  # noqa: E402
 
 
 def timed(model, sequences, cfg):
@@ -50,7 +49,7 @@ def sweep(run_path: Path, steps: str, grid: str, overrides: list[str]) -> None:
     sequences = llc_sequences(run_path.parent, manifest, base)
     for step in (int(s) for s in steps.split(",")):
         entry = min(manifest.snapshots, key=lambda e: abs(e.step - step))
-        model = snapshot_fast(run_path, manifest, entry)
+        model = schema.load_models(run_path, manifest, entry, hooked=False).fast
         for item in grid.split(","):
             eps, nbeta, gamma = item.split(":")
             cfg = override({"llc": base}, [f"llc.epsilon={eps}", f"llc.nbeta={nbeta}", f"llc.gamma={gamma}"])["llc"]
@@ -85,7 +84,7 @@ def cost(run_path: Path, overrides: list[str]) -> None:
     t_cpu, t_wall = time.process_time(), time.perf_counter()
     sequences = llc_sequences(run_path.parent, manifest, cfg)
     for entry in llc_entries(manifest, cfg.every):
-        est, cpu, wall = timed(snapshot_fast(run_path, manifest, entry), sequences, cfg)
+        est, cpu, wall = timed(schema.load_models(run_path, manifest, entry, hooked=False).fast, sequences, cfg)
         print(f"step {entry.step:6d}: LLC {est.mean:7.1f} ± {est.std:4.1f}  cpu {cpu:5.1f} s  wall {wall:5.1f} s")
     cpu, wall = time.process_time() - t_cpu, time.perf_counter() - t_wall
     n = len(llc_entries(manifest, cfg.every))

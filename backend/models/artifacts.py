@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from training.science import Claim, PhaseWindow, Replicate, RunProgress, SeedSpread
+from training.core.science import Claim, PhaseWindow, Replicate, RunProgress, SeedSpread
 
 Floats = list[float | None]
 Grid = list[list[float | None]]  # [layer][head]
@@ -118,11 +118,11 @@ class ReportResponse(BaseModel):
         default_factory=dict,
         description="per run trained with 2+ seeds (`--seeds`): each seed's numbers and their spread",
     )
-    markdown: str | None = Field(description="report.md, as `python -m training report` prints it")
+    markdown: str | None = Field(description="the report in Markdown, as `python -m training report` prints it")
 
 
 class MetricInfo(BaseModel):
-    """One entry of the metric registry (`training.analysis.registry`)."""
+    """One entry of the metric registry (`training.core.analysis.registry`)."""
 
     name: str
     axes: list[str] = Field(description="per snapshot: [] scalar, [layer, head] per head, ...")
@@ -243,7 +243,7 @@ class RunMetricsResponse(BaseModel):
     best_heads: dict[str, BestHeads] = Field(description="per per-head metric: its maximum over heads per snapshot")
     composition: Composition
     phase: PhaseWindow | None = Field(
-        description="the phase-change window: from analysis/phase.json, or detected on the live curves while training"
+        description="the phase-change window: from the suite's stored phase windows, or detected on the live curves while training"
     )
     progress: RunProgress | None = Field(description="the trainer's progress, while the run trains")
 

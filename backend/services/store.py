@@ -1,4 +1,4 @@
-"""`ArtifactStore`: read access to ARTIFACTS_DIR through `training.schema`, with caches.
+"""`ArtifactStore`: read access to ARTIFACTS_DIR through `training.core.artifacts.schema`, with caches.
 
 Names are checked with `schema.check_name` before any path is built, so no request reaches
 outside ARTIFACTS_DIR. Manifests, metrics and analysis tables are cached until their file
@@ -22,16 +22,14 @@ from transformer_lens import HookedTransformer
 
 from backend.errors import NotFoundError, UnavailableError
 from backend.services.cache import FileCache, LRUCache
-from training.science import (
+from training.core.science import (
     LLCCurve,
     Manifest,
     MetricsIndex,
     RunProgress,
     SnapshotEntry,
     Transformer,
-    hooked_from_state,
     load_tokenizer,
-    model_config_from_manifest,
     schema,
 )
 
@@ -153,7 +151,7 @@ class ArtifactStore:
 
     def train_loss(self, suite: str, run: str) -> np.ndarray:
         """Training loss at every step (index i: step i + 1), float32."""
-        path = self.run_path(suite, run) / "train_loss.npy"
+        path = schema.train_loss_path(self.run_path(suite, run))
         if not path.exists():
             return np.zeros(0, dtype=np.float32)
         return self._read(("train_loss", suite, run), [path], lambda: schema.read_npy(path))
@@ -161,7 +159,7 @@ class ArtifactStore:
     def metrics(self, suite: str, run: str) -> RunMetrics | None:
         """The run's stacked metrics, or None if it has not been analysed yet."""
         run_path = self.run_path(suite, run)
-        index_path = schema.metrics_dir(run_path) / schema.METRICS_INDEX
+        index_path = schema.metrics_index_path(run_path)
         if not index_path.exists():
             return None
 
@@ -171,7 +169,7 @@ class ArtifactStore:
             stale = [name for name, a in arrays.items() if a.shape[:1] != (len(index.steps),)]
             if stale:  # the writer restacks the arrays before it rewrites the index
                 raise UnavailableError(
-                    f"metrics of {suite}/{run} are being rewritten ({stale[0]}.npy); retry in a moment"
+                    f"metrics of {suite}/{run} are being rewritten ({index.arrays[stale[0]].file}); retry in a moment"
                 )
             return RunMetrics(index, arrays)
 
@@ -181,7 +179,8 @@ class ArtifactStore:
         """A suite-level analysis table: "pca" (JSON), "phase" ({run: PhaseWindow}) or "report"
         (Report); NotFoundError if not written yet."""
         suite_path = self.suite_path(suite)
-        path = schema.analysis_dir(suite_path) / f"{name}.json"
+        paths = {"phase": schema.phases_path, "report": schema.report_path}
+        path = paths[name](suite_path) if name in paths else schema.table_path(suite_path, name)
         if not path.is_file():
             raise NotFoundError(
                 f"suite {suite!r} has no {name} table yet: it is written when the first run has been analysed"
@@ -199,10 +198,9 @@ class ArtifactStore:
         return self._read(("llc", suite, run), [path], lambda: schema.read_llc(run_path))
 
     def report_markdown(self, suite: str) -> str | None:
-        path = schema.analysis_dir(self.suite_path(suite)) / "report.md"
-        return self._read(
-            ("report.md", suite), [path], lambda: path.read_text(errors="replace") if path.is_file() else None
-        )
+        suite_path = self.suite_path(suite)
+        path = schema.report_path(suite_path, markdown=True)
+        return self._read(("report_markdown", suite), [path], lambda: schema.read_report_markdown(suite_path))
 
     def tokenizer(self, suite: str):
         """The suite tokenizer (`tokenizers.Tokenizer`)."""
@@ -230,18 +228,14 @@ class ArtifactStore:
 
         def load() -> LoadedSnapshot:
             try:
-                state = schema.read_snapshot(run_path, entry)
-                cfg = model_config_from_manifest(manifest)
-                model = hooked_from_state(cfg, state)
-                plain = Transformer(cfg)
-                plain.load_state_dict(state)
+                models = schema.load_models(run_path, manifest, entry)
             except schema.ArtifactError as e:
                 raise self.unavailable(e) from None
             except (RuntimeError, KeyError, ValueError, TypeError) as e:  # a state dict that does not fit
                 raise UnavailableError(
                     f"snapshot file {suite}/{run}/snapshots/{entry.file} does not load: {e}"
                 ) from None
-            return LoadedSnapshot(run, entry.step, manifest, model, threading.Lock(), entry.sha256, plain.eval())
+            return LoadedSnapshot(run, entry.step, manifest, models.hooked, threading.Lock(), entry.sha256, models.fast)
 
         return self.snapshots.get((suite, run, entry.step, entry.sha256), load)
 
@@ -249,7 +243,7 @@ class ArtifactStore:
         """The run's evaluation contexts, prefix-matching sequences and resolved analysis
         settings, as stored by the trainer or the analysis (never rebuilt here)."""
         run_path = self.run_path(suite, run)
-        path = schema.metrics_dir(run_path) / schema.INPUTS
+        path = schema.inputs_path(run_path)
         if not path.exists():
             raise UnavailableError(
                 f"run {suite}/{run} has no analysis inputs yet: they are written with its first snapshot"
@@ -263,5 +257,5 @@ class ArtifactStore:
 
     def token_counts(self, suite: str) -> np.ndarray:
         """Training-split frequency of every token id (the prefix-matching sequences' source)."""
-        path = schema.data_dir(self.suite_path(suite)) / "token_counts.npy"
+        path = schema.data_path(self.suite_path(suite), schema.TOKEN_COUNTS)
         return self._read(("counts", suite), [path], lambda: schema.read_npy(path))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from backend.errors import InputError, UnavailableError
 from backend.models import (
     HealthResponse,
@@ -15,7 +17,7 @@ from backend.models import (
     SuiteSummary,
 )
 from backend.services.store import ArtifactStore
-from training.science import schema
+from training.core.science import schema
 
 
 def health(store: ArtifactStore) -> HealthResponse:
@@ -29,9 +31,7 @@ def health(store: ArtifactStore) -> HealthResponse:
 def list_suites(store: ArtifactStore) -> SuiteList:
     return SuiteList(
         suites=[
-            SuiteSummary(
-                name=s, runs=store.runs(s), analysed=(schema.analysis_dir(store.suite_path(s)) / "phase.json").is_file()
-            )
+            SuiteSummary(name=s, runs=store.runs(s), analysed=schema.phases_path(store.suite_path(s)).is_file())
             for s in store.suites()
         ]
     )
@@ -110,7 +110,9 @@ def pca(store: ArtifactStore, suite: str, components: int) -> PcaResponse:
             note=table.get("note", ""),
         )
     except (KeyError, TypeError, ValueError) as e:
-        raise UnavailableError(f"{suite}/analysis/pca.json does not have the expected fields ({e!r})") from None
+        raise UnavailableError(
+            f"{schema.table_path(Path(suite), 'pca')} does not have the expected fields ({e!r})"
+        ) from None
 
 
 def report(store: ArtifactStore, suite: str) -> ReportResponse:

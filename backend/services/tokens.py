@@ -4,6 +4,8 @@ the suite's stored before-and-after table. The losses run on the snapshot's plai
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from backend.errors import NotFoundError, UnavailableError
@@ -12,7 +14,7 @@ from backend.services.convert import floats, scalar
 from backend.services.inputs import encode, token_strings
 from backend.services.probes import TextLimits
 from backend.services.store import ArtifactStore
-from training.science import next_token_loss
+from training.core.science import next_token_loss, schema
 
 
 def earlier_occurrences(ids: list[int]) -> list[int | None]:
@@ -111,6 +113,6 @@ def before_after(store: ArtifactStore, suite: str) -> BeforeAfterResponse:
         }
     except (AttributeError, KeyError, TypeError, ValueError) as e:
         raise UnavailableError(
-            f"{suite}/analysis/before_after.json does not have the expected fields ({e!r})"
+            f"{schema.table_path(Path(suite), 'before_after')} does not have the expected fields ({e!r})"
         ) from None
     return BeforeAfterResponse(suite=suite, runs=runs)

@@ -50,5 +50,5 @@ if report["runs"]:
     )
     st.plotly_chart(charts.peak_prefix_matching(report["runs"], threshold), key="claims_peaks")
 if report.get("markdown"):
-    with st.expander("The report as a Markdown file (report.md)"):
+    with st.expander("The report as a Markdown file"):
         st.markdown(report["markdown"])
