@@ -1,12 +1,13 @@
 """What the trainer's live metrics cost, as a share of training time (a benchmark, not a test).
 
-    .venv/bin/python bench/live_metrics.py [--preset default] [--run attn2] [--repeats 20]
+    .venv/bin/python bench/live_metrics.py [--preset default] [--run attn2] [--repeats 20] [--live-icl N]
 
 Builds the preset's model for the run (random weights: the cost does not depend on them) and,
 in this one process with the preset's thread count, times a training step (forward, backward,
 clipping, AdamW) on a batch of the preset's shape and one live-metrics measurement on the
 analysis's inputs (`training.pipeline.live.live_metrics`: the registry's live metrics on
-`eval_sequences` held-out contexts and the prefix-matching sequences). The share of training
+`eval_sequences` held-out contexts, the prefix-matching sequences and the live ICL score's
+`registry.LIVE_ICL_SEQUENCES` contexts, or `--live-icl` N of them). The share of training
 time is `snapshots x live / (steps x step)`, with the preset's snapshot schedule; the
 stacking and writing of the metrics files are measured too, on a temporary suite.
 """
@@ -26,7 +27,8 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from training.core.analysis.registry import ProbeInputs  # noqa: E402
+from training.core.analysis import registry  # noqa: E402
+from training.core.analysis.registry import Probe, ProbeInputs  # noqa: E402
 from training.core.artifacts import schema  # noqa: E402
 from training.core.artifacts.records import Manifest, SnapshotEntry  # noqa: E402
 from training.core.model import Transformer, next_token_loss  # noqa: E402
@@ -49,7 +51,12 @@ def main() -> None:
     parser.add_argument("--preset", default="default")
     parser.add_argument("--run", default="attn2")
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument(
+        "--live-icl", type=int, default=None, help="contexts of the live ICL score (default: the registry's)"
+    )
     args = parser.parse_args()
+    if args.live_icl is not None:
+        registry.LIVE_ICL_SEQUENCES = args.live_icl
     preset = presets.load(args.preset)
     run = preset.select_runs([args.run])[0]
     cfg_m = preset.run_model(run, preset.model.d_vocab)
@@ -78,9 +85,13 @@ def main() -> None:
         icl_width=cfg_m.n_ctx // 64,
         prefix_random=n_random,
         prefix_repeats=cfg_a.prefix_repeats,
+        icl_tokens=torch.randint(1, cfg_m.d_vocab, (cfg_a.icl_sequences, cfg_m.n_ctx), generator=g),
     )
+    n_live_icl = min(registry.LIVE_ICL_SEQUENCES, cfg_a.icl_sequences)
     t_step = timed(step, args.repeats)
     t_live = timed(lambda: live.live_metrics(model, inputs), args.repeats)
+    t_icl = timed(lambda: Probe(model, inputs).icl_live, args.repeats)
+    model.train()
 
     # Writing one snapshot's metrics and restacking the run's index, with all its snapshots.
     plan = snapshot_steps(cfg_t)
@@ -101,7 +112,10 @@ def main() -> None:
         f"preset {args.preset}, run {args.run}: {cfg_m.n_layers} layers, d_model {cfg_m.d_model}, threads {cfg_t.threads}"
     )
     print(f"training step (batch {cfg_t.batch_size} x {cfg_m.n_ctx}): {t_step * 1e3:8.1f} ms")
-    print(f"live metrics ({cfg_a.eval_sequences} + {cfg_a.prefix_sequences} sequences): {t_live * 1e3:8.1f} ms")
+    print(
+        f"live metrics ({cfg_a.eval_sequences} + {cfg_a.prefix_sequences} + {n_live_icl} sequences): "
+        f"{t_live * 1e3:8.1f} ms, of which the live ICL score on {n_live_icl} contexts {t_icl * 1e3:.1f} ms"
+    )
     print(f"store and restack {len(plan)} snapshots' metrics:  {t_store * 1e3:8.1f} ms (at the last snapshot)")
     print(f"ratio live / step: {t_live / t_step:.2f}")
     print(

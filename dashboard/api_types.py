@@ -171,6 +171,26 @@ Grid4: TypeAlias = list[list[list[list[float | None]]]]
 """
 
 
+class HeadFormed(TypedDict):
+    """
+    The first measured snapshot at which the run's best head passes the induction threshold.
+    """
+
+    step: int
+    tokens_seen: int
+    layer: int
+    head: int
+    label: str
+    """
+    the head as named on screen, L1H3
+    """
+    score: float
+    """
+    its prefix-matching score at that snapshot
+    """
+    threshold: float
+
+
 class HeadPattern(TypedDict):
     layer: int
     head: int
@@ -232,6 +252,35 @@ class HealthResponse(TypedDict):
     suites: int
     runs: int
     cached_snapshots: int
+
+
+class IclCurve(TypedDict):
+    """
+    The ICL curve a run is drawn with, and its 95% interval: the score on the most held-out
+    contexts that every measured snapshot has (the one its phase window reads).
+    """
+
+    metric: Literal["icl_wide", "icl_live", "icl_score"]
+    """
+    icl_wide (the full analysis) once every snapshot has it; icl_live (the trainer's, at every snapshot) while the run trains; icl_score (the evaluation contexts) for runs measured before icl_live existed
+    """
+    contexts: int | None
+    """
+    held-out contexts the score is the mean over
+    """
+    label: str
+    """
+    which score this is, in words, for the page to say what it draws
+    """
+    values: Floats
+    """
+    per measured snapshot (the response's steps)
+    """
+    low: Floats
+    """
+    95% interval of the mean over contexts (mean -+ 1.96 standard errors)
+    """
+    high: Floats
 
 
 class LLCResponse(TypedDict):
@@ -512,6 +561,18 @@ class RunMetricsResponse(TypedDict):
     icl_wide: NotRequired[Floats]
     """
     the same score on 512 other held-out contexts (null where only the live metrics are measured; empty for runs analysed before it existed): the one the claims and the phase window read
+    """
+    icl_live: NotRequired[Floats]
+    """
+    the same score on the first of those contexts (as many as `icl.contexts` says while it is drawn), measured by the trainer at every snapshot (empty for runs measured before it existed): the one drawn and read for the phase window while a run trains
+    """
+    icl: NotRequired[IclCurve | None]
+    """
+    the ICL curve to draw, with its interval; None before any metrics
+    """
+    formed: NotRequired[HeadFormed | None]
+    """
+    where the best head first passes the induction threshold (raw max prefix-matching score)
     """
     icl_late: int | None
     icl_early: int | None

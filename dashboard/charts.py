@@ -55,10 +55,114 @@ def shade_window(
 
 
 def icl_curve(m: RunMetricsResponse) -> list:
-    """The ICL curve to draw: the wide score (512 contexts) once every snapshot has it, the live
-    one (32 contexts) while the run is measured live only."""
+    """The ICL curve to draw, as the service chose it (`icl`: the wide score once the analysis
+    has measured every snapshot, the trainer's live one while it trains); from a service that
+    does not say, the wide score where complete, else the evaluation contexts' score."""
+    if m.get("icl"):
+        return m["icl"]["values"]
     wide = m.get("icl_wide") or []
     return wide if len(wide) == len(m["icl_score"]) and all(v is not None for v in wide) else m["icl_score"]
+
+
+def icl_label(m: RunMetricsResponse) -> str:
+    """Which ICL score is drawn for the run, in words (the service's label)."""
+    return (m.get("icl") or {}).get("label") or "ICL score"
+
+
+def rgba(color: str, alpha: float) -> str:
+    """'#636efa' -> 'rgba(99,110,250,alpha)': a run's colour as a translucent fill."""
+    r, g, b = (int(color.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+BAND_OPACITY = 0.18
+
+
+def icl_band(fig: go.Figure, m: RunMetricsResponse, color: str, group: str, *, row: int = 2) -> None:
+    """The drawn ICL score's 95% interval (the service's `icl.low`, `icl.high`) as a band in the
+    run's colour: an upper edge, then a lower one filled up to it."""
+    icl = m.get("icl") or {}
+    low, high = icl.get("low") or [], icl.get("high") or []
+    if not any(v is not None for v in low):
+        return
+    x = positive(m["tokens_seen"])
+    edge = {"mode": "lines", "line": {"width": 0}, "legendgroup": group, "showlegend": False, "hoverinfo": "skip"}
+    fig.add_trace(go.Scatter(x=x, y=high, name=f"{group} ICL 95% high", **edge), row=row, col=1)
+    fig.add_trace(
+        go.Scatter(
+            x=x, y=low, name=f"{group} ICL 95% low", fill="tonexty", fillcolor=rgba(color, BAND_OPACITY), **edge
+        ),
+        row=row,
+        col=1,
+    )
+
+
+# The x axis of the training curves (the `view` of the selection, kept in the URL): the phase
+# window in the middle of a linear tokens axis, all of training on a linear axis, or the paper's
+# log axis from the first token (whose first decades hold only the initial loss drop).
+VIEWS = {"window": "phase window", "linear": "linear", "log": "log (the paper's)"}
+LINEAR_SKIP = 0.1  # the linear view fits the loss panel's range to the last 90% of training
+
+
+def last_tokens(metrics: dict[str, RunMetricsResponse], tokens_per_step: dict[str, int]) -> float:
+    """The most tokens any drawn run has seen (its last training-loss point or snapshot)."""
+    ends = [0.0]
+    for run, m in metrics.items():
+        ends += [s * tokens_per_step[run] for s in m["train_loss"]["steps"][-1:]]
+        ends += [t for t in m["snapshots"]["tokens_seen"][-1:] if t is not None]
+    return max(ends)
+
+
+def window_focus(m: RunMetricsResponse, tokens_per_step: int, end: float) -> tuple[float, float] | None:
+    """The tokens range of the window view: the run's phase window with half its width on either
+    side, clipped to [0, end]; so the window fills half the axis (two thirds where it ends near
+    the last snapshot, as a live window does). None when the run has no window."""
+    w = window(m.get("phase"))
+    if w is None:
+        return None
+    x0, x1 = w[0] * tokens_per_step, w[1] * tokens_per_step
+    pad = max((x1 - x0) / 2, tokens_per_step)
+    return max(x0 - pad, 0.0), min(x1 + pad, max(end, x1))
+
+
+def _fit_y(fig: go.Figure, x_range: tuple[float, float], rows: dict[int, list[float]]) -> None:
+    """Set each listed row's y range to the points drawn within `x_range` (plus the row's extra
+    values, e.g. the threshold line), with 5% margins: plotly's autorange would fit every point,
+    also those outside the visible stretch."""
+    axis_row = {"y": 1, **{f"y{r}": r for r in range(2, 10)}}
+    values: dict[int, list[float]] = {r: list(extra) for r, extra in rows.items()}
+    for trace in fig.data:
+        row = axis_row.get(trace.yaxis or "y")
+        if row not in values or trace.x is None or trace.y is None:
+            continue
+        values[row] += [
+            y for x, y in zip(trace.x, trace.y) if x is not None and y is not None and x_range[0] <= x <= x_range[1]
+        ]
+    for row, ys in values.items():
+        if ys:
+            low, high = min(ys), max(ys)
+            margin = 0.05 * (high - low) or 0.05 * abs(high) or 0.05
+            fig.update_yaxes(range=[low - margin, high + margin], row=row, col=1)
+
+
+def apply_view(
+    fig: go.Figure, view: str, end: float, focus: tuple[float, float] | None, threshold: float | None = None
+) -> None:
+    """Set the training curves' x axis to a `VIEWS` entry: "log" from the first token; "linear"
+    over [0, end], the loss panel fitted past the first LINEAR_SKIP of it (the initial drop);
+    "window" over `focus` (`window_focus`), every panel fitted to what it shows."""
+    if view not in VIEWS:
+        raise ValueError(f"unknown view {view!r}: one of {sorted(VIEWS)}")
+    if view == "log" or end <= 0:
+        fig.update_xaxes(type="log")
+        return
+    extra = [] if threshold is None else [threshold]
+    if view == "window" and focus is not None:
+        fig.update_xaxes(type="linear", range=list(focus))
+        _fit_y(fig, focus, {1: [], 2: [], 3: extra})
+        return
+    fig.update_xaxes(type="linear", range=[0, end])
+    _fit_y(fig, (LINEAR_SKIP * end, end), {1: []})
 
 
 REPLICATE_LINE = {"width": 1}  # a seed replicate: thinner, and lighter (REPLICATE_OPACITY), in its run's colour
@@ -70,13 +174,17 @@ def training_curves(
     tokens_per_step: dict[str, int],
     threshold: float | None = None,
     replicates: dict[str, str] | None = None,
+    *,
+    view: str = "log",
+    focus: tuple[float, float] | None = None,
 ) -> go.Figure:
-    """Loss, ICL score and maximum prefix-matching score over heads (the service's `best_heads`) of
-    every run on shared log axes; the live metrics of a run in training included. `threshold`:
-    the prefix-matching score above which a head counts as an induction head (dashed).
-    `replicates` ({replicate: run}, `--seeds`): those runs are drawn over their run's ICL and
-    prefix-matching curves, thinner and lighter in its colour (`replicate_curves`), when their
-    run is drawn too."""
+    """Loss, ICL score (with its 95% interval) and maximum prefix-matching score over heads (the
+    service's `best_heads`) of every run on shared tokens axes; the live metrics of a run in
+    training included. `threshold`: the prefix-matching score above which a head counts as an
+    induction head (dashed). `replicates` ({replicate: run}, `--seeds`): those runs are drawn
+    over their run's ICL and prefix-matching curves, thinner and lighter in its colour
+    (`replicate_curves`), when their run is drawn too. `view` and `focus`: the x axis
+    (`apply_view`)."""
     replicates = {r: run for r, run in (replicates or {}).items() if r in metrics and run in metrics}
     colors = run_colors([run for run in metrics if run not in replicates])
     colors |= {r: colors[run] for r, run in replicates.items()}
@@ -87,7 +195,7 @@ def training_curves(
         vertical_spacing=0.06,
         subplot_titles=(
             "loss (line: training, dots: held-out)",
-            "ICL score (negative = in-context learning)",
+            "ICL score (negative = in-context learning; band: 95% interval)",
             "max prefix-matching score over heads",
         ),
     )
@@ -123,11 +231,12 @@ def training_curves(
             row=1,
             col=1,
         )
+        icl_band(fig, m, c, run)
         icl_and_prefix_traces(fig, m, run, run, line={"color": c}, mode="lines+markers", marker={"size": 4})
         shade_window(fig, m, tps, c, label=False)
     if threshold is not None:
         fig.add_hline(y=threshold, line={"dash": "dash", "color": "grey", "width": 1}, row=3, col=1)
-    fig.update_xaxes(type="log")
+    apply_view(fig, view, last_tokens(metrics, tokens_per_step), focus, threshold)
     fig.update_xaxes(title="tokens seen", row=3, col=1)
     fig.update_layout(
         height=780, legend={"orientation": "h", "y": 1.04, "yanchor": "bottom"}, hovermode="x unified", margin={"t": 90}

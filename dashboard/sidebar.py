@@ -111,10 +111,12 @@ def _step_picker(run: RunInfo, phase: PhaseWindow | None) -> int:
     sb = st.sidebar
     snapshots = run["snapshots"]
     steps = [s["step"] for s in snapshots]
-    # On the latest checkpoint when a new one arrives: follow it.
+    # On the latest checkpoint when a new one arrives: follow it, unless that checkpoint was
+    # chosen for itself (a head-formed notice's button pins its step: `state.PINNED`).
     latest = st.session_state.setdefault("_latest_step", {})  # per run, as of the last run of the app
     seen = latest.get(run["name"])
-    if seen is not None and state.get("step") == seen and steps[-1] != seen:
+    pinned = st.session_state.get(state.PINNED) == (run["name"], state.get("step"))
+    if not pinned and seen is not None and state.get("step") == seen and steps[-1] != seen:
         state.update(step=steps[-1])
     latest[run["name"]] = steps[-1]
     step = state.resolve("step", steps, steps[-1])

@@ -1,11 +1,13 @@
-"""The selection every page shares — suite, run, step, head, text — and its mirror in the URL's
-query parameters, so a view can be shared as a link.
+"""The selection every page shares — suite, run, step, head, text, and the Phase change page's
+x axis (`view`) — and its mirror in the URL's query parameters, so a view can be shared as a link.
 
 The sidebar's pickers are drawn once per run by the entry point (`dashboard/app.py`), whatever
 the page, so their own `st.session_state` keys are the selection and survive page switches.
 Code that changes the selection (a click on a chart, a button) calls `update` from a widget
 callback, which runs before the pickers are drawn. The text is edited in a text box on several
-pages; a widget that is not drawn loses its state, so the text is kept under a key of its own.
+pages; a widget that is not drawn loses its state, so the text is kept under a key of its own, and
+so is the view (its picker is drawn on one page only). A view not chosen yet stays None: the page
+opens on its default (`dashboard.charts.VIEWS`).
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from typing import Any
 import streamlit as st
 
 # session-state key of each field: the sidebar's pickers ("head" holds (layer, head)) and the text
-KEYS = {"suite": "suite", "run": "run", "step": "step", "text": "text"}
+KEYS = {"suite": "suite", "run": "run", "step": "step", "text": "text", "view": "view"}
 HEAD = "head"
-URL_FIELDS = ("suite", "run", "step", "layer", "head", "text")
+URL_FIELDS = ("suite", "run", "step", "layer", "head", "text", "view")
 TEXT_BOX = "_text_box"
+VIEW_BOX = "_view_box"
+PINNED = "_pinned_step"  # (run, step) the sidebar keeps when newer snapshots arrive
 
 # A short passage typed twice: on its second copy an induction head attends from each token to
 # the token after its first occurrence, and the loss drops. It fits a 64-token context (`tiny`).
@@ -38,7 +42,7 @@ def start() -> None:
         return
     st.session_state["_started"] = True
     params = st.query_params
-    for field in ("suite", "run", "text"):
+    for field in ("suite", "run", "text", "view"):
         if params.get(field) is not None:
             st.session_state[KEYS[field]] = params.get(field)
     if _int(params.get("step")) is not None:
@@ -95,3 +99,18 @@ def text_area(label: str, **kwargs: Any) -> str:
     st.session_state[TEXT_BOX] = text()
     st.text_area(label, key=TEXT_BOX, on_change=_text_changed, **kwargs)
     return text()
+
+
+def _view_changed() -> None:
+    update(view=st.session_state[VIEW_BOX])
+
+
+def view_picker(label: str, options: dict[str, str], default: str, **kwargs: Any) -> str:
+    """A picker of the page's view (`options`: value -> label) that keeps the choice in the
+    selection and the URL; `default` until one is chosen (or when a link names an unknown
+    view). Returns the view to draw."""
+    chosen = get("view")
+    view = chosen if chosen in options else default
+    st.session_state[VIEW_BOX] = view
+    st.segmented_control(label, list(options), format_func=options.get, key=VIEW_BOX, on_change=_view_changed, **kwargs)
+    return view

@@ -1,5 +1,6 @@
 """The one-command stack: docker-compose.yml, the Dockerfiles and `make up` start the same things."""
 
+import inspect
 import os
 import shutil
 import signal
@@ -83,6 +84,21 @@ def test_images_install_cpu_torch_first_run_as_non_root_and_the_dashboard_has_no
         "# The dashboard's own dependencies (its Docker image installs only these: no torch).", ""
     )
     assert "COPY training" not in dash and "COPY backend" not in dash
+
+
+def test_streamlit_reads_the_apps_config_where_the_stack_and_the_image_start_it():
+    """`.streamlit/config.toml` is read from the working directory of `streamlit run`: the
+    repository root for `make up` (scripts/stack.py) and /app in the dashboard image, which
+    copies the folder there. It hides Streamlit's developer entries, the Deploy button among them."""
+    code = "from streamlit import config; config.get_config_options(force_reparse=True); print(config.get_option('client.toolbarMode'))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "viewer", out.stderr
+    dash = (REPO / "docker/Dockerfile.dashboard").read_text()
+    assert "WORKDIR /app" in dash and "COPY .streamlit .streamlit" in dash
+    assert ".streamlit" not in (REPO / ".dockerignore").read_text().split()
+    # `make up` starts each part from the root (`start`), the images exec it there (`main`: chdir)
+    assert stack.ROOT == REPO and stack.command("dashboard")[2:4] == ["streamlit", "run"]
+    assert "cwd=ROOT" in inspect.getsource(stack.start) and "os.chdir(ROOT)" in inspect.getsource(stack.main)
 
 
 def free_port() -> int:

@@ -179,6 +179,33 @@ class BestHeads(BaseModel):
     heads: list[str | None]
 
 
+class IclCurve(BaseModel):
+    """The ICL curve a run is drawn with, and its 95% interval: the score on the most held-out
+    contexts that every measured snapshot has (the one its phase window reads)."""
+
+    metric: Literal["icl_wide", "icl_live", "icl_score"] = Field(
+        description="icl_wide (the full analysis) once every snapshot has it; icl_live (the trainer's, at every "
+        "snapshot) while the run trains; icl_score (the evaluation contexts) for runs measured before icl_live existed"
+    )
+    contexts: int | None = Field(description="held-out contexts the score is the mean over")
+    label: str = Field(description="which score this is, in words, for the page to say what it draws")
+    values: Floats = Field(description="per measured snapshot (the response's steps)")
+    low: Floats = Field(description="95% interval of the mean over contexts (mean -+ 1.96 standard errors)")
+    high: Floats
+
+
+class HeadFormed(BaseModel):
+    """The first measured snapshot at which the run's best head passes the induction threshold."""
+
+    step: int
+    tokens_seen: int
+    layer: int
+    head: int
+    label: str = Field(description="the head as named on screen, L1H3")
+    score: float = Field(description="its prefix-matching score at that snapshot")
+    threshold: float
+
+
 class RunMetricsResponse(BaseModel):
     suite: str
     run: str
@@ -202,6 +229,16 @@ class RunMetricsResponse(BaseModel):
         default_factory=list,
         description="the same score on 512 other held-out contexts (null where only the live metrics are "
         "measured; empty for runs analysed before it existed): the one the claims and the phase window read",
+    )
+    icl_live: Floats = Field(
+        default_factory=list,
+        description="the same score on the first of those contexts (as many as `icl.contexts` says while it is "
+        "drawn), measured by the trainer at every snapshot (empty for runs measured before it existed): the one "
+        "drawn and read for the phase window while a run trains",
+    )
+    icl: IclCurve | None = Field(None, description="the ICL curve to draw, with its interval; None before any metrics")
+    formed: HeadFormed | None = Field(
+        None, description="where the best head first passes the induction threshold (raw max prefix-matching score)"
     )
     icl_late: int | None
     icl_early: int | None

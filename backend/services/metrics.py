@@ -1,9 +1,10 @@
 """A run's curves over training, one snapshot's per-head table, the metric registry, and what
 is training now: all from the stored metrics (live or analysed), read through the store.
 
-Nothing is computed here but downsampling, the maximum over heads (`science.best_heads`) and,
-while a run trains and has no stored phase window yet, the phase-window detector on its live
-curves. Every per-head metric of the registry that is stored is served, by name: adding one to
+Nothing is computed here but downsampling, the maximum over heads (`science.best_heads`), where
+it first passes the induction threshold (`trajectory.first_crossing`), the drawn ICL score's
+interval (`loss.mean_interval`) and, while a run trains and has no stored phase window yet, the
+phase-window detector on its live curves. Every per-head metric of the registry that is stored is served, by name: adding one to
 the registry is enough to see it here; so is one measured along a third axis (the period sweep,
 the offsets), in the head table's `profiles` with the values along that axis the index stores.
 """
@@ -18,8 +19,10 @@ from backend.errors import NotFoundError, UnavailableError
 from backend.models import (
     BestHeads,
     Composition,
+    HeadFormed,
     HeadProfile,
     HeadTable,
+    IclCurve,
     MetricInfo,
     MetricRegistry,
     RunMetricsResponse,
@@ -35,6 +38,7 @@ from training.core.science import (
     PhaseWindow,
     best_heads,
     head_label,
+    loss,
     registry,
     trajectory,
 )
@@ -84,6 +88,59 @@ def best_of(grids: np.ndarray) -> BestHeads:
     return BestHeads(values=values, heads=[None if h is None else head_label(*h) for h in heads])
 
 
+# the per-context values each ICL score is the mean of: what its interval is computed from
+BY_CONTEXT = {"icl_wide": "icl_wide_by_example", "icl_live": "icl_live_by_example", "icl_score": "icl_by_example"}
+ICL_SOURCE = {
+    "icl_wide": "the full analysis",
+    "icl_live": "the trainer's live score",
+    "icl_score": "the evaluation contexts (measured before the live score had more)",
+}
+
+
+def icl_curve(metrics: RunMetrics | None) -> IclCurve | None:
+    """The ICL curve the run is drawn with (`trajectory.icl_metric`: the one its phase window
+    reads) and its 95% interval over the contexts it averages."""
+    if metrics is None or not metrics.steps:
+        return None
+    name = trajectory.icl_metric(metrics.index)
+    values = [None if v is None else scalar(v) for v in metrics.index.scalars[name]]
+    by_context = metrics.arrays.get(BY_CONTEXT[name])
+    if by_context is None or len(by_context) != len(values):
+        low = high = [None] * len(values)
+        contexts = None
+    else:
+        by_context = np.asarray(by_context).reshape(len(values), -1)
+        low, high = (floats(a) for a in loss.mean_interval(by_context))
+        contexts = by_context.shape[1]
+    where = f"{contexts} held-out contexts" if contexts else "held-out contexts"
+    return IclCurve(
+        metric=name,
+        contexts=contexts,
+        label=f"ICL score on {where}, from {ICL_SOURCE[name]}",
+        values=values,
+        low=low,
+        high=high,
+    )
+
+
+def formed(metrics: RunMetrics | None) -> HeadFormed | None:
+    """Where the run's best head first passes the induction threshold, if it has."""
+    if metrics is None or "prefix_matching" not in metrics.arrays or not metrics.steps:
+        return None
+    crossing = trajectory.first_crossing(metrics.arrays["prefix_matching"], INDUCTION_THRESHOLD)
+    if crossing is None:
+        return None
+    return HeadFormed(
+        step=metrics.steps[crossing.index],
+        tokens_seen=metrics.index.tokens_seen[crossing.index],
+        layer=crossing.layer,
+        head=crossing.head,
+        label=head_label(crossing.layer, crossing.head),
+        score=round(crossing.value, 4),
+        threshold=INDUCTION_THRESHOLD,
+    )
+
+
 def phase(store: ArtifactStore, suite: str, run: str, metrics: RunMetrics | None) -> PhaseWindow | None:
     """The stored phase window of the run; while it has none (still training, not analysed),
     the detector's answer on the live curves, so the window shows as soon as it exists."""
@@ -126,6 +183,9 @@ def run_metrics(store: ArtifactStore, suite: str, run: str, max_points: int | No
         stages=stages,
         icl_score=_array(metrics, "icl_score"),
         icl_wide=_array(metrics, "icl_wide"),
+        icl_live=_array(metrics, "icl_live"),
+        icl=icl_curve(metrics),
+        formed=formed(metrics),
         icl_late=settings.get("icl_late"),
         icl_early=settings.get("icl_early"),
         icl_width=settings.get("icl_width"),

@@ -3,8 +3,8 @@ it, and loss by context position."""
 
 import streamlit as st
 
-from dashboard import charts, client, llc_charts, sidebar, ui
-from dashboard.api_types import RunInfo
+from dashboard import charts, client, formed, llc_charts, sidebar, state, ui
+from dashboard.api_types import RunInfo, RunMetricsResponse
 
 
 def replicates_of(runs: list[RunInfo]) -> dict[str, str]:
@@ -30,15 +30,36 @@ def seed_spreads(suite: str) -> None:
         st.dataframe(charts.seed_table(spread), hide_index=True, key=f"seeds_{run}")
 
 
+def default_view(metrics: dict[str, RunMetricsResponse], run: str) -> tuple[str, str | None]:
+    """(view, the run whose window it centres on): the window view once the selected run, or
+    else the first run with one, has a phase window; the linear one until then."""
+    for name in (run, *metrics):
+        if name in metrics and ui.window(metrics[name].get("phase")) is not None:
+            return "window", name
+    return "linear", None
+
+
+VIEW_TEXT = {
+    "window": "a linear tokens axis centred on {run}'s phase window (half the width; every panel's range "
+    "fitted to what is shown)",
+    "linear": "all of training on a linear tokens axis (the loss panel's range leaves out the first tenth: "
+    "the initial drop)",
+    "log": "the paper's log tokens axis from the first token",
+}
+
+
 st.title("Phase change")
 st.markdown(
-    "Every run of the suite on shared axes (tokens seen, log scale). Where an induction head forms, the "
+    "Every run of the suite on shared axes (tokens seen: centred on the phase window once there is one, or "
+    "the paper's log scale, picked above the chart). Where an induction head forms, the "
     "**maximum prefix-matching score** jumps, the **ICL score** falls in the same window (the model predicts "
-    "late tokens better than early ones) and the loss curve shows a bump. Shaded: each run's detected phase "
-    "window. A run in training is drawn as its snapshots are measured."
+    "late tokens better than early ones; the band is its 95% interval over the held-out contexts) and the loss "
+    "curve shows a bump. Shaded: each run's detected phase window. A run in training is drawn as its snapshots "
+    "are measured, and a notice says when its best head passes the induction threshold."
 )
 sel = sidebar.selection()
 sidebar.training_status(sel)
+notices = st.container()  # "an induction head formed", filled once the curves are fetched
 
 data = sel.detail["data"]
 config = data.get("config", {})
@@ -73,13 +94,30 @@ with st.spinner("Loading every run's curves…"), ui.service_errors():
     metrics = {name: client.run_metrics(sel.suite, name) for name in runs}
     threshold = client.registry()["induction_threshold"]
 tps = {name: ui.tokens_per_step(runs[name], m["phase"]) for name, m in metrics.items()}
+with notices:
+    formed.draw(formed.collect(sel.suite, metrics, sel.status, bool(st.session_state.get("follow"))))
 if not any(m["steps"] for m in metrics.values()):
     st.info("No snapshot of this suite is measured yet: only the training loss is shown.")
 replicates = replicates_of(list(runs.values()))
-st.plotly_chart(charts.training_curves(metrics, tps, threshold, replicates), key="curves")
+auto, centred_on = default_view(metrics, sel.run["name"])
+view = state.view_picker(
+    "Tokens axis",
+    charts.VIEWS,
+    auto,
+    help="Phase window: the selected run's window (else the first run's) in the middle of a linear axis, the "
+    "default once a window exists. Linear: all of training. Log: the paper's axis. Kept in the page's URL.",
+)
+if view == "window" and centred_on is None:
+    view = "linear"  # no window yet: nothing to centre on
+end = charts.last_tokens(metrics, tps)
+focus = charts.window_focus(metrics[centred_on], tps[centred_on], end) if centred_on else None
+st.plotly_chart(charts.training_curves(metrics, tps, threshold, replicates, view=view, focus=focus), key="curves")
+st.caption("Tokens axis: " + VIEW_TEXT[view].format(run=centred_on))
 st.markdown(
     "  \n".join(
-        f"**{name}**: {ui.phase_text(m['phase'], tps[name])}" + (" (live curves, still training)" if m["live"] else "")
+        f"**{name}**: {ui.phase_text(m['phase'], tps[name])}"
+        + (" (live curves, still training)" if m["live"] else "")
+        + f" · drawn: {charts.icl_label(m)}"
         for name, m in metrics.items()
     )
 )

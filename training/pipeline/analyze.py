@@ -210,6 +210,7 @@ def stack_run_metrics(run_path: Path, manifest: Manifest, cfg: AnalysisConfig, i
     scalars = {
         "icl_score": [float(m["icl_score"]) for m in per_snap],
         "icl_wide": [float(m["icl_wide"]) if "icl_wide" in m else None for m in per_snap],
+        "icl_live": [float(m["icl_live"]) if "icl_live" in m else None for m in per_snap],
         "eval_loss": [float(m["eval_loss"]) for m in per_snap],
         "heldout_loss": [e.heldout_loss for e in entries],
         "train_loss": [e.train_loss for e in entries],

@@ -40,7 +40,7 @@ from tests.dashboard.fakes.data import (
     TOKENS_PER_STEP,
     WINDOW,
 )
-from tests.dashboard.fakes.runs import RunRoutes
+from tests.dashboard.fakes.runs import ICL_HALF_WIDTH, RunRoutes
 from tests.dashboard.fakes.snapshots import SnapshotRoutes
 from tests.dashboard.fakes.suites import SuiteRoutes
 from tests.dashboard.fakes.tokens import TokenRoutes
@@ -55,6 +55,7 @@ __all__ = [
     "DOWN",
     "HELDOUT",
     "ICL",
+    "ICL_HALF_WIDTH",
     "ICL_WIDE",
     "INDUCTION_BY_PERIOD",
     "INDUCTION_COPYING",

@@ -24,6 +24,7 @@ from tests.dashboard.fakes.data import (
     PROFILES,
     PROGRESS,
     SHAPES,
+    THRESHOLD,
     TOKENS_PER_STEP,
     answer,
     at,
@@ -31,6 +32,36 @@ from tests.dashboard.fakes.data import (
     not_found,
     per_head,
 )
+
+ICL_HALF_WIDTH = 0.0512  # the drawn ICL score's 95% interval: value -+ this
+
+
+def icl_curve(values: list[float], full: bool) -> dict:
+    """What the service's `icl` holds: the wide score once analysed, the trainer's live one before."""
+    metric, contexts, source = (
+        ("icl_wide", 512, "the full analysis") if full else ("icl_live", 128, "the trainer's live score")
+    )
+    return {
+        "metric": metric,
+        "contexts": contexts,
+        "label": f"ICL score on {contexts} held-out contexts, from {source}",
+        "values": values,
+        "low": [round(v - ICL_HALF_WIDTH, 4) for v in values],
+        "high": [round(v + ICL_HALF_WIDTH, 4) for v in values],
+    }
+
+
+def formed(steps: list[int], prefix: list) -> dict | None:
+    """What the service's `formed` holds: the first step whose best head passes THRESHOLD."""
+    if not prefix:
+        return None
+    best = best_of(np.array(prefix, dtype=float))
+    for step, value, head in zip(steps, best.values, best.heads):
+        if value is not None and value > THRESHOLD:
+            layer, h = int(head[1]), int(head[3])
+            return {"step": step, "tokens_seen": step * TOKENS_PER_STEP, "layer": layer, "head": h, "label": head,
+                    "score": value, "threshold": THRESHOLD}  # fmt: skip
+    return None
 
 
 class RunRoutes(FakeState):
@@ -49,6 +80,9 @@ class RunRoutes(FakeState):
         curves = {
             "icl_score": at(ICL[run], n),
             "icl_wide": at(ICL_WIDE[run], n) if self._full(run) else [None] * n,
+            "icl_live": at(ICL[run], n),
+            "icl": icl_curve(at(ICL_WIDE[run] if self._full(run) else ICL[run], n), self._full(run)) if n else None,
+            "formed": formed(self.steps[:n], head_metrics.get("prefix_matching", [])) if n else None,
             "icl_late": 6,
             "icl_early": 1,
             "icl_width": 1,

@@ -1,10 +1,12 @@
-"""Phase change page: every run's curves on shared log axes, windows shaded, loss by position;
-while a run trains, its live curves and one status line."""
+"""Phase change page: every run's curves on shared tokens axes (the phase window's view, a linear
+or the paper's log axis, kept in the URL), windows shaded, the ICL score with its interval, loss
+by position; while a run trains, its live curves, one status line, and a notice when a head forms."""
 
 from tests.dashboard.conftest import assert_clean, figure, open_page, texts
 from tests.dashboard.fakes import (
     HELDOUT,
     ICL,
+    ICL_HALF_WIDTH,
     ICL_WIDE,
     INDUCTION_PEAK,
     REPLICATE,
@@ -32,7 +34,6 @@ def test_curves_of_every_run_carry_the_services_values(fake):
     assert icl["y"] == ICL_WIDE["attn2"] and max_prefix["y"][-1] == INDUCTION_PEAK  # analysed: the wide ICL
     assert max_prefix["text"][-1] == "L1H1"  # the service's best head, not a max taken here
     assert icl["x"][0] is None and icl["x"][1] == 10 * TOKENS_PER_STEP  # step 0 has no place on a log axis
-    assert fig["layout"]["xaxis"]["type"] == "log"
 
 
 def test_phase_window_is_shaded_in_tokens_seen_and_stated(fake):
@@ -138,3 +139,52 @@ def test_no_seeds_section_without_replicates(fake):
     assert "Seeds" not in [s.value for s in at.subheader]
     assert not [c for c in fake.calls if c[0] == "report"]
     assert all(t.get("opacity") is None for t in figure(at, "curves")["data"])
+
+
+def test_the_page_opens_centred_on_the_selected_runs_window_and_keeps_the_log_axis_a_click_away(fake):
+    at = open_page("phase_change")
+    assert_clean(at)
+    layout = figure(at, "curves")["layout"]
+    # attn2's window, steps 20-80, with half its width on either side (clipped at 0 tokens)
+    assert layout["xaxis"]["type"] == "linear" and layout["xaxis"]["range"] == [0, 110 * TOKENS_PER_STEP]
+    x0, x1 = WINDOW[0] * TOKENS_PER_STEP, WINDOW[1] * TOKENS_PER_STEP
+    assert (x1 - x0) / (110 * TOKENS_PER_STEP) >= 1 / 3  # the window has room
+    assert layout["yaxis3"]["range"][1] >= INDUCTION_PEAK * 3 / 5  # fitted to the points shown (step 80: 0.665)
+    assert "centred on attn2's phase window" in " ".join(texts(at, "caption"))
+    picker = at.segmented_control[0]
+    assert picker.value == "window" and "view" not in at.query_params  # a default, not a choice yet
+    picker.set_value("log").run()
+    assert figure(at, "curves")["layout"]["xaxis"]["type"] == "log"
+    assert at.query_params["view"] == ["log"] or at.query_params["view"] == "log"  # kept in the URL
+
+
+def test_a_link_with_a_view_opens_on_it(fake):
+    for view, kind in (("log", "log"), ("linear", "linear")):
+        at = open_page("phase_change", {"view": view})
+        assert_clean(at)
+        layout = figure(at, "curves")["layout"]
+        assert layout["xaxis"]["type"] == kind and at.segmented_control[0].value == view
+    at = open_page("phase_change", {"view": "sideways"})  # a mangled link: the default
+    assert figure(at, "curves")["layout"]["xaxis"]["type"] == "linear" and at.segmented_control[0].value == "window"
+
+
+def test_without_a_window_the_page_opens_on_a_linear_axis(fake):
+    fake.steps = fake.steps[:4]  # the fake's window appears at the 5th snapshot
+    at = open_page("phase_change")
+    assert_clean(at)
+    layout = figure(at, "curves")["layout"]
+    assert layout["xaxis"]["type"] == "linear" and layout["xaxis"]["range"][0] == 0
+    assert "all of training on a linear tokens axis" in " ".join(texts(at, "caption"))
+
+
+def test_the_icl_score_is_drawn_with_its_interval_and_the_page_says_which_score_it_is(fake):
+    at = open_page("phase_change")
+    traces = by_name(figure(at, "curves"))
+    high, low = traces["attn2 ICL 95% high"][0], traces["attn2 ICL 95% low"][0]
+    assert high["y"] == [round(v + ICL_HALF_WIDTH, 4) for v in ICL_WIDE["attn2"]]
+    assert low["y"] == [round(v - ICL_HALF_WIDTH, 4) for v in ICL_WIDE["attn2"]] and low["fill"] == "tonexty"
+    body = " ".join(texts(at, "markdown"))
+    assert "tokens) · drawn: ICL score on 512 held-out contexts, from the full analysis" in body
+    fake.training = "attn2"
+    at = open_page("phase_change")
+    assert "drawn: ICL score on 128 held-out contexts, from the trainer's live score" in " ".join(texts(at, "markdown"))

@@ -8,6 +8,7 @@ alone.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
@@ -82,3 +83,27 @@ def default_icl_indices(n_ctx: int) -> tuple[int, int]:
     late = min(max(round(PAPER_LATE * n_ctx / PAPER_N_CTX), 1), last)
     early = min(max(round(PAPER_EARLY * n_ctx / PAPER_N_CTX), 0), late - 1)
     return late, early
+
+
+Z_95 = 1.959964  # the standard normal's 97.5th percentile: a two-sided 95% interval
+
+
+def mean_interval(
+    by_example: Float[np.ndarray, "snapshot example"],
+) -> tuple[Float[np.ndarray, "snapshot"], Float[np.ndarray, "snapshot"]]:
+    """The 95% interval of the mean over examples at each snapshot (a row of per-example ICL
+    scores, `icl_by_example`): mean -+ 1.96 standard errors. With a hundred or more examples the
+    normal approximation matches a bootstrap to the printed digits and costs nothing, so the
+    service can draw it at every refresh. Not-measured examples (NaN) are left out; a row with
+    fewer than 2 finite values gets NaN."""
+    x = np.asarray(by_example, dtype=np.float64)
+    if x.ndim != 2:
+        raise ValueError(f"by_example must be [snapshot, example], got shape {x.shape}")
+    finite = np.isfinite(x)
+    n = finite.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(finite, x, 0.0).sum(axis=1) / n
+        var = np.where(finite, (x - mean[:, None]) ** 2, 0.0).sum(axis=1) / (n - 1)
+        half = Z_95 * np.sqrt(var / n)
+    half = np.where(n >= 2, half, np.nan)
+    return mean - half, mean + half

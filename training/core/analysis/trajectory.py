@@ -186,14 +186,52 @@ def detect_phase_change(
     )
 
 
+class Crossing(NamedTuple):
+    """The first measured snapshot at which a run's best head passes the induction threshold."""
+
+    index: int  # into the measured snapshots
+    layer: int
+    head: int
+    value: float
+
+
+def first_crossing(
+    grids: Float[np.ndarray, "snapshot layer head"], threshold: float = INDUCTION_THRESHOLD
+) -> Crossing | None:
+    """Where the largest per-head score of a `[snapshot layer head]` stack (the prefix-matching
+    score) first exceeds `threshold`, and which head has it there; None if it never does. On the
+    raw curve, as the page draws it against its dashed threshold line (the claims' crossing is
+    smoothed over 5 snapshots, so it can come a snapshot or two later). Snapshots not measured
+    (all NaN) are skipped."""
+    for i, grid in enumerate(np.asarray(grids, dtype=np.float64)):
+        if np.all(np.isnan(grid)) or np.nanmax(grid) <= threshold:
+            continue
+        layer, head = np.unravel_index(np.nanargmax(grid), grid.shape)
+        return Crossing(i, int(layer), int(head), float(grid[layer, head]))
+    return None
+
+
+ICL_CURVES = ("icl_wide", "icl_live", "icl_score")  # most held-out contexts first
+
+
+def icl_metric(index: MetricsIndex) -> str:
+    """Which ICL score a run's curve and phase window read: the first of ICL_CURVES that every
+    measured snapshot has (the wide one, 512 contexts, once the analysis has measured them all;
+    the trainer's live one, 128 contexts, while it trains; the 32 evaluation contexts' score for
+    runs trained before the live one existed)."""
+    n = len(index.steps)
+    for name in ICL_CURVES:
+        values = index.scalars.get(name) or []
+        if len(values) == n and all(v is not None for v in values):
+            return name
+    return "icl_score"
+
+
 def phase_window(index: MetricsIndex) -> PhaseWindow:
     """`detect_phase_change` on a run's stored curves (steps, ICL score, max prefix-matching
     score), with the run's tokens per step; works on live metrics as on the full analysis."""
     steps, best = index.steps, index.scalars.get("max_prefix_matching", [])
     if len(steps) < 3:
         return PhaseWindow(False, "fewer than 3 measured snapshots")
-    wide = index.scalars.get("icl_wide") or []
-    # the wide ICL score (many contexts) once every snapshot has it; the live one until then
-    icl = wide if len(wide) == len(steps) and all(v is not None for v in wide) else index.scalars["icl_score"]
-    window = detect_phase_change(steps, icl, best)
+    window = detect_phase_change(steps, index.scalars[icl_metric(index)], best)
     return PhaseWindow(**{**window.__dict__, "tokens_per_step": index.tokens_seen[-1] // max(steps[-1], 1)})

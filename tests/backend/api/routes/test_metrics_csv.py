@@ -35,6 +35,7 @@ def test_csv_curves_hold_the_icl_score_of_every_snapshot(client, suite, tiny_sui
         "eval_loss",
         "icl_score",
         "icl_wide",
+        "icl_live",
         "heldout_loss",
         "train_loss",
         "max_prefix_matching",

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tests.backend.helpers import manifest, url
-from training.core.analysis import registry
+from training.core.analysis import loss, registry
 from training.core.artifacts import schema
 from training.core.artifacts.records import ArrayInfo
 
@@ -130,3 +130,39 @@ def test_read_heads_with_a_profile_missing_its_values_is_a_503_naming_them(copy_
     assert r.json()["detail"] == (
         "metrics index of tiny/attn2 does not give the 6 offset values of offset_attention: analyse the run again"
     )
+
+
+def test_read_metrics_draws_the_wide_icl_score_with_its_interval_once_analysed(metrics, tiny_suite):
+    run_path = tiny_suite / "attn2"
+    icl = metrics["icl"]
+    wide = schema.read_metric(run_path, "icl_wide_by_example")  # [snapshot, context]
+    assert icl["metric"] == "icl_wide" and icl["contexts"] == wide.shape[1] and "full analysis" in icl["label"]
+    assert icl["values"] == metrics["icl_wide"]
+    low, high = loss.mean_interval(wide)
+    np.testing.assert_allclose(icl["low"], low, rtol=1e-6)
+    np.testing.assert_allclose(icl["high"], high, rtol=1e-6)
+    assert all(lo < v < hi for lo, v, hi in zip(icl["low"], icl["values"], icl["high"]))
+    # the trainer's live score: the first LIVE_ICL_SEQUENCES of the same contexts, within the wide interval
+    n = min(registry.LIVE_ICL_SEQUENCES, wide.shape[1])
+    np.testing.assert_allclose(metrics["icl_live"], wide[:, :n].mean(1), rtol=1e-4, atol=1e-6)
+
+
+def restack(run_path, prefix):
+    """Store a new prefix-matching array as the analysis does: the array, then the index (last)."""
+    schema.write_metric_array(run_path, "prefix_matching", prefix)
+    schema.write_metrics_index(run_path, schema.read_metrics_index(run_path))
+
+
+def test_read_metrics_says_where_the_best_head_first_passes_the_threshold(copy_client, suite_copy):
+    run_path = suite_copy / "attn2"
+    prefix = schema.read_metric(run_path, "prefix_matching").copy()
+    steps = schema.read_metrics_index(run_path).steps
+    prefix = np.minimum(prefix, 0.2)
+    prefix[5:, 1, 0] = 0.45  # L1H0 passes 0.3 at the 6th measured snapshot
+    prefix[7:, 0, 1] = 0.9  # and another head later: still L1H0's moment
+    restack(run_path, prefix)
+    formed = copy_client.get(f"/suites/{suite_copy.name}/runs/attn2/metrics").json()["formed"]
+    assert formed["step"] == steps[5] and formed["label"] == "L1H0" and (formed["layer"], formed["head"]) == (1, 0)
+    assert formed["score"] == pytest.approx(0.45) and formed["threshold"] == registry.INDUCTION_THRESHOLD
+    restack(run_path, np.minimum(prefix, 0.2))
+    assert copy_client.get(f"/suites/{suite_copy.name}/runs/attn2/metrics").json()["formed"] is None

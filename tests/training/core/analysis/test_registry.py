@@ -41,7 +41,7 @@ def test_every_registered_metric_has_the_shape_its_axes_declare():
     probe = tiny_probe()
     out = registry.measure(probe, ["live", "analysis", "ablation"])
     sizes = {"layer": 2, "head": 2, "layer_from": 2, "head_from": 2, "layer_to": 2, "head_to": 2}
-    sizes |= {"context_index": 31, "token": 2, "example": 4, "icl_example": 70}
+    sizes |= {"context_index": 31, "token": 2, "example": 4, "icl_example": 70, "icl_live_example": 70}
     sizes |= {"period": len(shortcuts.sweep_periods(32)), "offset": len(shortcuts.sweep_offsets(32))}
     assert set(out) == set(registry.REGISTRY)
     for metric in registry.METRICS:
@@ -85,6 +85,7 @@ def test_the_sweeps_agree_with_prefix_matching_and_previous_token_on_a_real_mode
         icl_width=4,
         prefix_random=25,
         prefix_repeats=4,
+        icl_tokens=torch.randint(0, 200, (2, 256), generator=torch.Generator().manual_seed(2)),
         period_tokens=sweep,
         attention_offsets=shortcuts.sweep_offsets(256),
     )
@@ -214,3 +215,36 @@ def test_a_new_registered_metric_is_stored_and_reaches_the_api(tiny_suite, tmp_p
     assert grids.shape == (len(body["steps"]), 2, 2) and (grids > 0).all()
     assert body["best_heads"]["first_token"]["heads"][-1].startswith("L")
     assert heads["scores"]["first_token"] == body["head_metrics"]["first_token"][-1]  # the same [layer][head] grid
+
+
+def test_the_live_icl_score_reads_the_first_of_the_wide_scores_contexts_and_the_wide_one_reuses_them(monkeypatch):
+    """`icl_live` is the mean over the first LIVE_ICL_SEQUENCES of `icl_wide`'s contexts, and the
+    wide score measured after it (the analysis of a live-measured snapshot) is bit for bit the
+    one measured alone."""
+    monkeypatch.setattr(registry, "LIVE_ICL_SEQUENCES", 64)  # one chunk of the tiny probe's 70
+    live_first = tiny_probe()
+    live = live_first.icl_live
+    assert live.shape == (64,)
+    wide_after = live_first.icl_wide
+    wide_alone = tiny_probe().icl_wide
+    assert torch.equal(wide_after, wide_alone)
+    assert torch.equal(live, wide_alone[:64])
+    out = registry.measure(tiny_probe(), ["live"])
+    assert out["icl_live"].item() == pytest.approx(out["icl_live_by_example"].mean().item(), abs=1e-6)
+    assert "icl_wide" not in out  # the wide score stays the analysis's
+
+
+def test_the_mean_interval_covers_the_mean_and_shrinks_with_more_examples():
+    rng = np.random.default_rng(0)
+    x = rng.normal(-0.4, 0.5, size=(2, 512))
+    x[1, 128:] = np.nan  # a row measured on fewer examples: a wider interval
+    low, high = loss.mean_interval(x)
+    for row in range(2):
+        finite = x[row][np.isfinite(x[row])]
+        half = 1.959964 * finite.std(ddof=1) / np.sqrt(len(finite))
+        assert low[row] == pytest.approx(finite.mean() - half) and high[row] == pytest.approx(finite.mean() + half)
+    assert high[1] - low[1] > 1.8 * (high[0] - low[0])  # 4x fewer examples: about 2x wider
+    low, high = loss.mean_interval(np.array([[0.1, np.nan], [np.nan, np.nan]]))
+    assert np.isnan(low).all() and np.isnan(high).all()  # fewer than 2 examples: no interval
+    with pytest.raises(ValueError, match="snapshot, example"):
+        loss.mean_interval(np.zeros(3))

@@ -13,8 +13,12 @@ from training.core.analysis.trajectory import (
     ablation_projection,
     before_after_vector,
     detect_phase_change,
+    first_crossing,
+    icl_metric,
     joint_pca,
+    phase_window,
 )
+from training.core.artifacts.records import MetricsIndex
 
 U = torch.tensor([0.0, 0.6, 0.8, 0.0, 0.0])
 V = torch.tensor([1.0, 0.0, 0.0, 0.0, 0.0])
@@ -121,3 +125,40 @@ def test_phase_change_rejects_misaligned_inputs():
         detect_phase_change([0, 1, 2], [0.0, 0.0], [0.0, 0.0, 0.0])
     with pytest.raises(ValueError, match="increasing"):
         detect_phase_change([0, 2, 1], [0.0] * 3, [0.0] * 3)
+
+
+def index_with(**scalars) -> MetricsIndex:
+    n = len(next(iter(scalars.values())))
+    return MetricsIndex("r", list(range(0, 10 * n, 10)), list(range(0, 100 * n, 100)), ["live"] * n, {}, {}, scalars)
+
+
+def test_the_icl_curve_read_is_the_one_on_most_contexts_that_every_snapshot_has():
+    plain, live, wide = [0.1, 0.0, -0.4], [0.05, -0.02, -0.35], [0.02, -0.01, -0.3]
+    assert icl_metric(index_with(icl_score=plain)) == "icl_score"  # measured before the live score existed
+    assert icl_metric(index_with(icl_score=plain, icl_live=live, icl_wide=[None] * 3)) == "icl_live"  # training
+    assert icl_metric(index_with(icl_score=plain, icl_live=live, icl_wide=wide)) == "icl_wide"  # analysed
+    # a resumed run whose first snapshots predate the live score: the plain one, on every snapshot alike
+    assert icl_metric(index_with(icl_score=plain, icl_live=[None, -0.02, -0.35])) == "icl_score"
+
+
+def test_the_live_phase_window_reads_the_live_icl_score():
+    """A rise of the prefix score with a plain ICL score that does not fall (its 32 contexts) but
+    a live one that does: while training, the window is found on the live one."""
+    steps = 12
+    prefix = [0.05] * 4 + [0.1, 0.3, 0.5, 0.6] + [0.62] * 4
+    live = [0.0] * 4 + [-0.05, -0.2, -0.35, -0.4] + [-0.4] * 4
+    flat = [0.0] * steps
+    window = phase_window(index_with(icl_score=flat, icl_live=live, max_prefix_matching=prefix))
+    assert window.found, window.reason
+    assert not phase_window(index_with(icl_score=flat, max_prefix_matching=prefix)).found
+
+
+def test_first_crossing_names_the_first_snapshot_and_head_past_the_threshold():
+    grids = np.full((4, 2, 2), 0.05)
+    grids[0] = np.nan  # not measured: skipped
+    grids[2, 1, 0], grids[3, 1, 0], grids[3, 0, 1] = 0.31, 0.5, 0.6
+    crossing = first_crossing(grids, 0.3)
+    assert (crossing.index, crossing.layer, crossing.head) == (2, 1, 0) and crossing.value == pytest.approx(0.31)
+    assert first_crossing(grids, 0.7) is None
+    grids[2, 1, 0] = 0.3  # at the threshold is not past it
+    assert first_crossing(grids, 0.3)[:3] == (3, 0, 1)
