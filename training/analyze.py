@@ -24,6 +24,8 @@ from training import data, schema
 from training.analysis import circuits, loss, registry, scores, shortcuts
 from training.analysis.registry import Probe, ProbeInputs
 from training.config import AnalysisConfig, override
+from training.core import adapters
+from training.core.adapters.hooked import HookedAdapter
 from training.hooked import hooked_from_state, model_config_from_manifest
 from training.model import Transformer
 from training.records import ArrayInfo, Manifest, MetricsIndex, SnapshotEntry
@@ -36,7 +38,7 @@ PCA_CHUNK = 32
 
 
 def pca_token_set(
-    heldout: np.ndarray, n_ctx: int, n_tokens: int, seed: int, per_context: int = 1
+    heldout: np.ndarray, n_ctx: int, n_tokens: int, seed: int, per_context: int = 1, filler: int = BOS_ID
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """The fixed held-out tokens whose losses form the per-token-loss vectors.
 
@@ -70,7 +72,7 @@ def pca_token_set(
         # prefix the prediction reads (issue 12).
         x = np.stack(
             [
-                np.concatenate([heldout[s : s + n], np.full(length - n, BOS_ID)])
+                np.concatenate([heldout[s : s + n], np.full(length - n, filler)])
                 for s, n in zip(starts[rows], lengths[rows])
             ]
         )
@@ -78,9 +80,21 @@ def pca_token_set(
     return chunks
 
 
+def start_token(suite_path: Path) -> int:
+    """The token that opens every prefix-matching sequence of the suite: our BOS, or for an
+    imported model (`training.importers`) its own BOS, or where it has none a common token of
+    its held-out text (`data.json`'s `start_token`), so that no model sees a BOS it never had."""
+    path = schema.data_dir(suite_path) / "data.json"
+    start = schema.read_json(path).get("start_token", BOS_ID) if path.exists() else BOS_ID
+    if isinstance(start, bool) or not isinstance(start, int):
+        raise schema.ArtifactError(f"{path}: field 'start_token' should be an integer, got {start!r}")
+    return start
+
+
 def run_inputs(suite_path: Path, n_ctx: int, cfg: AnalysisConfig) -> ProbeInputs:
     """The token sets every snapshot of a run with context `n_ctx` is measured on."""
     heldout = data.load_split(suite_path, "heldout")
+    start = start_token(suite_path)
     counts = schema.read_npy(schema.data_dir(suite_path) / "token_counts.npy")
     default_late, default_early = loss.default_icl_indices(n_ctx)
     n_random = min(cfg.prefix_random, (n_ctx - 1) // cfg.prefix_repeats)
@@ -92,7 +106,7 @@ def run_inputs(suite_path: Path, n_ctx: int, cfg: AnalysisConfig) -> ProbeInputs
             n_random=n_random,
             n_repeats=cfg.prefix_repeats,
             exclude_fraction=cfg.prefix_exclude,
-            bos_token=BOS_ID,
+            bos_token=start,
             seed=cfg.prefix_seed,
         ),
         icl_late=cfg.icl_late if cfg.icl_late is not None else default_late,
@@ -101,8 +115,10 @@ def run_inputs(suite_path: Path, n_ctx: int, cfg: AnalysisConfig) -> ProbeInputs
         prefix_random=n_random,
         prefix_repeats=cfg.prefix_repeats,
         composition_baseline_samples=cfg.composition_baseline_samples,
-        copying_tokens=circuits.copying_sample(len(counts), cfg.copying_tokens, cfg.copying_seed, exclude=(BOS_ID,)),
-        pca_tokens=tuple(pca_token_set(heldout, n_ctx, cfg.pca_tokens, cfg.pca_seed, cfg.pca_tokens_per_context)),
+        copying_tokens=circuits.copying_sample(len(counts), cfg.copying_tokens, cfg.copying_seed, exclude=(start,)),
+        pca_tokens=tuple(
+            pca_token_set(heldout, n_ctx, cfg.pca_tokens, cfg.pca_seed, cfg.pca_tokens_per_context, start)
+        ),
         icl_tokens=data.eval_batch(heldout, n_sequences=cfg.icl_sequences, n_ctx=n_ctx, seed=cfg.icl_seed),
         # The positional-shortcut controls: periods and offsets are module constants scaled to
         # n_ctx, not settings (a new setting would change the hash and re-measure every suite)
@@ -112,7 +128,7 @@ def run_inputs(suite_path: Path, n_ctx: int, cfg: AnalysisConfig) -> ProbeInputs
             n_sequences=shortcuts.PERIOD_SEQUENCES,
             max_copies=cfg.prefix_repeats,
             exclude_fraction=cfg.prefix_exclude,
-            bos_token=BOS_ID,
+            bos_token=start,
             seed=cfg.prefix_seed,
         ),
         attention_offsets=shortcuts.sweep_offsets(n_ctx),
@@ -143,15 +159,22 @@ def store_inputs(run_path: Path, cfg: AnalysisConfig, inputs: ProbeInputs) -> No
     schema.write_analysis_inputs(run_path, tensors, resolved_settings(cfg, inputs))
 
 
-def snapshot_fast(run_path: Path, manifest: Manifest, entry: SnapshotEntry) -> Transformer:
-    """The snapshot in the training model (no HookedTransformer built)."""
-    fast = Transformer(model_config_from_manifest(manifest))
-    fast.load_state_dict(schema.read_snapshot(run_path, entry))
-    return fast.eval()
+def snapshot_fast(run_path: Path, manifest: Manifest, entry: SnapshotEntry) -> Transformer | HookedAdapter:
+    """The snapshot as `Probe` measures it: the training model (no HookedTransformer built),
+    or for an imported run its HookedTransformer's adapter (`training.core.adapters`)."""
+    state = schema.read_snapshot(run_path, entry)
+    if not adapters.is_converted(manifest.model):
+        fast = Transformer(model_config_from_manifest(manifest))
+        fast.load_state_dict(state)
+        return fast.eval()
+    return adapters.for_probe(manifest.model, state, str(run_path / "snapshots" / entry.file))
 
 
 def snapshot_models(run_path: Path, manifest: Manifest, entry: SnapshotEntry) -> tuple:
-    """(HookedTransformer, training-model Transformer) with the snapshot's weights."""
+    """(HookedTransformer, what `Probe` measures) with the snapshot's weights."""
+    if adapters.is_converted(manifest.model):
+        fast = snapshot_fast(run_path, manifest, entry)
+        return fast.as_hooked(), fast
     cfg = model_config_from_manifest(manifest)
     state = schema.read_snapshot(run_path, entry)
     fast = Transformer(cfg)

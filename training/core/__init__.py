@@ -1,0 +1,1 @@
+"""The core floor: what a snapshot is and what is measured on it (see docs/ARCHITECTURE.md)."""
