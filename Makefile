@@ -3,7 +3,7 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
-# The second environment: TransformerLens 4 for `training.bridge` (the app pins 3.9). Built once
+# The second environment: TransformerLens 4 for `training.core.bridge` (the app pins 3.9). Built once
 # and kept (ignored by git), so only the first `make test` pays for it.
 VENV_TL4 := .venv-tl4
 ARTIFACTS ?= artifacts
@@ -48,7 +48,7 @@ test: setup
 	$(PY) -m pytest
 	$(MAKE) test-tl4
 
-# `training.bridge` against TransformerLens 4 (tests/tl4; the app's pytest does not collect them).
+# `training.core.bridge` against TransformerLens 4 (tests/tl4; the app's pytest does not collect them).
 test-tl4: setup-tl4
 	$(VENV_TL4)/bin/python -m pytest tests/tl4
 

@@ -1,5 +1,5 @@
 """The service's own errors. Services raise them; `backend.api.errors` maps each to one HTTP
-status code (together with `training.schema.ArtifactError`)."""
+status code (together with `training.core.artifacts.schema.ArtifactError`)."""
 
 from __future__ import annotations
 

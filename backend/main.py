@@ -16,7 +16,7 @@ from backend.api.limits import BodyLimit
 from backend.api.main import api_router
 from backend.core.config import Settings
 from backend.services.store import ArtifactStore
-from training.science import keep_buffers_in_heap
+from training.core.science import keep_buffers_in_heap
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -4,9 +4,9 @@
 
 For each run of the preset, in this one process with the preset's thread count: the model with
 random weights (the cost does not depend on them) and the analysis inputs the preset's
-`AnalysisConfig` builds (`training.analyze.run_inputs`, on a temporary suite whose held-out
+`AnalysisConfig` builds (`training.pipeline.analyze.run_inputs`, on a temporary suite whose held-out
 split is random tokens of the real vocabulary size: same shapes, same cost). Per snapshot, on a
-fresh `training.analysis.registry.Probe`, as `python -m training analyze` computes it:
+fresh `training.core.analysis.registry.Probe`, as `python -m training analyze` computes it:
 - loading the snapshot (safetensors from disk into the training model);
 - each shared computation once (the forward pass over the evaluation contexts, the one over
   the prefix-matching sequences, building the HookedTransformer, the composition scores, the
@@ -34,12 +34,13 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from training import analyze, presets, schema  # noqa: E402
-from training.allocator import keep_buffers_in_heap  # noqa: E402
-from training.analysis.registry import METRICS, PP, Probe  # noqa: E402
-from training.model import Transformer  # noqa: E402
-from training.records import SnapshotEntry  # noqa: E402
-from training.schedule import snapshot_steps  # noqa: E402
+from training.core.allocator import keep_buffers_in_heap  # noqa: E402
+from training.core.analysis.registry import METRICS, PP, Probe  # noqa: E402
+from training.core.artifacts import schema  # noqa: E402
+from training.core.artifacts.records import SnapshotEntry  # noqa: E402
+from training.core.model import Transformer  # noqa: E402
+from training.pipeline import analyze, presets  # noqa: E402
+from training.pipeline.schedule import snapshot_steps  # noqa: E402
 
 # The computations metrics share, in the order the registry's metrics first need them.
 SHARED = {

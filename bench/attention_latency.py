@@ -33,8 +33,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from backend.core.config import Settings  # noqa: E402 (after the sys.path line)
-from training import load_hooked, schema  # noqa: E402
-from training.tokenizer import BOS_ID, load  # noqa: E402
+from training import load_hooked  # noqa: E402
+from training.core.artifacts import schema  # noqa: E402
+from training.core.tokenizer import BOS_ID, load  # noqa: E402
 
 
 def text_of_length(suite: Path, n_tokens: int, start: int = 1000) -> str:

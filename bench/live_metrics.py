@@ -5,7 +5,7 @@
 Builds the preset's model for the run (random weights: the cost does not depend on them) and,
 in this one process with the preset's thread count, times a training step (forward, backward,
 clipping, AdamW) on a batch of the preset's shape and one live-metrics measurement on the
-analysis's inputs (`training.analyze.live_metrics`: the registry's live metrics on
+analysis's inputs (`training.pipeline.analyze.live_metrics`: the registry's live metrics on
 `eval_sequences` held-out contexts and the prefix-matching sequences). The share of training
 time is `snapshots x live / (steps x step)`, with the preset's snapshot schedule; the
 stacking and writing of the metrics files are measured too, on a temporary suite.
@@ -26,11 +26,12 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from training import analyze, presets, schema  # noqa: E402
-from training.analysis.registry import ProbeInputs  # noqa: E402
-from training.model import Transformer, next_token_loss  # noqa: E402
-from training.records import Manifest, SnapshotEntry  # noqa: E402
-from training.schedule import snapshot_steps  # noqa: E402
+from training.core.analysis.registry import ProbeInputs  # noqa: E402
+from training.core.artifacts import schema  # noqa: E402
+from training.core.artifacts.records import Manifest, SnapshotEntry  # noqa: E402
+from training.core.model import Transformer, next_token_loss  # noqa: E402
+from training.pipeline import analyze, presets  # noqa: E402
+from training.pipeline.schedule import snapshot_steps  # noqa: E402
 
 
 def timed(fn, repeats: int) -> float:

@@ -45,7 +45,7 @@ from scripts import stack  # noqa: E402
 from tests.conftest import processes  # noqa: E402
 from tests.dashboard.browser import PROBE, Chromium, find_chromium  # noqa: E402
 from tests.dashboard.conftest import wait_for  # noqa: E402
-from training import schema  # noqa: E402
+from training.core.artifacts import schema  # noqa: E402
 
 PAGES = {"Phase change": "", "Attention": "attention"}
 

@@ -4,10 +4,10 @@
                                                [--mm 2048] [--profile] [--device cpu|cuda] [--precision fp32|bf16]
 
 In this one process, with the preset's thread count, on a batch of the preset's shape:
-- **ours, eager** and **ours, compiled**: `training.train.train_step` (forward, loss, backward,
-  clipping, AdamW) on `training.model.Transformer`, with `batch_loss` and `compiled_loss()`;
+- **ours, eager** and **ours, compiled**: `training.pipeline.train.train_step` (forward, loss, backward,
+  clipping, AdamW) on `training.core.model.Transformer`, with `batch_loss` and `compiled_loss()`;
 - **TransformerLens**: a `HookedTransformer` built from the same config and the same weights by
-  `training.hooked.hooked_from_state` (the hooks that re-create `qk_pos_layers` included, so it
+  `training.core.hooked.hooked_from_state` (the hooks that re-create `qk_pos_layers` included, so it
   computes the same function), trained by the same `train_step` and AdamW settings;
 - the machine's fp32 matrix-multiply rate: the best of several `torch.mm` of two `--mm` square
   matrices (2 n^3 FLOPs each), with the same threads;
@@ -22,7 +22,7 @@ TransformerLens, eager, ...) so that a busy machine slows them alike, and each r
 the matmul rate again: tokens/s is a variant's median round, a ratio (and an MFU) the median of
 the same-round ratios. On a CPU a fourth variant, the compiled step with `AdamW(fused=True)`,
 shows what the optimizer's per-parameter loop costs (training keeps the default AdamW, whose
-results the resume guarantee is stated for). Batches come from `training.data.train_batch` on a random token stream (the data
+results the resume guarantee is stated for). Batches come from `training.pipeline.data.train_batch` on a random token stream (the data
 pipeline is inside the timed step, as in the training loop), and are the same for every variant.
 The first losses of the three are printed: they must agree (same weights, same batch).
 `--profile` (or a missed target: >= 1.5x TransformerLens, >= 35% MFU) prints a torch.profiler
@@ -45,12 +45,12 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from training import data, presets  # noqa: E402
-from training.allocator import keep_buffers_in_heap  # noqa: E402
-from training.config import ModelConfig  # noqa: E402
-from training.hooked import hooked_from_state  # noqa: E402
-from training.model import Transformer  # noqa: E402
-from training.train import batch_loss, compiled_loss, train_step  # noqa: E402
+from training.core.allocator import keep_buffers_in_heap  # noqa: E402
+from training.core.config import ModelConfig  # noqa: E402
+from training.core.hooked import hooked_from_state  # noqa: E402
+from training.core.model import Transformer  # noqa: E402
+from training.pipeline import data, presets  # noqa: E402
+from training.pipeline.train import batch_loss, compiled_loss, train_step  # noqa: E402
 
 TARGET_VS_TL, TARGET_MFU = 1.5, 0.35
 FUSED = "ours, compiled, fused AdamW"  # not what training uses: how much the optimizer costs

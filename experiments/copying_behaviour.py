@@ -5,9 +5,9 @@ Run:  .venv/bin/python experiments/copying_behaviour.py SUITE_DIR [RUN ...]   (d
 Olsson et al. 2022 define an induction head's second property as "Copying: the head's output
 increases the logit corresponding to the attended-to token", on a repeated sequence of random
 tokens. The copying score stored before (now `copying_ov`) reads the head's weights
-(`training.analysis.circuits`) and puts even a clear copier near -0.75 here; this script
+(`training.core.analysis.circuits`) and puts even a clear copier near -0.75 here; this script
 measures the sentence directly. On
-the paper's prefix-matching input (`training.analysis.scores.prefix_matching_sequences`: BOS,
+the paper's prefix-matching input (`training.core.analysis.scores.prefix_matching_sequences`: BOS,
 then 25 random token types of the corpus repeated 4 times; 16 sequences), for every query in
 repeats 2-4 and every head: the head's output at that query (its attention-weighted values through
 W_O) through the direct path to the logits (`circuits.direct_path_unembed`: ln_final's linear
@@ -18,7 +18,7 @@ and the mean z-score of its logit among the vocabulary. A head that does not cop
 attended token above the mean about half the time and top-1 about 1/1024 of it.
 
 Nothing is stored: this was the evidence for the copying score's definition (LOG round 6); the
-stored `copying` (version 2, `training.analysis.attribution.copying_on_repeats`) is its
+stored `copying` (version 2, `training.core.analysis.attribution.copying_on_repeats`) is its
 2 * share - 1 on the analysis's own prefix-matching sequences.
 """
 
@@ -30,10 +30,11 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from training import load_hooked, schema  # noqa: E402
-from training.analysis import circuits  # noqa: E402
-from training.analysis.scores import prefix_matching_sequences  # noqa: E402
-from training.tokenizer import BOS_ID  # noqa: E402
+from training import load_hooked
+from training.core.analysis import circuits  # noqa: E402
+from training.core.analysis.scores import prefix_matching_sequences  # noqa: E402
+from training.core.artifacts import schema  # noqa: E402
+from training.core.tokenizer import BOS_ID  # noqa: E402
 
 SEQUENCES, RANDOM, REPEATS, SEED = 16, 25, 4, 11
 

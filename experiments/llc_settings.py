@@ -13,8 +13,8 @@ is easier than the average), whether every loss was finite, and the process's CP
 wall seconds. `cost`: the estimates the analysis makes for the run (every `llc.every`-th
 snapshot and the last), each with its CPU and wall seconds, then the totals.
 
-Everything is the package's: the contexts (`training.analyze_llc.llc_sequences`), the snapshots
-chosen (`llc_entries`), the estimator (`training.analysis.llc.estimate_llc`). Threads: torch's
+Everything is the package's: the contexts (`training.pipeline.analyze_llc.llc_sequences`), the snapshots
+chosen (`llc_entries`), the estimator (`training.core.analysis.llc.estimate_llc`). Threads: torch's
 default, or `THREADS=1` in the environment. The numbers behind the `default` preset's settings
 are in experiments/LOG.md, "LLC settings".
 """
@@ -31,11 +31,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from training import schema  # noqa: E402
-from training.analysis.llc import estimate_llc  # noqa: E402
-from training.analyze import snapshot_fast  # noqa: E402
-from training.analyze_llc import llc_config, llc_entries, llc_sequences  # noqa: E402
-from training.config import override  # noqa: E402
+from training.core.analysis.llc import estimate_llc  # noqa: E402
+from training.core.artifacts import schema  # noqa: E402
+from training.pipeline.analyze import snapshot_fast  # noqa: E402
+from training.pipeline.analyze_llc import llc_config, llc_entries, llc_sequences  # noqa: E402
+from training.pipeline.config import override  # noqa: E402
 
 
 def timed(model, sequences, cfg):

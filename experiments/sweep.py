@@ -2,10 +2,10 @@
 
 Run:  .venv/bin/python experiments/sweep.py NAME key=value ...   (log in experiments/logs/NAME.log)
 
-Everything but the loop itself is the package's: the corpus, split and BPE (`training.data`,
-`training.tokenizer`), the batches keyed on (seed, step) with `repeat_fraction`
-(`data.train_batch`), the model (`training.model.Transformer`), the warm-up schedule, and the
-metrics of `training.analyze` with the `AnalysisConfig` defaults: prefix matching on
+Everything but the loop itself is the package's: the corpus, split and BPE (`training.pipeline.data`,
+`training.core.tokenizer`), the batches keyed on (seed, step) with `repeat_fraction`
+(`data.train_batch`), the model (`training.core.model.Transformer`), the warm-up schedule, and the
+metrics of `training.pipeline.analyze` with the `AnalysisConfig` defaults: prefix matching on
 `prefix_matching_sequences` (random tokens), previous-token score and ICL score on the held-out
 evaluation contexts. A run with the `default` preset's values is that preset's 2-layer run.
 
@@ -33,13 +33,15 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from training import data, tokenizer  # noqa: E402
-from training.analysis import loss as loss_metrics  # noqa: E402
-from training.analysis import scores  # noqa: E402
-from training.config import AnalysisConfig, DataConfig, ModelConfig, TrainConfig  # noqa: E402
-from training.model import Transformer, next_token_loss  # noqa: E402
-from training.schedule import learning_rate  # noqa: E402
-from training.train import train_step  # noqa: E402
+from training.core import tokenizer  # noqa: E402
+from training.core.analysis import loss as loss_metrics  # noqa: E402
+from training.core.analysis import scores  # noqa: E402
+from training.core.config import ModelConfig
+from training.core.model import Transformer, next_token_loss  # noqa: E402
+from training.pipeline import data
+from training.pipeline.config import AnalysisConfig, DataConfig, TrainConfig  # noqa: E402
+from training.pipeline.schedule import learning_rate  # noqa: E402
+from training.pipeline.train import train_step  # noqa: E402
 
 LOG_DIR = Path(__file__).resolve().parent / "logs"
 DEFAULTS = {
@@ -125,7 +127,7 @@ def main() -> None:
         beta2=float(o["b2"]),
         threads=int(o["threads"]),
     )
-    torch.manual_seed(seed)  # model init only, as in training.train
+    torch.manual_seed(seed)  # model init only, as in training.pipeline.train
     model = Transformer(model_cfg)
     opt = torch.optim.AdamW(
         model.parameters(),
@@ -134,7 +136,7 @@ def main() -> None:
         weight_decay=train_cfg.weight_decay,
     )
 
-    # The evaluation inputs of training.analyze.run_inputs, with the AnalysisConfig defaults.
+    # The evaluation inputs of training.pipeline.analyze.run_inputs, with the AnalysisConfig defaults.
     acfg = AnalysisConfig()
     eval_x = data.eval_batch(held_ids, n_sequences=acfg.eval_sequences, n_ctx=ctx, seed=acfg.eval_seed)
     n_random = min(acfg.prefix_random, (ctx - 1) // acfg.prefix_repeats)

@@ -18,9 +18,9 @@ REPO = Path(__file__).resolve().parents[1]
 def tiny_suite(tmp_path_factory) -> Path:
     """The `tiny` preset trained and analysed into a temporary artifacts folder, as
     `python -m training train --preset tiny` does; returns the suite folder."""
-    from training import presets
-    from training.cli import analyze_suite, write_report
-    from training.train import train_suite
+    from training.pipeline import presets
+    from training.pipeline.cli import analyze_suite, write_report
+    from training.pipeline.train import train_suite
 
     out = tmp_path_factory.mktemp("artifacts")
     suite = train_suite(presets.load("tiny"), out, "tiny", log=lambda *_: None)

@@ -1,10 +1,10 @@
 """A small training model with random weights for the architecture tests, shared by the app's
-tests and the TransformerLens 4 environment's (`tests/tl4`): torch and `training.model` only."""
+tests and the TransformerLens 4 environment's (`tests/tl4`): torch and `training.core.model` only."""
 
 import torch
 
-from training.config import ModelConfig
-from training.model import Transformer
+from training.core.config import ModelConfig
+from training.core.model import Transformer
 
 
 def random_model(**options) -> Transformer:

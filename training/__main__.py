@@ -1,5 +1,5 @@
-"""`python -m training ...`: see training/cli.py."""
+"""`python -m training ...`: see training/pipeline/cli.py."""
 
-from training.cli import main
+from training.pipeline.cli import main
 
 raise SystemExit(main())

@@ -1,5 +1,5 @@
 """Dependencies as `Annotated` aliases: the settings, the artifact store, and the path
-parameters, whose patterns match `training.schema`'s names, so a name that could leave
+parameters, whose patterns match `training.core.artifacts.schema`'s names, so a name that could leave
 ARTIFACTS_DIR (`..`, `a/b`) is a 422 before anything touches the disk. The dependencies are
 `async def` because they only read app state: FastAPI runs a plain `def` dependency in the
 threadpool, a thread hop per dependency per request."""
@@ -18,7 +18,7 @@ from backend.errors import BusyError
 from backend.services.probes import TextLimits
 from backend.services.store import ArtifactStore
 
-NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"  # training.schema.NAME_RE, at most 64 characters
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"  # training.core.artifacts.schema.NAME_RE, at most 64 characters
 
 
 async def get_settings(request: Request) -> Settings:

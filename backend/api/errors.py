@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 
 from backend.errors import BusyError, InputError, NotFoundError, UnavailableError
 from backend.models import ErrorResponse
-from training.science import schema
+from training.core.science import schema
 
 STATUS = {NotFoundError: 404, InputError: 422, BusyError: 429, UnavailableError: 503, schema.ArtifactError: 503}
 

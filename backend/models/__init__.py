@@ -2,7 +2,7 @@
 
 Conventions: a head is `layer`, `head` (0-based) and `label` ("L1H3"); per-head grids are
 `[layer][head]`; per-token losses are indexed by context index i (the loss of predicting token
-i + 1 from tokens 0..i, as in `training.analysis.loss`); every value that was not measured (an
+i + 1 from tokens 0..i, as in `training.core.analysis.loss`); every value that was not measured (an
 ablation skipped at a snapshot, composition from a later layer to an earlier one) is `null`.
 Request bodies reject unknown fields.
 """

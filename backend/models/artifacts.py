@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from training.science import Claim, PhaseWindow, Replicate, RunProgress, SeedSpread
+from training.core.science import Claim, PhaseWindow, Replicate, RunProgress, SeedSpread
 
 Floats = list[float | None]
 Grid = list[list[float | None]]  # [layer][head]
@@ -122,7 +122,7 @@ class ReportResponse(BaseModel):
 
 
 class MetricInfo(BaseModel):
-    """One entry of the metric registry (`training.analysis.registry`)."""
+    """One entry of the metric registry (`training.core.analysis.registry`)."""
 
     name: str
     axes: list[str] = Field(description="per snapshot: [] scalar, [layer, head] per head, ...")

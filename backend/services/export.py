@@ -1,6 +1,6 @@
 """A run's stored metrics as CSV (`GET …/metrics?format=csv`), for spreadsheets and R.
 
-The rows are `training.science`'s tidy frames, built from the metrics the store already holds:
+The rows are `training.core.science`'s tidy frames, built from the metrics the store already holds:
 `kind="heads"` (run, step, tokens, stage, layer, head, metric, value: every per-head metric)
 or `kind="curves"` (run, step, tokens, stage, metric, value: the per-snapshot scalars). A run
 not measured yet is the header alone.
@@ -9,7 +9,7 @@ not measured yet is the header alone.
 from __future__ import annotations
 
 from backend.services.store import ArtifactStore
-from training.science import metrics_frame, run_frame
+from training.core.science import metrics_frame, run_frame
 
 
 def metrics_csv(store: ArtifactStore, suite: str, run: str, kind: str) -> str:

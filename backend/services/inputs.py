@@ -7,7 +7,7 @@ import torch
 
 from backend.errors import InputError
 from backend.services.store import ArtifactStore, LoadedSnapshot
-from training.science import BOS_ID
+from training.core.science import BOS_ID
 
 
 def encode(

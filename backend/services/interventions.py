@@ -12,7 +12,7 @@ from backend.services.convert import floats, scalar
 from backend.services.inputs import check_heads, encode, token_strings
 from backend.services.probes import TextLimits
 from backend.services.store import ArtifactStore
-from training.science import BOS_ID, attribution, head_label, loss, scores
+from training.core.science import BOS_ID, attribution, head_label, loss, scores
 
 
 def _settings(store: ArtifactStore, suite: str, run: str) -> tuple:

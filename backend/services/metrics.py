@@ -31,7 +31,7 @@ from backend.models import (
 )
 from backend.services.convert import downsample, floats, scalar
 from backend.services.store import ArtifactStore, RunMetrics
-from training.science import (
+from training.core.science import (
     INDUCTION_THRESHOLD,
     PhaseWindow,
     best_heads,

@@ -17,7 +17,7 @@ from backend.models.compute import PACKED_SCALE
 from backend.services.convert import floats, scalar
 from backend.services.inputs import check_head_count, encode, piece_strings, select_heads, token_strings
 from backend.services.store import ArtifactStore, LoadedSnapshot
-from training.science import attribution, head_label
+from training.core.science import attribution, head_label
 
 TOP_K = 5
 
@@ -125,7 +125,7 @@ def logit_attribution(
     store: ArtifactStore, suite: str, run: str, step: str, req: LogitAttributionRequest, limits: TextLimits
 ) -> LogitAttributionResponse:
     """Per position, each head's direct-path contribution to the actual next token's logit minus
-    the mean logit (`training.analysis.attribution.direct_logit_attribution_per_token`), and
+    the mean logit (`training.core.analysis.attribution.direct_logit_attribution_per_token`), and
     that centred logit."""
     snap = store.snapshot(suite, run, step)
     tokens = encode(

@@ -1,4 +1,4 @@
-"""`ArtifactStore`: read access to ARTIFACTS_DIR through `training.schema`, with caches.
+"""`ArtifactStore`: read access to ARTIFACTS_DIR through `training.core.artifacts.schema`, with caches.
 
 Names are checked with `schema.check_name` before any path is built, so no request reaches
 outside ARTIFACTS_DIR. Manifests, metrics and analysis tables are cached until their file
@@ -22,7 +22,7 @@ from transformer_lens import HookedTransformer
 
 from backend.errors import NotFoundError, UnavailableError
 from backend.services.cache import FileCache, LRUCache
-from training.science import (
+from training.core.science import (
     LLCCurve,
     Manifest,
     MetricsIndex,

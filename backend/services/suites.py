@@ -15,7 +15,7 @@ from backend.models import (
     SuiteSummary,
 )
 from backend.services.store import ArtifactStore
-from training.science import schema
+from training.core.science import schema
 
 
 def health(store: ArtifactStore) -> HealthResponse:

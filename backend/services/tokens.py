@@ -12,7 +12,7 @@ from backend.services.convert import floats, scalar
 from backend.services.inputs import encode, token_strings
 from backend.services.probes import TextLimits
 from backend.services.store import ArtifactStore
-from training.science import next_token_loss
+from training.core.science import next_token_loss
 
 
 def earlier_occurrences(ids: list[int]) -> list[int | None]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from training import schema
+from training.core.artifacts import schema
 
 
 def manifest(suite_path: Path, run: str) -> schema.Manifest:

@@ -7,7 +7,7 @@ from tests.conftest import REPO
 
 
 def test_service_does_not_import_the_training_loop():
-    code = "import sys, backend.main; print(sorted(m for m in sys.modules if m in ('training.train', 'training.cli')))"
+    code = "import sys, backend.main; print(sorted(m for m in sys.modules if m in ('training.pipeline.train', 'training.pipeline.cli')))"
     out = subprocess.run(
         [sys.executable, "-c", code], check=False, cwd=REPO, capture_output=True, text=True, timeout=120
     )

@@ -4,7 +4,7 @@ import dataclasses
 import shutil
 
 from tests.backend.helpers import url
-from training import schema
+from training.core.artifacts import schema
 
 TEXT = "import os\nimport sys\n"
 

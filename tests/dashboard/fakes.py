@@ -55,7 +55,7 @@ ALIGNMENT = 0.9321  # L1H1's stored cosine with the reversed before-and-after ve
 PROJECTION = 0.8123  # the share of the before-and-after change L1H1's ablation undoes
 THRESHOLD = 0.3
 SHAPES = {"attn2": (2, 2), "attn1": (1, 2), REPLICATE: (2, 2)}
-PERIODS = [2, 3, 4]  # training.analysis.shortcuts' sweeps for N_CTX = 8
+PERIODS = [2, 3, 4]  # training.core.analysis.shortcuts' sweeps for N_CTX = 8
 OFFSETS = [1, 2, 3, 4, 5]
 INDUCTION_BY_PERIOD = [0.8123, 0.7456, 0.6389]  # L1H1 at the last step
 SHORTCUT_PEAK = 0.9712  # L0H1 at period 4 and at offset 3

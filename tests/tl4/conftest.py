@@ -1,4 +1,4 @@
-"""Tests that need TransformerLens 4 (`training.bridge`). They run in their own environment,
+"""Tests that need TransformerLens 4 (`training.core.bridge`). They run in their own environment,
 `.venv-tl4/` (`make test-tl4`, part of `make test`); in the app's environment, which pins
 TransformerLens 3.9, they are not collected."""
 

@@ -8,10 +8,11 @@ import pytest
 import torch
 
 from tests.models import random_model as shared_random_model
-from training import load_bridge, schema
-from training.bridge import bridge_from_model, neox_to_adjacent
-from training.model import Transformer
-from training.records import Manifest, SnapshotEntry
+from training import load_bridge
+from training.core.artifacts import schema
+from training.core.artifacts.records import Manifest, SnapshotEntry
+from training.core.bridge import bridge_from_model, neox_to_adjacent
+from training.core.model import Transformer
 
 OPTIONS = [
     dict(n_layers=n, attn_only=a, layernorm=ln, positional=pos, smeared_keys=sm)

@@ -5,9 +5,9 @@ import platform
 import pytest
 import torch
 
-from training.allocator import keep_buffers_in_heap
-from training.config import ModelConfig
-from training.model import Transformer
+from training.core.allocator import keep_buffers_in_heap
+from training.core.config import ModelConfig
+from training.core.model import Transformer
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 
 from tests.conftest import REPO, wait_while_progressing
-from training import schema
+from training.core.artifacts import schema
 
 
 def measured(run_path) -> int:

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from training import hooked, presets, schema
-from training.analysis import registry, scores, shortcuts
-from training.analyze import (
+from training.core import hooked
+from training.core.analysis import registry, scores, shortcuts
+from training.core.artifacts import schema
+from training.pipeline import presets
+from training.pipeline.analyze import (
     analysis_config,
     analyze_run,
     live_metrics,
@@ -19,8 +21,8 @@ from training.analyze import (
     stack_run_metrics,
     write_snapshot_metrics,
 )
-from training.cli import analyze_suite, main
-from training.train import train_suite
+from training.pipeline.cli import analyze_suite, main
+from training.pipeline.train import train_suite
 
 PER_HEAD = [
     "prefix_matching",
@@ -304,7 +306,7 @@ def test_analyze_cli_rejects_bad_settings_and_missing_suites(tiny_suite, tmp_pat
 
 def test_two_layer_model_forms_an_induction_head_on_synthetic_repeats_and_one_layer_does_not(tmp_path):
     """Issue 3's end-to-end check: under a minute of training on `synthetic-repeats`."""
-    from training.config import apply_overrides
+    from training.pipeline.config import apply_overrides
 
     preset = apply_overrides(
         presets.load("tiny"),
@@ -333,8 +335,8 @@ def test_one_token_per_context_is_scored_on_its_own_unpadded_prefix(positional):
     # Issue 12: each context starts at position 0, as when it is run alone; nothing in front.
     import torch
 
-    from training.config import ModelConfig
-    from training.model import Transformer, next_token_loss
+    from training.core.config import ModelConfig
+    from training.core.model import Transformer, next_token_loss
 
     torch.manual_seed(0)
     model = Transformer(

@@ -12,11 +12,11 @@ import shutil
 
 import pytest
 
-from training import schema
-from training.analysis import llc as llc_science
-from training.analyze_llc import analyze_run_llc, llc_config, llc_entries, llc_sequences
-from training.cli import main
-from training.config import ConfigError, LLCConfig
+from training.core.analysis import llc as llc_science
+from training.core.artifacts import schema
+from training.core.config import ConfigError, LLCConfig
+from training.pipeline.analyze_llc import analyze_run_llc, llc_config, llc_entries, llc_sequences
+from training.pipeline.cli import main
 
 TINY_LLC = {"attn2", "attn1"}  # the tiny preset's llc.runs
 
@@ -56,7 +56,7 @@ def test_stored_llc_equals_a_fresh_estimate_on_the_same_contexts(tiny_suite):
     manifest = schema.read_manifest(run)
     cfg = llc_config(manifest)
     point = schema.read_llc(run).points[-1]
-    from training.analyze import snapshot_fast
+    from training.pipeline.analyze import snapshot_fast
 
     model = snapshot_fast(run, manifest, manifest.entry(point.step))
     fresh = llc_science.estimate_llc(model, llc_sequences(tiny_suite, manifest, cfg), cfg)

@@ -6,11 +6,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from training import presets, schema, train
-from training.cli import main
-from training.locks import suite_lock
-from training.records import Replicate, SeedResult, Spread
-from training.report import build_report, pending_runs
+from training.core.artifacts import schema
+from training.core.artifacts.records import Replicate, SeedResult, Spread
+from training.pipeline import presets, train
+from training.pipeline.cli import main
+from training.pipeline.locks import suite_lock
+from training.pipeline.report import build_report, pending_runs
 
 
 @pytest.mark.parametrize(

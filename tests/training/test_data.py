@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from training import data, tokenizer
-from training.config import ConfigError, DataConfig
+from training.core import tokenizer
+from training.core.config import ConfigError
+from training.pipeline import data
+from training.pipeline.config import DataConfig
 
 
 def write_corpus(root):
@@ -207,8 +209,8 @@ def test_encoding_in_chunks_gives_the_stream_of_one_encoding(monkeypatch):
 def test_the_paper_preset_streams_prose_and_code_and_falls_back_to_stdlib_only_when_asked(monkeypatch):
     import datasets
 
-    from training import presets
-    from training.config import apply_overrides
+    from training.pipeline import presets
+    from training.pipeline.config import apply_overrides
 
     paper = presets.load("paper")
     sources = data.mixture(paper.data.source)

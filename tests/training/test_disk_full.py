@@ -5,9 +5,9 @@ import errno
 
 import pytest
 
-from training import schema
-from training.cli import main
-from training.schedule import snapshot_steps
+from training.core.artifacts import schema
+from training.pipeline.cli import main
+from training.pipeline.schedule import snapshot_steps
 
 ARGS = ["train", "--preset", "tiny", "--runs", "attn1", "--no-analyze", "--set", "train.steps=60"]
 
@@ -21,8 +21,8 @@ def reference(tmp_path_factory):
 
 @pytest.mark.parametrize("victim", ["snapshot", "manifest", "metrics"])
 def test_a_full_disk_is_a_clear_error_and_resume_continues(tmp_path, monkeypatch, capsys, reference, victim):
-    from training import presets
-    from training.config import apply_overrides
+    from training.pipeline import presets
+    from training.pipeline.config import apply_overrides
 
     steps = snapshot_steps(apply_overrides(presets.load("tiny"), ["train.steps=60"]).train)
     step = steps[len(steps) // 2]

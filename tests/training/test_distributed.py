@@ -13,10 +13,12 @@ import torch
 from safetensors.torch import load_file
 
 from tests.conftest import REPO, processes, wait_while_progressing
-from training import distributed, presets, schema
-from training.config import ConfigError, apply_overrides
-from training.model import Transformer
-from training.train import autocast_dtype, train_step, train_suite
+from training.core.artifacts import schema
+from training.core.config import ConfigError
+from training.core.model import Transformer
+from training.pipeline import distributed, presets
+from training.pipeline.config import apply_overrides
+from training.pipeline.train import autocast_dtype, train_step, train_suite
 
 # Tiny, short, one thread per process (2 processes on a 2-core machine), no analysis after the
 # run; the live metrics stay on (rank 0 measures them). Many snapshots, a resume point every 5 steps.

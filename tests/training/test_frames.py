@@ -4,8 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training import metrics_dataset, metrics_frame, schema
-from training.records import ArrayInfo, Manifest, MetricsIndex
+from training import metrics_dataset, metrics_frame
+from training.core.artifacts import schema
+from training.core.artifacts.records import ArrayInfo, Manifest, MetricsIndex
 
 NAN = float("nan")
 

@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from tests.conftest import REPO
-from training.cli import main
-from training.locks import LockError, suite_lock
+from training.pipeline.cli import main
+from training.pipeline.locks import LockError, suite_lock
 
 
 def test_a_second_holder_is_refused_with_the_holders_name(tmp_path):
@@ -41,7 +41,7 @@ def test_the_cli_refuses_a_second_analyser(tiny_suite, capsys):
 
 def test_a_waiting_taker_gets_the_lock_once_its_holder_releases_it(tmp_path, children):
     script = (
-        "import sys; from pathlib import Path; from training.locks import suite_lock\n"
+        "import sys; from pathlib import Path; from training.pipeline.locks import suite_lock\n"
         "with suite_lock(Path(sys.argv[1]), 'analyze', wait=True, log=lambda m: print(m, flush=True)):\n"
         "    print('got it', flush=True)\n"
     )
@@ -72,8 +72,8 @@ def test_a_second_trainer_of_the_same_run_is_refused_and_one_of_another_run_is_n
 def test_two_processes_training_other_runs_of_one_suite_leave_it_whole(tmp_path, children):
     # Started together on a fresh suite: one builds the data while the other waits for it, each
     # trains and analyses its run, and the suite tables and report are rebuilt by each in turn.
-    from training import schema
-    from training.verify import verify_suite
+    from training.core.artifacts import schema
+    from training.pipeline.verify import verify_suite
 
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     args = [sys.executable, "-m", "training", "train", "--preset", "tiny", "--out", str(tmp_path)]

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from tests.models import random_model
-from training.config import ConfigError, ModelConfig
-from training.hooked import hooked_from_model
-from training.model import Transformer, next_token_loss, smear_keys
+from training.core.config import ConfigError, ModelConfig
+from training.core.hooked import hooked_from_model
+from training.core.model import Transformer, next_token_loss, smear_keys
 
 OPTIONS = [
     dict(n_layers=n, attn_only=a, layernorm=ln, positional=pos, smeared_keys=sm)

@@ -4,8 +4,16 @@ import json
 
 import pytest
 
-from training import schema
-from training.records import Manifest, MetricsIndex, PhaseWindow, RecordError, SnapshotEntry, from_json, to_json
+from training.core.artifacts import schema
+from training.core.artifacts.records import (
+    Manifest,
+    MetricsIndex,
+    PhaseWindow,
+    RecordError,
+    SnapshotEntry,
+    from_json,
+    to_json,
+)
 
 
 def entry(step: int = 0) -> SnapshotEntry:

@@ -11,10 +11,10 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from training import schema
-from training.claims.seeds import seed_spread
-from training.records import Claim, Manifest, Replicate, Report, SeedResult
-from training.report import (
+from training.core.artifacts import schema
+from training.core.artifacts.records import Claim, Manifest, Replicate, Report, SeedResult
+from training.pipeline.claims.seeds import seed_spread
+from training.pipeline.report import (
     build_report,
     heldout_curve,
     icl_metric,

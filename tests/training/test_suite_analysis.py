@@ -2,9 +2,10 @@
 
 import copy
 
-from training import schema, suite_analysis
-from training.analyze import analysis_config
-from training.records import PhaseWindow
+from training.core.artifacts import schema
+from training.core.artifacts.records import PhaseWindow
+from training.pipeline import analyze_suite
+from training.pipeline.analyze import analysis_config
 
 
 def window(run_path, start: int, end: int) -> dict[str, PhaseWindow]:
@@ -18,10 +19,10 @@ def test_before_after_entries_are_kept_while_their_inputs_are_unchanged(tiny_sui
     cfg = analysis_config(schema.read_manifest(run))
     phases = window(run, 2, -1)
     calls = []
-    compute = suite_analysis._pp_deltas
-    monkeypatch.setattr(suite_analysis, "_pp_deltas", lambda *a: calls.append(1) or compute(*a))
+    compute = analyze_suite._pp_deltas
+    monkeypatch.setattr(analyze_suite, "_pp_deltas", lambda *a: calls.append(1) or compute(*a))
 
-    first = suite_analysis.before_after_table(tiny_suite, phases, cfg)
+    first = analyze_suite.before_after_table(tiny_suite, phases, cfg)
     entry = first["attn2"]
     manifest = schema.read_manifest(run)
     shas = [schema.find_snapshot(manifest, entry[k]).sha256 for k in ("before_step", "after_step")]
@@ -29,17 +30,17 @@ def test_before_after_entries_are_kept_while_their_inputs_are_unchanged(tiny_sui
     assert len(entry["projection"]) == 2 and calls == [1]
 
     # the stored table, read back: nothing is ablated again
-    assert suite_analysis.before_after_table(tiny_suite, phases, cfg, copy.deepcopy(first)) == first
+    assert analyze_suite.before_after_table(tiny_suite, phases, cfg, copy.deepcopy(first)) == first
     assert calls == [1]
 
     # another window, other settings or another version of the table: computed again
-    assert suite_analysis.before_after_table(tiny_suite, window(run, 1, -1), cfg, first)["attn2"] != entry
+    assert analyze_suite.before_after_table(tiny_suite, window(run, 1, -1), cfg, first)["attn2"] != entry
     other = analysis_config(schema.read_manifest(run), ["analysis.pca_seed=7"])
-    assert suite_analysis.before_after_table(tiny_suite, phases, other, first)["attn2"]["inputs"]["settings"] != (
+    assert analyze_suite.before_after_table(tiny_suite, phases, other, first)["attn2"]["inputs"]["settings"] != (
         cfg.settings_hash()
     )
     stale = {"attn2": {**entry, "inputs": {**entry["inputs"], "version": 0}}}
-    assert suite_analysis.before_after_table(tiny_suite, phases, cfg, stale) == first
+    assert analyze_suite.before_after_table(tiny_suite, phases, cfg, stale) == first
     assert calls == [1, 1, 1, 1]
     # a table that is not a mapping (hand-edited, older) is simply computed again
-    assert suite_analysis.before_after_table(tiny_suite, phases, cfg, ["nope"]) == first
+    assert analyze_suite.before_after_table(tiny_suite, phases, cfg, ["nope"]) == first

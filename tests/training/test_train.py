@@ -11,12 +11,15 @@ import pytest
 import torch
 
 from tests.conftest import REPO, wait_while_progressing
-from training import data, hooked, presets, schema
-from training.config import ConfigError, RunSpec, apply_overrides
-from training.model import Transformer
-from training.records import Manifest
-from training.schedule import learning_rate, snapshot_steps
-from training.train import batch_loss, compiled_loss, train_step
+from training.core import hooked
+from training.core.artifacts import schema
+from training.core.artifacts.records import Manifest
+from training.core.config import ConfigError
+from training.core.model import Transformer
+from training.pipeline import data, presets
+from training.pipeline.config import RunSpec, apply_overrides
+from training.pipeline.schedule import learning_rate, snapshot_steps
+from training.pipeline.train import batch_loss, compiled_loss, train_step
 
 RUNS = ["attn1", "attn2", "attn3", "smeared1", "mlp2"]
 
@@ -195,8 +198,8 @@ def test_incomplete_run_without_resume_is_refused(tmp_path):
     )
     schema.write_manifest(run_path, manifest)
     preset = apply_overrides(presets.load("tiny"), [])
-    from training.config import ConfigError
-    from training.train import train_suite
+    from training.core.config import ConfigError
+    from training.pipeline.train import train_suite
 
     with pytest.raises(ConfigError, match="--resume"):
         train_suite(preset, tmp_path, "tiny", runs=["attn1"], log=lambda *_: None)

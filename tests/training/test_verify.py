@@ -4,8 +4,8 @@ import shutil
 
 import pytest
 
-from training import schema
-from training.cli import main
+from training.core.artifacts import schema
+from training.pipeline.cli import main
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformer_lens.utilities import get_act_name
 
-from training.analysis.attribution import (
+from training.core.analysis.attribution import (
     ablate_heads_loss,
     clean_attention_patterns,
     copying_on_repeats,
@@ -15,7 +15,7 @@ from training.analysis.attribution import (
     direct_logit_attribution_per_token,
     head_ablation_effects,
 )
-from training.analysis.loss import per_token_loss
+from training.core.analysis.loss import per_token_loss
 
 from .conftest import D_HEAD, D_MODEL, D_VOCAB, set_ov_circuit
 

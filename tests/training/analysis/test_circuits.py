@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from training.analysis.circuits import (
+from training.core.analysis.circuits import (
     composition_scores,
     copying_sample,
     copying_score,

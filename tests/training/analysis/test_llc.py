@@ -18,9 +18,9 @@ import pytest
 import torch
 from torch import nn
 
-from training.analysis.llc import estimate_llc
-from training.config import LLCConfig, ModelConfig
-from training.model import Transformer
+from training.core.analysis.llc import estimate_llc
+from training.core.config import LLCConfig, ModelConfig
+from training.core.model import Transformer
 
 N = 400  # samples
 D_IN = 9  # inputs: with the bias, 10 parameters

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from training.analysis.loss import default_icl_indices, icl_score, loss_by_position, per_token_loss
+from training.core.analysis.loss import default_icl_indices, icl_score, loss_by_position, per_token_loss
 
 
 def test_per_token_loss_is_next_token_cross_entropy_at_each_context_index(make_model):

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from training import schema
-from training.analysis import loss, registry, scores, shortcuts
-from training.analysis.registry import Metric, Probe, ProbeInputs
-from training.config import ModelConfig
-from training.model import Transformer, next_token_loss
+from training.core.analysis import loss, registry, scores, shortcuts
+from training.core.analysis.registry import Metric, Probe, ProbeInputs
+from training.core.artifacts import schema
+from training.core.config import ModelConfig
+from training.core.model import Transformer, next_token_loss
 
 
 def tiny_probe(n_layers: int = 2) -> Probe:
@@ -192,7 +192,7 @@ def test_a_new_registered_metric_is_stored_and_reaches_the_api(tiny_suite, tmp_p
 
     from backend.core.config import Settings
     from backend.main import create_app
-    from training.analyze import analysis_config, analyze_run
+    from training.pipeline.analyze import analysis_config, analyze_run
 
     suite = tmp_path / "artifacts" / "tiny"
     shutil.copytree(tiny_suite, suite)

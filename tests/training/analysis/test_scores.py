@@ -8,7 +8,7 @@ import torch
 from transformer_lens.head_detector import detect_head
 from transformer_lens.utilities import get_act_name
 
-from training.analysis.scores import (
+from training.core.analysis.scores import (
     duplicate_token_score,
     head_scores_on_text,
     prefix_matching_score,
@@ -155,9 +155,9 @@ def test_prefix_scores_see_permanent_hooks_and_keep_them(make_model):
 def test_scores_read_the_patterns_of_a_smeared_key_snapshot():
     """Snapshots load with smeared keys as permanent hooks: the scores must see the patterns the
     training model computes, not those of plain TransformerLens attention."""
-    from training.config import ModelConfig
-    from training.hooked import hooked_from_model
-    from training.model import Transformer
+    from training.core.config import ModelConfig
+    from training.core.hooked import hooked_from_model
+    from training.core.model import Transformer
 
     torch.manual_seed(0)
     trained = Transformer(ModelConfig(d_model=32, n_heads=2, d_head=8, n_ctx=128, d_vocab=50, smeared_keys=True))

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from training.analysis.scores import prefix_matching_score, prefix_matching_sequences, previous_token_score
-from training.analysis.shortcuts import (
+from training.core.analysis.scores import prefix_matching_score, prefix_matching_sequences, previous_token_score
+from training.core.analysis.shortcuts import (
     offset_attention,
     period_copies,
     period_prefix_score,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from training.analysis.trajectory import (
+from training.core.analysis.trajectory import (
     ablation_alignment,
     ablation_projection,
     before_after_vector,

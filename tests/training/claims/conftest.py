@@ -8,8 +8,8 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from training.claims.runs import RunData
-from training.records import PhaseWindow
+from training.core.artifacts.records import PhaseWindow
+from training.pipeline.claims.runs import RunData
 
 N = 30  # snapshots
 STEPS = np.round(np.geomspace(10, 10_000, N)).astype(int)  # log-spaced, as real suites early on

@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 
-from training.claims import circuit
+from training.pipeline.claims import circuit
 
 
 def test_claim_e_passes_when_the_circuit_carries_the_icl(make_run):

@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 
-from training.claims import formation
+from training.pipeline.claims import formation
 
 from .conftest import START, N
 

@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 
-from training.claims import phase
+from training.pipeline.claims import phase
 
 from .conftest import END, START, STEPS
 

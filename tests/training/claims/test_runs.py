@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from training.records import PhaseWindow
+from training.core.artifacts.records import PhaseWindow
 
 from .conftest import END, START, STEPS
 

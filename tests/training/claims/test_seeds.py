@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.claims.runs import RunData
-from training.claims.seeds import (
+from training.core.artifacts.records import PhaseWindow, SeedResult, Spread
+from training.pipeline.claims.runs import RunData
+from training.pipeline.claims.seeds import (
     induction_step,
     seed_result,
     seed_spread,
     spread,
     waiting_seed,
 )
-from training.records import PhaseWindow, SeedResult, Spread
 
 STEPS = np.array([0, 10, 20, 40, 80, 160, 320])
 ICL = np.array([0.1, 0.05, 0.0, -0.2, -0.4, -0.5, -0.6])

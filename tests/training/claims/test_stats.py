@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.claims import stats
-from training.claims.stats import Estimate
+from training.pipeline.claims import stats
+from training.pipeline.claims.stats import Estimate
 
 
 def test_smooth_is_a_centred_running_mean_that_shrinks_at_the_ends():

@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 
-from training.claims import trajectory
+from training.pipeline.claims import trajectory
 
 from .conftest import END, START
 

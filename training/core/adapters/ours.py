@@ -7,8 +7,8 @@ from typing import Any
 
 from torch import Tensor
 
-from training.config import ModelConfig
-from training.model import Transformer
+from training.core.config import ModelConfig
+from training.core.model import Transformer
 
 
 def ours_from_state(model: dict[str, Any], state: dict[str, Tensor]) -> Transformer:

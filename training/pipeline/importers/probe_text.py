@@ -20,8 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from training import data, schema
-from training.config import ConfigError, DataConfig
+from training.core.artifacts import schema
+from training.core.config import ConfigError
+from training.pipeline import data
+from training.pipeline.config import DataConfig
 from training.pipeline.importers.sources import TOKENIZER_FILES, SourceError
 
 PROBE_CHARS = 2_000_000  # characters of probe text read: ~0.5 M tokens of code, plenty for the probes

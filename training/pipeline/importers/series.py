@@ -26,13 +26,14 @@ from pathlib import Path
 import numpy as np
 from transformer_lens import HookedTransformerConfig
 
-from training import schema
-from training.config import AnalysisConfig, ConfigError, override
 from training.core.adapters.hooked import AdapterError, config_fields, stored_config
+from training.core.artifacts import schema
+from training.core.artifacts.records import Manifest, SnapshotEntry
 from training.core.checkpoints import CheckpointError
+from training.core.config import ConfigError
+from training.pipeline.config import AnalysisConfig, override
 from training.pipeline.importers import probe_text
 from training.pipeline.importers.sources import Series, SourceError, detect
-from training.records import Manifest, SnapshotEntry
 
 # Above this many parameters (TransformerLens' count: attention and MLP weights, no embeddings)
 # the analysis defaults shrink: pythia-14m has 1.2 M, pythia-70m 19 M, pythia-160m 85 M.

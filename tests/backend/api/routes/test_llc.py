@@ -5,7 +5,7 @@ import pytest
 from backend.errors import NotFoundError
 from backend.services.llc import run_llc
 from backend.services.store import ArtifactStore
-from training import schema
+from training.core.artifacts import schema
 
 
 def test_read_llc_serves_the_stored_curve(client, suite, tiny_suite):

@@ -6,7 +6,8 @@ import shutil
 import numpy as np
 import pandas as pd
 
-from training import metrics_frame, schema
+from training import metrics_frame
+from training.core.artifacts import schema
 
 
 def read_csv(response) -> pd.DataFrame:

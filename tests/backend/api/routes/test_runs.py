@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from tests.backend.helpers import manifest, url
-from training import schema
-from training.analysis import registry
-from training.records import ArrayInfo
+from training.core.analysis import registry
+from training.core.artifacts import schema
+from training.core.artifacts.records import ArrayInfo
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,10 @@ from backend.models import AttentionResponse
 from backend.models.compute import PACKED_SCALE
 from backend.services import probes
 from tests.backend.helpers import manifest, url
-from training import load_hooked, schema
-from training.analysis import loss
-from training.tokenizer import BOS_ID
+from training import load_hooked
+from training.core.analysis import loss
+from training.core.artifacts import schema
+from training.core.tokenizer import BOS_ID
 
 TEXT = "def f(x):\n    return f(x) + f(x)\n"
 

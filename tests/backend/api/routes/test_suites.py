@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from tests.backend.helpers import manifest
-from training import schema
+from training.core.artifacts import schema
 
 
 def test_list_suites_shows_the_tiny_suite_and_its_runs(client, suite, tiny_suite):
@@ -90,8 +90,8 @@ def test_status_lists_no_training_run_once_the_suite_is_trained(client, suite, t
 
 
 def test_a_seed_replicate_is_listed_with_the_run_it_repeats_and_the_report_serves_the_spread(copy_client, suite_copy):
-    from training.records import Replicate
-    from training.report import build_report, save_report
+    from training.core.artifacts.records import Replicate
+    from training.pipeline.report import build_report, save_report
 
     base = manifest(suite_copy, "attn2")
     schema.write_manifest(suite_copy / "attn2", dataclasses.replace(base, seeds=2))

@@ -7,8 +7,8 @@ import pytest
 
 from backend.services import tokens
 from tests.backend.helpers import url
-from training import schema
-from training.tokenizer import BOS_ID
+from training.core.artifacts import schema
+from training.core.tokenizer import BOS_ID
 
 TEXT = "def f(x):\n    return f(x) + f(x)\n"
 

@@ -1,0 +1,349 @@
+"""`python -m training analyze artifacts/<suite>`: the paper's measurements on every snapshot.
+
+Incremental and resumable: each snapshot's metrics go to their own file
+(`metrics/snapshots/step_*.safetensors`, written atomically), and a pass only computes the
+snapshots that have none yet (or were measured with other settings), so an interrupted analysis
+continues where it stopped and a run still training is picked up next time. Snapshots the
+trainer already measured live (`training.pipeline.train.LiveMetrics`, stage "live") keep those values
+and get the rest of the registry's metrics (stage "full"). After each pass the
+per-snapshot files are stacked into one `.npy` per metric plus `metrics/index.json` (written
+last), and the suite-level tables (joint PCA, phase windows, before-and-after vector) are rebuilt.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from training.core import adapters
+from training.core.adapters.hooked import HookedAdapter
+from training.core.analysis import circuits, loss, registry, scores, shortcuts
+from training.core.analysis.registry import Probe, ProbeInputs
+from training.core.artifacts import schema
+from training.core.artifacts.records import ArrayInfo, Manifest, MetricsIndex, SnapshotEntry
+from training.core.hooked import hooked_from_state, model_config_from_manifest
+from training.core.model import Transformer
+from training.core.tokenizer import BOS_ID
+from training.pipeline import data
+from training.pipeline.config import AnalysisConfig, override
+
+# Contexts per forward pass for the PCA losses. Each row's loss is independent of the others, so
+# this changes only speed: 32 x 256 tokens of 1024-way logits stay near glibc's heap limit
+# (`training.core.allocator`), and measured 40% faster than 256-context chunks on our CPU.
+PCA_CHUNK = 32
+
+
+def pca_token_set(
+    heldout: np.ndarray, n_ctx: int, n_tokens: int, seed: int, per_context: int = 1, filler: int = BOS_ID
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The fixed held-out tokens whose losses form the per-token-loss vectors.
+
+    As in the paper's per-token-loss analysis, with `per_context` = 1 each token comes from a
+    different context, and a context is cut right after its scored token so only the prefix the
+    prediction uses is run. With `per_context` = k > 1 (our deviation, to fit the analysis into
+    a quarter of the training time on a CPU), k distinct indices are scored in each full context.
+    Returns (tokens (batch, len), indices (batch, k)) chunks: the losses are
+    `next_token_loss(model(tokens), tokens)` gathered at `indices`, in a fixed order.
+    """
+    rng = np.random.default_rng(seed)
+    n_contexts = -(-n_tokens // per_context)
+    starts = rng.integers(0, len(heldout) - n_ctx, size=n_contexts)
+    if per_context > 1:
+        idx = np.stack([np.sort(rng.choice(n_ctx - 1, size=per_context, replace=False)) for _ in starts])
+        x = np.stack([heldout[s : s + n_ctx] for s in starts]).astype(np.int64)
+        return [
+            (torch.from_numpy(x[i : i + PCA_CHUNK]), torch.from_numpy(idx[i : i + PCA_CHUNK]))
+            for i in range(0, n_contexts, PCA_CHUNK)
+        ]
+    lengths = rng.integers(2, n_ctx + 1, size=n_contexts)  # tokens in the context, >= 2 to predict one
+    order = np.argsort(lengths, kind="stable")
+    chunks = []
+    for rows in np.array_split(order, 8):
+        if len(rows) == 0:
+            continue
+        length = int(lengths[rows].max())
+        # Each context starts at position 0 and is scored at its own last prediction (index
+        # n - 2); the filler after it cannot change that prediction (causal attention). Padding
+        # in front, as before, shifted every position and put up to ~31 BOS tokens in the
+        # prefix the prediction reads (issue 12).
+        x = np.stack(
+            [
+                np.concatenate([heldout[s : s + n], np.full(length - n, filler)])
+                for s, n in zip(starts[rows], lengths[rows])
+            ]
+        )
+        chunks.append((torch.from_numpy(x.astype(np.int64)), torch.from_numpy(lengths[rows, None] - 2)))
+    return chunks
+
+
+def start_token(suite_path: Path) -> int:
+    """The token that opens every prefix-matching sequence of the suite: our BOS, or for an
+    imported model (`training.importers`) its own BOS, or where it has none a common token of
+    its held-out text (`data.json`'s `start_token`), so that no model sees a BOS it never had."""
+    path = schema.data_dir(suite_path) / "data.json"
+    start = schema.read_json(path).get("start_token", BOS_ID) if path.exists() else BOS_ID
+    if isinstance(start, bool) or not isinstance(start, int):
+        raise schema.ArtifactError(f"{path}: field 'start_token' should be an integer, got {start!r}")
+    return start
+
+
+def run_inputs(suite_path: Path, n_ctx: int, cfg: AnalysisConfig) -> ProbeInputs:
+    """The token sets every snapshot of a run with context `n_ctx` is measured on."""
+    heldout = data.load_split(suite_path, "heldout")
+    start = start_token(suite_path)
+    counts = schema.read_npy(schema.data_dir(suite_path) / "token_counts.npy")
+    default_late, default_early = loss.default_icl_indices(n_ctx)
+    n_random = min(cfg.prefix_random, (n_ctx - 1) // cfg.prefix_repeats)
+    return ProbeInputs(
+        eval_tokens=data.eval_batch(heldout, n_sequences=cfg.eval_sequences, n_ctx=n_ctx, seed=cfg.eval_seed),
+        prefix_tokens=scores.prefix_matching_sequences(
+            counts,
+            n_sequences=cfg.prefix_sequences,
+            n_random=n_random,
+            n_repeats=cfg.prefix_repeats,
+            exclude_fraction=cfg.prefix_exclude,
+            bos_token=start,
+            seed=cfg.prefix_seed,
+        ),
+        icl_late=cfg.icl_late if cfg.icl_late is not None else default_late,
+        icl_early=cfg.icl_early if cfg.icl_early is not None else default_early,
+        icl_width=cfg.icl_width if cfg.icl_width is not None else n_ctx // 64,
+        prefix_random=n_random,
+        prefix_repeats=cfg.prefix_repeats,
+        composition_baseline_samples=cfg.composition_baseline_samples,
+        copying_tokens=circuits.copying_sample(len(counts), cfg.copying_tokens, cfg.copying_seed, exclude=(start,)),
+        pca_tokens=tuple(
+            pca_token_set(heldout, n_ctx, cfg.pca_tokens, cfg.pca_seed, cfg.pca_tokens_per_context, start)
+        ),
+        icl_tokens=data.eval_batch(heldout, n_sequences=cfg.icl_sequences, n_ctx=n_ctx, seed=cfg.icl_seed),
+        # The positional-shortcut controls: periods and offsets are module constants scaled to
+        # n_ctx, not settings (a new setting would change the hash and re-measure every suite)
+        period_tokens=shortcuts.period_sweep(
+            counts,
+            n_ctx,
+            n_sequences=shortcuts.PERIOD_SEQUENCES,
+            max_copies=cfg.prefix_repeats,
+            exclude_fraction=cfg.prefix_exclude,
+            bos_token=start,
+            seed=cfg.prefix_seed,
+        ),
+        attention_offsets=shortcuts.sweep_offsets(n_ctx),
+    )
+
+
+def resolved_settings(cfg: AnalysisConfig, inputs: ProbeInputs) -> dict:
+    """The analysis settings with every default resolved, as stored in the index and inputs."""
+    return {
+        **dataclasses.asdict(cfg),
+        "icl_late": inputs.icl_late,
+        "icl_early": inputs.icl_early,
+        "icl_width": inputs.icl_width,
+        "prefix_random": inputs.prefix_random,
+        "hash": cfg.settings_hash(),
+    }
+
+
+def store_inputs(run_path: Path, cfg: AnalysisConfig, inputs: ProbeInputs) -> None:
+    """Write the run's evaluation contexts and prefix-matching sequences (what the service
+    reuses) unless the stored ones were built with the same settings."""
+    try:
+        if schema.read_analysis_inputs(run_path)[1].get("hash") == cfg.settings_hash():
+            return
+    except schema.ArtifactError:
+        pass
+    tensors = {"eval_tokens": inputs.eval_tokens, "prefix_tokens": inputs.prefix_tokens}
+    schema.write_analysis_inputs(run_path, tensors, resolved_settings(cfg, inputs))
+
+
+def snapshot_fast(run_path: Path, manifest: Manifest, entry: SnapshotEntry) -> Transformer | HookedAdapter:
+    """The snapshot as `Probe` measures it: the training model (no HookedTransformer built),
+    or for an imported run its HookedTransformer's adapter (`training.core.adapters`)."""
+    state = schema.read_snapshot(run_path, entry)
+    if not adapters.is_converted(manifest.model):
+        fast = Transformer(model_config_from_manifest(manifest))
+        fast.load_state_dict(state)
+        return fast.eval()
+    return adapters.for_probe(manifest.model, state, str(run_path / "snapshots" / entry.file))
+
+
+def snapshot_models(run_path: Path, manifest: Manifest, entry: SnapshotEntry) -> tuple:
+    """(HookedTransformer, what `Probe` measures) with the snapshot's weights."""
+    if adapters.is_converted(manifest.model):
+        fast = snapshot_fast(run_path, manifest, entry)
+        return fast.as_hooked(), fast
+    cfg = model_config_from_manifest(manifest)
+    state = schema.read_snapshot(run_path, entry)
+    fast = Transformer(cfg)
+    fast.load_state_dict(state)
+    return hooked_from_state(cfg, state), fast.eval()
+
+
+def analysis_config(manifest: Manifest, overrides: list[str] = ()) -> AnalysisConfig:
+    """The run's analysis settings (recorded from its preset at training time), overridden by
+    `analysis.key=value` strings."""
+    return override({"analysis": AnalysisConfig(**manifest.analysis)}, list(overrides))["analysis"]
+
+
+def stored_stage(path: Path, settings_hash: str) -> str | None:
+    """ "live" or "full" if the metrics file at `path` was measured with these settings, else None."""
+    return _stored(path, settings_hash)[0]
+
+
+def read_snapshot_metrics(path: Path, settings_hash: str, coords: dict | None = None) -> tuple[str | None, dict]:
+    """(stage, tensors) of the metrics file at `path`, in one read; (None, {}) as `_stored`, and
+    as there a metric stored with other coordinates than `coords` left out (not measured)."""
+    from safetensors import safe_open
+
+    if not path.exists():
+        return None, {}
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata()
+            if meta.get("settings") != settings_hash:
+                return None, {}
+            stale = _stale(meta, coords)
+            return meta.get("stage", "full"), {k: f.get_tensor(k) for k in f.keys() if k not in stale}  # noqa: SIM118
+    except Exception:  # a corrupt metrics file is simply measured again
+        return None, {}
+
+
+def _stored(path: Path, settings_hash: str, coords: dict | None = None) -> tuple[str | None, set[str]]:
+    """(stage, metric names) of the metrics file at `path`; (None, {}) if it is missing,
+    unreadable (a corrupt file is simply measured again) or measured with other settings. A
+    metric stored with other coordinates than `coords` (name -> {axis: values}: the periods and
+    offsets, constants of the code rather than settings) or under an older definition is left
+    out of the names, so it is measured again."""
+    from safetensors import safe_open
+
+    if not path.exists():
+        return None, set()
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta, names = f.metadata(), set(f.keys())  # noqa: SIM118 (safe_open has no __iter__)
+    except Exception:
+        return None, set()
+    if meta.get("settings") != settings_hash:
+        return None, set()
+    return meta.get("stage", "full"), names - _stale(meta, coords)
+
+
+def _stale(meta: dict, coords: dict | None) -> set[str]:
+    """The metrics of `coords` (name -> {axis: values}) that a file's metadata lists with other
+    values, and those stored under an older definition (`registry.versions`; a file without a
+    version for a metric holds version 1)."""
+    try:
+        stored, stored_versions = json.loads(meta.get("coords", "{}")), json.loads(meta.get("versions", "{}"))
+    except ValueError:  # unreadable: measure them again
+        stored, stored_versions = {}, {}
+    other_coords = {name for name, c in (coords or {}).items() if stored.get(name) != c}
+    return other_coords | {name for name, v in registry.versions().items() if stored_versions.get(name, 1) != v}
+
+
+def write_snapshot_metrics(
+    run_path: Path, step: int, metrics: dict, settings_hash: str, stage: str, coords: dict | None = None
+) -> None:
+    meta = {"settings": settings_hash, "step": str(step), "stage": stage}
+    if coords:  # what `_stored` checks: name -> {axis: values} of the metrics measured along one
+        meta["coords"] = json.dumps({name: c for name, c in coords.items() if name in metrics}, sort_keys=True)
+    versions = {name: v for name, v in registry.versions().items() if name in metrics}
+    if versions:  # what `_stale` checks: the definitions these values were measured under
+        meta["versions"] = json.dumps(versions, sort_keys=True)
+    schema.atomic_write_safetensors(schema.metrics_snapshot_path(run_path, step), metrics, meta)
+
+
+def live_metrics(model: Transformer, inputs: ProbeInputs) -> dict[str, torch.Tensor]:
+    """The registry's live metrics of the model in memory (what the trainer stores per snapshot)."""
+    was_training = model.training
+    try:
+        return registry.measure(Probe(model, inputs), ["live"])
+    finally:
+        model.train(was_training)
+
+
+def analyze_run(run_path: Path, cfg: AnalysisConfig, log=print) -> MetricsIndex | None:
+    """Measure every not-yet-measured snapshot of one run, then restack its metrics.
+
+    A snapshot the trainer measured live keeps its live values and gets the rest."""
+    from safetensors.torch import load_file
+
+    manifest = schema.read_manifest(run_path)
+    snaps = manifest.snapshots
+    if not snaps:
+        return None
+    inputs = run_inputs(run_path.parent, manifest.model["n_ctx"], cfg)
+    store_inputs(run_path, cfg, inputs)
+    settings_hash = cfg.settings_hash()
+    coords = registry.coordinates(inputs)
+    stored = [_stored(schema.metrics_snapshot_path(run_path, e.step), settings_hash, coords) for e in snaps]
+    # To do: snapshots never measured, measured live only, or missing a metric the registry has
+    # gained since (only what is missing is measured).
+    wanted = {m.name for m in registry.METRICS}
+    todo = [(i, e) for i, (e, (stage, names)) in enumerate(zip(snaps, stored)) if stage != "full" or wanted - names]
+    t0 = time.perf_counter()
+    final = manifest.status == "complete"
+    with torch.no_grad():
+        for n, (i, entry) in enumerate(todo):
+            ablate = cfg.ablations and (i % cfg.ablation_every == 0 or (final and i == len(snaps) - 1))
+            path = schema.metrics_snapshot_path(run_path, entry.step)
+            kept = load_file(str(path)) if stored[i][0] is not None else {}
+            kept = {name: v for name, v in kept.items() if name in stored[i][1]}  # not stale coordinates
+            probe = Probe(
+                snapshot_fast(run_path, manifest, entry), inputs
+            )  # builds the HookedTransformer only if a metric needs it
+            measured = registry.measure(probe, ["live", "analysis", "ablation"], ablate=ablate, skip=kept)
+            write_snapshot_metrics(run_path, entry.step, {**kept, **measured}, settings_hash, "full", coords)
+            if n % 10 == 9 or n == len(todo) - 1:
+                log(f"{run_path.name}: analysed {n + 1}/{len(todo)} snapshots ({time.perf_counter() - t0:.0f} s)")
+    return stack_run_metrics(run_path, manifest, cfg, inputs)
+
+
+def stack_run_metrics(run_path: Path, manifest: Manifest, cfg: AnalysisConfig, inputs: ProbeInputs) -> MetricsIndex:
+    """Stack the per-snapshot metric files into one .npy per metric; write the index last.
+
+    Snapshots measured only live hold NaN in the other metrics' arrays (`stages` says which)."""
+    settings_hash, coords = cfg.settings_hash(), registry.coordinates(inputs)
+    entries, per_snap, stages = [], [], []
+    for e in manifest.snapshots:
+        stage, metrics = read_snapshot_metrics(schema.metrics_snapshot_path(run_path, e.step), settings_hash, coords)
+        if stage is None:
+            continue
+        entries.append(e)
+        per_snap.append(metrics)
+        stages.append(stage)
+    mdir = schema.metrics_dir(run_path)
+    arrays = {}
+    for metric in registry.METRICS:
+        present = [m[metric.name] for m in per_snap if metric.name in m]
+        if not present:
+            continue
+        blank = torch.full_like(present[0], float("nan"))
+        stacked = np.stack([m.get(metric.name, blank).numpy() for m in per_snap])
+        schema.atomic_write_npy(mdir / f"{metric.name}.npy", stacked)
+        axes = ["snapshot", *metric.axes]
+        arrays[metric.name] = ArrayInfo(f"{metric.name}.npy", list(stacked.shape), axes, coords.get(metric.name, {}))
+    scalars = {
+        "icl_score": [float(m["icl_score"]) for m in per_snap],
+        "icl_wide": [float(m["icl_wide"]) if "icl_wide" in m else None for m in per_snap],
+        "eval_loss": [float(m["eval_loss"]) for m in per_snap],
+        "heldout_loss": [e.heldout_loss for e in entries],
+        "train_loss": [e.train_loss for e in entries],
+    }
+    if per_snap:
+        best, heads = registry.best_heads(np.stack([m["prefix_matching"].numpy() for m in per_snap]))
+        scalars |= {"max_prefix_matching": best, "max_prefix_head": heads}
+    index = MetricsIndex(
+        run=run_path.name,
+        steps=[e.step for e in entries],
+        tokens_seen=[e.tokens_seen for e in entries],
+        stages=stages,
+        settings=resolved_settings(cfg, inputs),
+        arrays=arrays,
+        scalars=scalars,
+    )
+    schema.write_metrics_index(run_path, index)
+    return index
