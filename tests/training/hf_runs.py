@@ -63,10 +63,10 @@ def config(arch: str, n_layers: int = 2, **options):
 
     vocab = VOCAB + 2
     if arch == "gpt2":
-        kw = dict(n_layer=n_layers, n_embd=32, n_head=2, n_positions=N_CTX, vocab_size=vocab, bos_token_id=0,
+        kw = dict(n_layer=n_layers, n_embd=64, n_head=4, n_positions=N_CTX, vocab_size=vocab, bos_token_id=0,
                   eos_token_id=0, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)  # fmt: skip
         return GPT2Config(**(kw | options), attn_implementation="eager")
-    kw = dict(num_hidden_layers=n_layers, hidden_size=32, num_attention_heads=2, intermediate_size=128,
+    kw = dict(num_hidden_layers=n_layers, hidden_size=64, num_attention_heads=4, intermediate_size=256,
               max_position_embeddings=N_CTX, vocab_size=vocab, bos_token_id=0, eos_token_id=0)  # fmt: skip
     return GPTNeoXConfig(**(kw | options), attn_implementation="eager")
 
@@ -100,12 +100,13 @@ def train(
     callbacks=(),
     seed: int = 0,
     bos: bool = True,
-    lr: float = 3e-3,
+    lr: float = 1e-3,
     batch: int = 32,
+    **options,
 ):
     """Train a tiny model with a real `transformers.Trainer` on the repeat task, saving a
     checkpoint (safetensors, trainer_state.json, the tokenizer) every `save_every` steps into
-    `out`; returns the trainer."""
+    `out`; returns the trainer. `options` are config fields of the model."""
     from transformers import Trainer, TrainingArguments
 
     tok = tokenizer(bos=bos)
@@ -129,7 +130,7 @@ def train(
         save_only_model=True,  # no optimizer state: the import reads only the model
     )
     trainer = Trainer(
-        model=model(arch, n_layers, seed),
+        model=model(arch, n_layers, seed, **options),
         args=args,
         train_dataset=_Dataset(sequences(steps * batch, seed + 1)),
         processing_class=tok,

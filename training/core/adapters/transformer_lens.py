@@ -54,19 +54,23 @@ def config_from_dict(raw: dict[str, Any], where: str = "config") -> HookedTransf
     if unknown:
         raise AdapterError(f"{where}: field {unknown[0]!r} is not a HookedTransformerConfig field")
     kept = {k: v for k, v in raw.items() if k in FIELDS and k not in ("default_prepend_bos", "tokenizer_prepends_bos")}
-    defaults = {
-        f.name: f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-        for f in dataclasses.fields(HookedTransformerConfig)
-    }
-    for key, value in raw.items():
-        if key in FIELDS or key in BOOKKEEPING:
-            continue
-        if value != defaults.get(key):
-            raise AdapterError(
-                f"{where}: field {key!r} = {value!r} is not supported (only its default, {defaults.get(key)!r})"
-            )
     if raw.get("d_vocab_out", -1) not in (-1, raw.get("d_vocab")):
         raise AdapterError(f"{where}: field 'd_vocab_out' differs from 'd_vocab' (an output vocabulary of its own)")
     kept.pop("d_vocab_out", None)
     kept["default_prepend_bos"] = False
-    return build_config(kept, where)
+    cfg = build_config(kept, where)
+    # Every other field must be what the rebuilt config has (its default, or what TransformerLens
+    # derives from the stored fields, such as attn_scale): otherwise the model would differ.
+    for key, value in raw.items():
+        if key in FIELDS or key in BOOKKEEPING:
+            continue
+        if not _same(value, getattr(cfg, key)):
+            raise AdapterError(f"{where}: field {key!r} = {value!r} is not supported (only {getattr(cfg, key)!r})")
+    return cfg
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):  # arrays, tensors: compare as text
+        return repr(a) == repr(b)
