@@ -29,10 +29,9 @@ from training.core.science import (
     RunProgress,
     SnapshotEntry,
     Transformer,
-    hooked_from_state,
     load_tokenizer,
-    model_config_from_manifest,
     schema,
+    snapshot_models,
 )
 
 
@@ -44,9 +43,10 @@ class LoadedSnapshot:
     model: HookedTransformer
     lock: threading.Lock
     sha256: str  # of the snapshot file: with (suite, run, step) it names these exact weights
-    # The same weights in the training package's plain-torch model: no hooks, so requests that
-    # need only logits and attention patterns run it concurrently, without the lock.
-    plain: Transformer
+    # The same weights in the training package's plain-torch model (an imported run: its
+    # HookedTransformer's adapter, which adds hooks only for the call): requests that need only
+    # logits and attention patterns run it concurrently, without the lock.
+    plain: Transformer  # or `training.core.adapters.hooked.HookedAdapter`: the same interface
 
     @property
     def n_ctx(self) -> int:
@@ -231,10 +231,8 @@ class ArtifactStore:
         def load() -> LoadedSnapshot:
             try:
                 state = schema.read_snapshot(run_path, entry)
-                cfg = model_config_from_manifest(manifest)
-                model = hooked_from_state(cfg, state)
-                plain = Transformer(cfg)
-                plain.load_state_dict(state)
+                # our training model, or an imported run's converted HookedTransformer (adapter)
+                model, plain = snapshot_models(manifest.model, state, f"{suite}/{run}/snapshots/{entry.file}")
             except schema.ArtifactError as e:
                 raise self.unavailable(e) from None
             except (RuntimeError, KeyError, ValueError, TypeError) as e:  # a state dict that does not fit

@@ -7,6 +7,7 @@ registry, and the stored metrics as data frames (`metrics_frame`, `metrics_datas
 CLI (the orchestration floor), which read and write artifacts through this same schema.
 """
 
+from training.core.adapters import snapshot_models
 from training.core.allocator import keep_buffers_in_heap
 from training.core.analysis import attribution, circuits, llc, loss, registry, scores, shortcuts, trajectory
 from training.core.analysis.registry import INDUCTION_THRESHOLD, METRICS, REGISTRY, Metric, best_heads
@@ -74,5 +75,6 @@ __all__ = [
     "schema",
     "scores",
     "shortcuts",
+    "snapshot_models",
     "trajectory",
 ]

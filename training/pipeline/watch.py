@@ -117,7 +117,7 @@ class Watcher:
             tok.backend_tokenizer.to_str()
         ):
             raise schema.ArtifactError(f"suite {self.suite_path} has another tokenizer; watch into a new suite")
-        self.analysis = analysis_for(cfg, self.overrides)
+        self.analysis = analysis_for(cfg, min(self.probe_ctx, cfg.n_ctx), self.overrides)
         model_fields = stored_config(cfg, probe_ctx=self.probe_ctx)
         manifest = None
         if (self.run_path / schema.MANIFEST).exists():

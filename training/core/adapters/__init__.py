@@ -6,7 +6,8 @@ training loop, as the metric registry's `Probe` measures it.
     huggingface        GPT-2 and GPT-NeoX checkpoints -> HookedTransformer weights
     transformer_lens   TransformerLens state dicts with their config file
 
-`for_probe(manifest.model, state)` builds the right one for a stored snapshot.
+`for_probe(manifest.model, state)` builds the right one for a stored snapshot, and
+`snapshot_models` that and the HookedTransformer of the circuits tier.
 """
 
 from __future__ import annotations
@@ -32,3 +33,17 @@ def for_probe(model: dict[str, Any], state: dict[str, Tensor], where: str = "sna
     from training.core.adapters.ours import ours_from_state
 
     return ours_from_state(model, state)
+
+
+def snapshot_models(model: dict[str, Any], state: dict[str, Tensor], where: str = "snapshot") -> tuple:
+    """(HookedTransformer, what `Probe` measures) of a stored snapshot: for our own runs the
+    training model and its HookedTransformer (`training.core.hooked`), for an imported run
+    the converted HookedTransformer and its adapter."""
+    if is_converted(model):
+        fast = for_probe(model, state, where)
+        return fast.as_hooked(), fast
+    from training.core.config import ModelConfig
+    from training.core.hooked import hooked_from_state
+
+    fast = for_probe(model, state, where)
+    return hooked_from_state(ModelConfig(**model), state), fast

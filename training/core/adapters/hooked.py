@@ -128,7 +128,9 @@ class HookedAdapter(nn.Module):
     def losses_at(self, tokens: Int[Tensor, "batch pos"], indices: list[int]) -> Float[Tensor, "batch index"]:
         """Next-token losses at the context `indices` (as `training.model.Transformer.losses_at`)."""
         idx = torch.as_tensor(indices, device=tokens.device)
-        logits = self.model(tokens)[:, idx]  # (batch, index, vocab)
+        # unembed only the indices read: a 50 k vocabulary makes full logits ~100 MB a context
+        resid = self.model(tokens, stop_at_layer=self.cfg.n_layers)  # (batch, pos, d_model)
+        logits = self.model.unembed(self.model.ln_final(resid[:, idx]))  # (batch, index, vocab)
         targets = tokens[:, idx + 1]
         flat = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none")
         return flat.view(targets.shape)

@@ -59,13 +59,33 @@ class ImportSpec:
     overrides: tuple[str, ...] = ()  # analysis.KEY=VALUE
 
 
-def analysis_for(cfg: HookedTransformerConfig, overrides: tuple[str, ...] = ()) -> AnalysisConfig:
-    """Analysis settings that scale: the defaults for a small model; above `LARGE_PARAMS`
-    fewer probe contexts and no ablations (one forward pass per head each), unless overridden."""
+LOGITS_BUDGET = 256 * 2**20  # bytes of fp32 logits one probe batch may hold
+
+
+def analysis_for(cfg: HookedTransformerConfig, probe_ctx: int, overrides: tuple[str, ...] = ()) -> AnalysisConfig:
+    """Analysis settings that scale, unless overridden: the defaults for a small model; above
+    `LARGE_PARAMS` fewer probe contexts and no ablations (two forward passes per head each).
+    With a large vocabulary the batches whose full logits are kept (the evaluation contexts,
+    the per-token-loss contexts) shrink to `LOGITS_BUDGET`: pythia's 50 k tokens x 512
+    positions are 100 MB of logits a context."""
     base = AnalysisConfig()
+    per_context = probe_ctx * cfg.d_vocab * 4
+    fits = max(2, LOGITS_BUDGET // per_context)
+    if fits < base.eval_sequences:
+        per_pca_context = min(64, probe_ctx - 1)
+        base = dataclasses.replace(
+            base,
+            eval_sequences=fits,
+            pca_tokens=max(8, fits * per_pca_context),
+            pca_tokens_per_context=per_pca_context,
+        )
     if cfg.n_params > LARGE_PARAMS:
         base = dataclasses.replace(
-            base, icl_sequences=64, pca_tokens=500, ablations=False, composition_baseline_samples=20
+            base,
+            icl_sequences=64,
+            pca_tokens=min(base.pca_tokens, 500),
+            ablations=False,
+            composition_baseline_samples=20,
         )
     return override({"analysis": base}, list(overrides))["analysis"]
 
@@ -123,8 +143,8 @@ def import_series(spec: ImportSpec, log=print) -> Path:
         raise ImportError_(f"suite {suite_path} has another tokenizer; import this model into a new --suite")
     if new_suite:
         stream, info = probe_text.encode_probe_text(tok, spec.text)
-    analysis = analysis_for(cfg, spec.overrides)
     probe_ctx = min(spec.probe_ctx, cfg.n_ctx)
+    analysis = analysis_for(cfg, probe_ctx, spec.overrides)
     log(
         f"{series.kind} series at {series.root}: {len(series.checkpoints)} checkpoints, importing {len(checkpoints)}; "
         f"{cfg.original_architecture} {cfg.n_layers} layers x {cfg.n_heads} heads, {cfg.n_params / 1e6:.1f} M parameters"
