@@ -247,6 +247,8 @@ class RunMetricsResponse(TypedDict):
     composition: Composition
     phase: PhaseWindow | None
     progress: RunProgress | None  # while the run trains
+    ablations: NotRequired[bool]  # False: the analysis measures no ablations (by choice, not pending)
+    source: NotRequired[str]  # "" trained here; "hf-trainer", "revisions", "tl-series", "live": imported/watched
 
 
 class LLCResponse(TypedDict):

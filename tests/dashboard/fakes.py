@@ -185,6 +185,7 @@ class FakeService:
         self.llc_runs = {"attn2"}  # runs whose LLC the analysis estimated
         self.old_before_after = False  # a before-and-after table written before projections
         self.profiled = True  # False: the runs were analysed before the period sweep and the offsets existed
+        self.ablations = True  # False: analysed without ablations (an imported model above 5 M parameters)
         self.calls: list[tuple] = []
 
     def add_replicate(self) -> None:
@@ -344,6 +345,8 @@ class FakeService:
             "composition": {"q": [], "k": [], "v": []},
             "phase": self.phase(run) if n else None,
             "progress": {"run": run, **PROGRESS, "updated": 1.7e9} if run == self.training else None,
+            "ablations": self.ablations,
+            "source": "",
         }
 
     def llc(self, suite, run):
