@@ -136,5 +136,10 @@ def train(
         processing_class=tok,
         callbacks=list(callbacks),
     )
-    trainer.train()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny model: more threads only wait on each other (2 shared cores in CI)
+    try:
+        trainer.train()
+    finally:
+        torch.set_num_threads(threads)
     return trainer

@@ -19,7 +19,7 @@ LIGHT = ["analysis.icl_sequences=64", "analysis.pca_tokens=256", "analysis.ablat
 # Per architecture: (Trainer steps, options) that form an induction head in the 2-layer model
 RECIPES = {
     "gpt2": (300, {}),
-    "gpt_neox": (300, {}),
+    "gpt_neox": (400, {"num_attention_heads": 2}),  # 4 heads of 16 (a quarter rotary) formed none in 1,200 steps
 }
 
 
@@ -51,6 +51,6 @@ def test_a_trainer_run_forms_an_induction_head_that_the_imported_suite_shows(tmp
     with TestClient(create_app(Settings(artifacts_dir=out, torch_threads=0))) as client:
         two, one = _best_prefix(client, f"{arch}-2l"), _best_prefix(client, f"{arch}-1l")
         heads = client.get(f"/suites/hf/runs/{arch}-2l/metrics").json()["best_heads"]
-    assert len(two) == steps // 50 and two[0] < 0.3 < max(two)
+    assert len(two) == steps // 50 and two[0] < 0.3 < max(two)  # it forms during training
     assert max(one) < 0.3
     assert heads["prefix_matching"]["heads"][-1].startswith("L1")  # the induction head is in the second layer
