@@ -259,6 +259,11 @@ class ArtifactStore:
 
         return self._read(("inputs", suite, run), [path], load)
 
+    def special_tokens(self, suite: str) -> tuple[int | None, int]:
+        """(BOS or None, the prefix-matching sequences' start token) of the suite's model."""
+        path = schema.data_dir(self.suite_path(suite)) / "data.json"
+        return self._read(("special", suite), [path], lambda: schema.special_tokens(self.suite_path(suite)))
+
     def token_counts(self, suite: str) -> np.ndarray:
         """Training-split frequency of every token id (the prefix-matching sequences' source)."""
         path = schema.data_dir(self.suite_path(suite)) / "token_counts.npy"

@@ -82,14 +82,9 @@ def pca_token_set(
 
 
 def start_token(suite_path: Path) -> int:
-    """The token that opens every prefix-matching sequence of the suite: our BOS, or for an
-    imported model (`training.importers`) its own BOS, or where it has none a common token of
-    its held-out text (`data.json`'s `start_token`), so that no model sees a BOS it never had."""
-    path = schema.data_dir(suite_path) / "data.json"
-    start = schema.read_json(path).get("start_token", BOS_ID) if path.exists() else BOS_ID
-    if isinstance(start, bool) or not isinstance(start, int):
-        raise schema.ArtifactError(f"{path}: field 'start_token' should be an integer, got {start!r}")
-    return start
+    """The token that opens every prefix-matching sequence of the suite (`schema.special_tokens`):
+    our BOS, an imported model's own, or for a model without one a common token of its text."""
+    return schema.special_tokens(suite_path)[1]
 
 
 def run_inputs(suite_path: Path, n_ctx: int, cfg: AnalysisConfig) -> ProbeInputs:

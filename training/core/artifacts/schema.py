@@ -97,6 +97,22 @@ def data_dir(suite_path: Path) -> Path:
     return Path(suite_path) / "data"
 
 
+def special_tokens(suite_path: Path) -> tuple[int | None, int]:
+    """(BOS, start token) of the suite's model: what a text is preceded by (None: nothing, a
+    model without a BOS) and what opens a prefix-matching sequence. Our suites: our BOS for
+    both; an imported model's (`data.json`'s `bos_token`, `start_token`): its own BOS, or for a
+    model without one a common token of its probe text."""
+    from training.core.tokenizer import BOS_ID
+
+    path = data_dir(suite_path) / "data.json"
+    info = read_json(path) if path.exists() else {}
+    bos, start = info.get("bos_token", BOS_ID), info.get("start_token", BOS_ID)
+    for name, value in (("bos_token", bos), ("start_token", start)):
+        if isinstance(value, bool) or not (isinstance(value, int) or (value is None and name == "bos_token")):
+            raise ArtifactError(f"{path}: field {name!r} should be an integer, got {value!r}")
+    return bos, start
+
+
 # ---- atomic writes ---------------------------------------------------------------------------
 
 
