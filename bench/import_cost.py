@@ -85,9 +85,13 @@ def measure(stage: str, size: str, folder: Path, out: Path, ctx: int) -> dict:
         models = [
             GPTNeoXForCausalLM.from_pretrained(str(p), local_files_only=True) for p in sorted(folder.glob("step*"))
         ]
-        t0 = time.perf_counter()  # the live tier alone, as a training loop pays it
+        times = []  # the live tier alone, as a training loop pays it; the first snapshot also sets up
         for i, model in enumerate(models):
+            t = time.perf_counter()
             watcher.snapshot(model, 1000 * i)
+            times.append(time.perf_counter() - t)
+        per = sum(times[1:]) / max(len(times) - 1, 1)
+        return {"stage": stage, "seconds_per_checkpoint": per, "setup_s": times[0] - per, "peak_rss_mib": _peak_mib()}
     else:
         from training.core.artifacts import schema
         from training.pipeline.analyze import analysis_config, analyze_run
@@ -127,7 +131,7 @@ def main() -> None:
                        "--out", str(out), "--ctx", str(args.ctx)]  # fmt: skip
                 env = {**os.environ, "PYTHONPATH": str(REPO)}
                 result = json.loads(subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout)
-                setup = f" (+ {result['setup_s']:.0f} s once: tokenizer, probe text)" if "setup_s" in result else ""
+                setup = f" (+ {result['setup_s']:.0f} s once: probe text and inputs)" if "setup_s" in result else ""
                 per = f"{result['seconds_per_checkpoint']:.2f}{setup}"
                 print(f"| pythia-{size} | {stage} | {per} | {result['peak_rss_mib']:.0f} |")
 

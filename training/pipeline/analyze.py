@@ -292,8 +292,13 @@ def analyze_run(run_path: Path, cfg: AnalysisConfig, log=print) -> MetricsIndex 
             )  # builds the HookedTransformer only if a metric needs it
             measured = registry.measure(probe, ["live", "analysis", "ablation"], ablate=ablate, skip=kept)
             write_snapshot_metrics(run_path, entry.step, {**kept, **measured}, settings_hash, "full", coords)
-            if n % 10 == 9 or n == len(todo) - 1:
-                log(f"{run_path.name}: analysed {n + 1}/{len(todo)} snapshots ({time.perf_counter() - t0:.0f} s)")
+            elapsed = time.perf_counter() - t0
+            if n == 0 and len(todo) > 2:  # the cost per snapshot, before a long analysis goes on
+                log(
+                    f"{run_path.name}: {elapsed:.1f} s a snapshot; about {elapsed * (len(todo) - 1):.0f} s for the rest"
+                )
+            elif n % 10 == 9 or n == len(todo) - 1:
+                log(f"{run_path.name}: analysed {n + 1}/{len(todo)} snapshots ({elapsed:.0f} s)")
     return stack_run_metrics(run_path, manifest, cfg, inputs)
 
 
