@@ -102,6 +102,7 @@ def train(
     bos: bool = True,
     lr: float = 1e-3,
     batch: int = 32,
+    warmup: int = 10,
     **options,
 ):
     """Train a tiny model with a real `transformers.Trainer` on the repeat task, saving a
@@ -117,7 +118,7 @@ def train(
         logging_steps=10,
         per_device_train_batch_size=batch,
         learning_rate=lr,
-        warmup_steps=10,
+        warmup_steps=warmup,
         lr_scheduler_type="constant_with_warmup",
         weight_decay=0.0,
         report_to=[],

@@ -35,8 +35,8 @@ from training.pipeline.config import AnalysisConfig, override
 from training.pipeline.importers import probe_text
 from training.pipeline.importers.sources import Series, SourceError, detect
 
-# Above this many parameters (TransformerLens' count: attention and MLP weights, no embeddings)
-# the analysis defaults shrink: pythia-14m has 1.2 M, pythia-70m 19 M, pythia-160m 85 M.
+# Above this many parameters (TransformerLens' count of the blocks, plus the unembedding) the
+# analysis defaults shrink: pythia-14m has 1.2 + 6.4 M, pythia-70m 19 + 26 M.
 LARGE_PARAMS = 5_000_000
 DEFAULT_PROBE_CTX = 512  # the context the probes use (at most the model's)
 
@@ -79,7 +79,9 @@ def analysis_for(cfg: HookedTransformerConfig, probe_ctx: int, overrides: tuple[
             pca_tokens=max(8, fits * per_pca_context),
             pca_tokens_per_context=per_pca_context,
         )
-    if cfg.n_params > LARGE_PARAMS:
+    # A forward pass costs the blocks and the unembedding: with a 50 k vocabulary the latter is
+    # most of it (pythia-14m: 1.2 M block parameters, 6.4 M in its unembedding)
+    if cfg.n_params + cfg.d_model * cfg.d_vocab > LARGE_PARAMS:
         base = dataclasses.replace(
             base,
             icl_sequences=64,
