@@ -239,7 +239,9 @@ class ArtifactStore:
                 raise UnavailableError(
                     f"snapshot file {suite}/{run}/snapshots/{entry.file} does not load: {e}"
                 ) from None
-            return LoadedSnapshot(run, entry.step, manifest, model, threading.Lock(), entry.sha256, plain.eval())
+            # an imported run's adapter shares its model with `model`: one lock for both
+            lock = getattr(plain, "lock", None) or threading.Lock()
+            return LoadedSnapshot(run, entry.step, manifest, model, lock, entry.sha256, plain.eval())
 
         return self.snapshots.get((suite, run, entry.step, entry.sha256), load)
 

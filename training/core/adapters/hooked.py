@@ -15,6 +15,7 @@ TransformerLens versions).
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import torch
@@ -111,6 +112,9 @@ class HookedAdapter(nn.Module):
         super().__init__()
         self.model = model
         self.cfg = model.cfg
+        # Hooks live on the shared model: a pattern read (`run_with_cache`) and a caller's own
+        # hooks (an ablation) must not overlap. Callers that hook it hold this lock too (the service).
+        self.lock = threading.RLock()
 
     def as_hooked(self) -> HookedTransformer:
         return self.model
@@ -118,10 +122,11 @@ class HookedAdapter(nn.Module):
     def forward(
         self, tokens: Int[Tensor, "batch pos"], return_patterns: bool = False
     ) -> Float[Tensor, "batch pos d_vocab"] | tuple[Tensor, list[Tensor]]:
-        if not return_patterns:
-            return self.model(tokens)
         names = {f"blocks.{layer}.attn.hook_pattern" for layer in range(self.cfg.n_layers)}
-        logits, cache = self.model.run_with_cache(tokens, names_filter=lambda name: name in names)
+        with self.lock:
+            if not return_patterns:
+                return self.model(tokens)
+            logits, cache = self.model.run_with_cache(tokens, names_filter=lambda name: name in names)
         # hook_pattern: (batch, head, query, key), as the training model returns it
         return logits, [cache[f"blocks.{layer}.attn.hook_pattern"] for layer in range(self.cfg.n_layers)]
 
@@ -129,7 +134,8 @@ class HookedAdapter(nn.Module):
         """Next-token losses at the context `indices` (as `training.model.Transformer.losses_at`)."""
         idx = torch.as_tensor(indices, device=tokens.device)
         # unembed only the indices read: a 50 k vocabulary makes full logits ~100 MB a context
-        resid = self.model(tokens, stop_at_layer=self.cfg.n_layers)  # (batch, pos, d_model)
+        with self.lock:
+            resid = self.model(tokens, stop_at_layer=self.cfg.n_layers)  # (batch, pos, d_model)
         logits = self.model.unembed(self.model.ln_final(resid[:, idx]))  # (batch, index, vocab)
         targets = tokens[:, idx + 1]
         flat = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none")
