@@ -53,10 +53,21 @@ def test_the_callback_serves_live_curves_while_training_and_leaves_the_run_uncha
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-@pytest.mark.parametrize("arch", ["gpt2", "gpt_neox"])
+def _hooked_transformer():
+    from transformer_lens import HookedTransformer, HookedTransformerConfig
+
+    torch.manual_seed(2)
+    cfg = HookedTransformerConfig(
+        n_layers=2, d_model=32, n_heads=4, d_head=8, n_ctx=hf_runs.N_CTX, d_vocab=hf_runs.VOCAB + 2,
+        attn_only=True, positional_embedding_type="shortformer",
+    )  # fmt: skip
+    return HookedTransformer(cfg)
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "gpt_neox", "hooked"])
 def test_a_watcher_snapshot_draws_no_random_numbers_makes_no_gradients_and_restores_the_mode(tmp_path, arch):
     probe = hf_runs.probe_text(tmp_path / "probe.txt", n=60)
-    model = hf_runs.model(arch, seed=2).train()
+    model = (_hooked_transformer() if arch == "hooked" else hf_runs.model(arch, seed=2)).train()
     watcher = Watcher(
         tmp_path / "art", "w", arch.replace("_", "-"), hf_runs.tokenizer(), text=str(probe), log=lambda *_: None
     )
