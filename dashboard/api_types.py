@@ -599,6 +599,14 @@ class RunMetricsResponse(TypedDict):
     """
     the trainer's progress, while the run trains
     """
+    ablations: NotRequired[bool]
+    """
+    whether the run's analysis measures the ablation metrics (off by default for imported models above 5 M parameters: `analysis.ablations`); false: their grids are null by choice, not pending
+    """
+    source: NotRequired[str]
+    """
+    where the run came from: '' (trained here), or an import/watcher kind
+    """
 
 
 class RunProgress(TypedDict):

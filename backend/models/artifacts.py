@@ -254,6 +254,12 @@ class RunMetricsResponse(BaseModel):
         description="the phase-change window: from the suite's stored phase windows, or detected on the live curves while training"
     )
     progress: RunProgress | None = Field(description="the trainer's progress, while the run trains")
+    ablations: bool = Field(
+        default=True,
+        description="whether the run's analysis measures the ablation metrics (off by default for imported "
+        "models above 5 M parameters: `analysis.ablations`); false: their grids are null by choice, not pending",
+    )
+    source: str = Field(default="", description="where the run came from: '' (trained here), or an import/watcher kind")
 
 
 class HeadProfile(BaseModel):

@@ -15,7 +15,11 @@ class Strict(BaseModel):
 
 
 class TextInput(Strict):
-    text: str | None = Field(None, min_length=1, description="tokenised with the suite tokenizer; BOS is prepended")
+    text: str | None = Field(
+        None,
+        min_length=1,
+        description="tokenised with the suite tokenizer; the model's BOS is prepended where it has one",
+    )
     tokens: list[int] | None = Field(None, min_length=2, description="token ids, used as given (no BOS added)")
 
     @model_validator(mode="after")

@@ -7,7 +7,6 @@ import torch
 
 from backend.errors import InputError
 from backend.services.store import ArtifactStore, LoadedSnapshot
-from training.core.science import BOS_ID
 
 
 def encode(
@@ -20,7 +19,8 @@ def encode(
     max_chars: int,
     max_tokens: int,
 ) -> torch.Tensor:
-    """The input as a (pos,) int64 tensor: BOS + the text's tokens, or the token ids as given."""
+    """The input as a (pos,) int64 tensor: the model's BOS (if it has one) + the text's tokens,
+    or the token ids as given."""
     cfg = snap.model.cfg
     if text is not None:
         if len(text) > max_chars:
@@ -29,7 +29,8 @@ def encode(
             )
         try:
             text.encode("utf-8")
-            ids = [BOS_ID, *store.tokenizer(suite).encode(text, add_special_tokens=False).ids]
+            bos = store.special_tokens(suite)[0]  # an imported model without a BOS gets none
+            ids = [*([] if bos is None else [bos]), *store.tokenizer(suite).encode(text, add_special_tokens=False).ids]
         except UnicodeEncodeError:
             raise InputError("text is not valid Unicode (it contains a lone surrogate)") from None
     else:

@@ -12,7 +12,7 @@ from backend.services.convert import floats, scalar
 from backend.services.inputs import check_heads, encode, token_strings
 from backend.services.probes import TextLimits
 from backend.services.store import ArtifactStore
-from training.core.science import BOS_ID, attribution, head_label, loss, scores
+from training.core.science import attribution, head_label, loss, scores
 
 
 def _settings(store: ArtifactStore, suite: str, run: str) -> tuple:
@@ -49,7 +49,7 @@ def prefix_matching(
                 n_random=n_random,
                 n_repeats=n_repeats,
                 exclude_fraction=prefix["prefix_exclude"],
-                bos_token=BOS_ID,
+                bos_token=store.special_tokens(suite)[1],
                 seed=seed,
             )
         except ValueError as e:  # e.g. too few token types for the sequences

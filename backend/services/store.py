@@ -42,9 +42,10 @@ class LoadedSnapshot:
     model: HookedTransformer
     lock: threading.Lock
     sha256: str  # of the snapshot file: with (suite, run, step) it names these exact weights
-    # The same weights in the training package's plain-torch model: no hooks, so requests that
-    # need only logits and attention patterns run it concurrently, without the lock.
-    plain: Transformer
+    # The same weights in the training package's plain-torch model (an imported run: its
+    # HookedTransformer's adapter, which adds hooks only for the call): requests that need only
+    # logits and attention patterns run it concurrently, without the lock.
+    plain: Transformer  # or `training.core.adapters.hooked.HookedAdapter`: the same interface
 
     @property
     def n_ctx(self) -> int:
@@ -235,7 +236,9 @@ class ArtifactStore:
                 raise UnavailableError(
                     f"snapshot file {suite}/{run}/snapshots/{entry.file} does not load: {e}"
                 ) from None
-            return LoadedSnapshot(run, entry.step, manifest, models.hooked, threading.Lock(), entry.sha256, models.fast)
+            # an imported run's adapter shares its model with `hooked`: one lock for both
+            lock = getattr(models.fast, "lock", None) or threading.Lock()
+            return LoadedSnapshot(run, entry.step, manifest, models.hooked, lock, entry.sha256, models.fast)
 
         return self.snapshots.get((suite, run, entry.step, entry.sha256), load)
 
@@ -254,6 +257,11 @@ class ArtifactStore:
             return AnalysisInputs(tensors["eval_tokens"], tensors["prefix_tokens"], settings)
 
         return self._read(("inputs", suite, run), [path], load)
+
+    def special_tokens(self, suite: str) -> tuple[int | None, int]:
+        """(BOS or None, the prefix-matching sequences' start token) of the suite's model."""
+        path = schema.data_path(self.suite_path(suite), schema.DATA_INFO)
+        return self._read(("special", suite), [path], lambda: schema.special_tokens(self.suite_path(suite)))
 
     def token_counts(self, suite: str) -> np.ndarray:
         """Training-split frequency of every token id (the prefix-matching sequences' source)."""

@@ -34,7 +34,13 @@ mode = MODES[
 effect = right.radio("Effect", list(EFFECTS), horizontal=True, key="_abl_effect")
 name = f"ablation_{TAGS[mode]}_delta_{EFFECTS[effect]}"
 grids = metrics["head_metrics"].get(name, [])
-if not any(v is not None for grid in grids for row in grid for v in row):
+if metrics.get("ablations") is False:
+    st.info(
+        f"Run {run!r} is analysed without ablations (off by default for imported models above 5 M parameters: "
+        "two forward passes per head). Measure them with `python -m training analyze` and "
+        "`--set analysis.ablations=true`."
+    )
+elif not any(v is not None for grid in grids for row in grid for v in row):
     st.info(f"Run {run!r} has no ablation measurements yet. {sel.pending()}")
 else:
     st.plotly_chart(

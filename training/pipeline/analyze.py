@@ -34,7 +34,7 @@ PCA_CHUNK = 32
 
 
 def pca_token_set(
-    heldout: np.ndarray, n_ctx: int, n_tokens: int, seed: int, per_context: int = 1
+    heldout: np.ndarray, n_ctx: int, n_tokens: int, seed: int, per_context: int = 1, filler: int = BOS_ID
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """The fixed held-out tokens whose losses form the per-token-loss vectors.
 
@@ -68,7 +68,7 @@ def pca_token_set(
         # prefix the prediction reads (issue 12).
         x = np.stack(
             [
-                np.concatenate([heldout[s : s + n], np.full(length - n, BOS_ID)])
+                np.concatenate([heldout[s : s + n], np.full(length - n, filler)])
                 for s, n in zip(starts[rows], lengths[rows])
             ]
         )
@@ -76,9 +76,16 @@ def pca_token_set(
     return chunks
 
 
+def start_token(suite_path: Path) -> int:
+    """The token that opens every prefix-matching sequence of the suite (`schema.special_tokens`):
+    our BOS, an imported model's own, or for a model without one a common token of its text."""
+    return schema.special_tokens(suite_path)[1]
+
+
 def run_inputs(suite_path: Path, n_ctx: int, cfg: AnalysisConfig) -> ProbeInputs:
     """The token sets every snapshot of a run with context `n_ctx` is measured on."""
     heldout = data.load_split(suite_path, "heldout")
+    start = start_token(suite_path)
     counts = schema.read_npy(schema.data_path(suite_path, schema.TOKEN_COUNTS))
     default_late, default_early = loss.default_icl_indices(n_ctx)
     n_random = min(cfg.prefix_random, (n_ctx - 1) // cfg.prefix_repeats)
@@ -90,7 +97,7 @@ def run_inputs(suite_path: Path, n_ctx: int, cfg: AnalysisConfig) -> ProbeInputs
             n_random=n_random,
             n_repeats=cfg.prefix_repeats,
             exclude_fraction=cfg.prefix_exclude,
-            bos_token=BOS_ID,
+            bos_token=start,
             seed=cfg.prefix_seed,
         ),
         icl_late=cfg.icl_late if cfg.icl_late is not None else default_late,
@@ -99,8 +106,10 @@ def run_inputs(suite_path: Path, n_ctx: int, cfg: AnalysisConfig) -> ProbeInputs
         prefix_random=n_random,
         prefix_repeats=cfg.prefix_repeats,
         composition_baseline_samples=cfg.composition_baseline_samples,
-        copying_tokens=circuits.copying_sample(len(counts), cfg.copying_tokens, cfg.copying_seed, exclude=(BOS_ID,)),
-        pca_tokens=tuple(pca_token_set(heldout, n_ctx, cfg.pca_tokens, cfg.pca_seed, cfg.pca_tokens_per_context)),
+        copying_tokens=circuits.copying_sample(len(counts), cfg.copying_tokens, cfg.copying_seed, exclude=(start,)),
+        pca_tokens=tuple(
+            pca_token_set(heldout, n_ctx, cfg.pca_tokens, cfg.pca_seed, cfg.pca_tokens_per_context, start)
+        ),
         icl_tokens=data.eval_batch(heldout, n_sequences=cfg.icl_sequences, n_ctx=n_ctx, seed=cfg.icl_seed),
         # The positional-shortcut controls: periods and offsets are module constants scaled to
         # n_ctx, not settings (a new setting would change the hash and re-measure every suite)
@@ -110,7 +119,7 @@ def run_inputs(suite_path: Path, n_ctx: int, cfg: AnalysisConfig) -> ProbeInputs
             n_sequences=shortcuts.PERIOD_SEQUENCES,
             max_copies=cfg.prefix_repeats,
             exclude_fraction=cfg.prefix_exclude,
-            bos_token=BOS_ID,
+            bos_token=start,
             seed=cfg.prefix_seed,
         ),
         attention_offsets=shortcuts.sweep_offsets(n_ctx),
@@ -177,8 +186,13 @@ def analyze_run(run_path: Path, cfg: AnalysisConfig, log=print) -> MetricsIndex 
             probe = Probe(schema.load_models(run_path, manifest, entry, hooked=False).fast, inputs)
             measured = registry.measure(probe, ["live", "analysis", "ablation"], ablate=ablate, skip=kept)
             schema.write_snapshot_metrics(run_path, entry.step, {**kept, **measured}, settings_hash, "full", coords)
-            if n % 10 == 9 or n == len(todo) - 1:
-                log(f"{run_path.name}: analysed {n + 1}/{len(todo)} snapshots ({time.perf_counter() - t0:.0f} s)")
+            elapsed = time.perf_counter() - t0
+            if n == 0 and len(todo) > 2:  # the cost per snapshot, before a long analysis goes on
+                log(
+                    f"{run_path.name}: {elapsed:.1f} s a snapshot; about {elapsed * (len(todo) - 1):.0f} s for the rest"
+                )
+            elif n % 10 == 9 or n == len(todo) - 1:
+                log(f"{run_path.name}: analysed {n + 1}/{len(todo)} snapshots ({elapsed:.0f} s)")
     return stack_run_metrics(run_path, manifest, cfg, inputs)
 
 

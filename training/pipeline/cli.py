@@ -1,9 +1,11 @@
-"""Command line: `python -m training {train,analyze,report,verify,list}`.
+"""Command line: `python -m training {train,analyze,import,report,verify,list}`.
 
     python -m training train --preset default [--out artifacts] [--suite NAME]
                              [--set train.lr=1e-3 ...] [--runs attn2,attn1] [--seeds 2] [--resume]
                              [--device cpu] [--no-analyze]
     python -m training analyze artifacts/<suite>
+    python -m training import SOURCE --suite NAME [--run NAME] [--out artifacts] [--every K]
+                              [--text PATH] [--tokenizer PATH] [--ctx N] [--set analysis.KEY=VALUE]
     python -m training report artifacts/<suite>
     python -m training verify artifacts/<suite>
     python -m training list [--out artifacts]
@@ -81,6 +83,31 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="analysis.KEY=VALUE",
         help="override an analysis setting, or an LLC one (llc.KEY=VALUE; repeatable)",
     )
+
+    imp = sub.add_parser(
+        "import",
+        help="import a checkpoint series (Trainer output, stepN/ revisions, TransformerLens .pth) and analyse it",
+    )
+    imp.add_argument("source", type=Path, help="the folder that holds the checkpoints")
+    imp.add_argument("--suite", required=True, help="suite to write (new, or an imported suite with this tokenizer)")
+    imp.add_argument("--run", help="run name (default: the source folder's name)")
+    imp.add_argument("--out", type=Path, default=Path("artifacts"), help="artifacts folder (default: artifacts)")
+    imp.add_argument("--every", default="1", metavar="K", help="import every K-th checkpoint (and the last)")
+    imp.add_argument("--text", help="probe text: a file, a folder, or hf:PATH (save_to_disk); default: stdlib")
+    imp.add_argument(
+        "--tokenizer", type=Path, help="the model's tokenizer (folder or tokenizer.json)"
+    )  # not our layout
+    imp.add_argument("--ctx", default="512", metavar="N", help="probe context length (at most the model's)")
+    imp.add_argument("--tokens-per-step", metavar="N", help="tokens per step where the source does not record them")
+    imp.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="analysis.KEY=VALUE",
+        help="override an analysis setting (repeatable)",
+    )
+    imp.add_argument("--no-analyze", action="store_true", help="only convert; analyse later with `analyze`")
 
     verify = sub.add_parser("verify", help="check every file of a suite; exit status 1 if any is broken")
     verify.add_argument("suite_dir", type=Path, help="e.g. artifacts/default")
@@ -162,6 +189,39 @@ def cmd_analyze(args) -> int:
     return 0
 
 
+def cmd_import(args) -> int:
+    import re
+
+    from training.core.adapters.hooked import AdapterError
+    from training.core.checkpoints import CheckpointError
+    from training.pipeline.analyze_suite import analyze_suite
+    from training.pipeline.importers.series import ImportError_, ImportSpec, import_series
+    from training.pipeline.importers.sources import SourceError
+
+    run = args.run or re.sub(r"[^a-z0-9_-]+", "-", args.source.resolve().name.lower()).strip("-_") or "run"
+    spec = ImportSpec(
+        source=args.source,
+        out=args.out,
+        suite=schema.check_name("suite", args.suite),
+        run=schema.check_name("run", run[:64]),
+        every=parse_value("--every", args.every, int),
+        text=args.text,
+        tokenizer=args.tokenizer,
+        probe_ctx=parse_value("--ctx", args.ctx, int),
+        tokens_per_step=parse_value("--tokens-per-step", args.tokens_per_step, int) if args.tokens_per_step else None,
+        overrides=tuple(args.overrides),
+    )
+    try:
+        run_path = import_series(spec, log=log)
+    except (ImportError_, SourceError, CheckpointError, AdapterError) as e:  # each names the path or field
+        raise ConfigError(str(e)) from None
+    if not args.no_analyze:
+        with suite_lock(run_path.parent, "analyze", wait=True, log=log):
+            analyze_suite(run_path.parent, only=[run_path.name], log=log)
+            write_report(run_path.parent)
+    return 0
+
+
 def cmd_report(args) -> int:
     suite_path = existing_suite(args.suite_dir)
     write_report(suite_path)
@@ -208,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             "analyze": cmd_analyze,
             "report": cmd_report,
             "verify": cmd_verify,
+            "import": cmd_import,
             "list": cmd_list,
         }
         return commands[args.command](args)

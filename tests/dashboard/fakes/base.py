@@ -21,6 +21,7 @@ class FakeState:
         self.llc_runs = {"attn2"}  # runs whose LLC the analysis estimated
         self.old_before_after = False  # a before-and-after table written before projections
         self.profiled = True  # False: the runs were analysed before the period sweep and the offsets existed
+        self.ablations = True  # False: analysed without ablations (an imported model above 5 M parameters)
         self.calls: list[tuple] = []
 
     def add_replicate(self) -> None:

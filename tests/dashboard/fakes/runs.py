@@ -123,6 +123,8 @@ class RunRoutes(FakeState):
                 "composition": {"q": [], "k": [], "v": []},
                 "phase": self.phase(run) if n else None,
                 "progress": {"run": run, **PROGRESS, "updated": 1.7e9} if run == self.training else None,
+                "ablations": self.ablations,
+                "source": "",
             },
         )
 

@@ -63,3 +63,12 @@ def test_run_in_training_says_what_is_coming(fake):
     assert "The full analysis of attn2 follows when it finishes training." in shown
     assert "python -m training" not in shown
     assert len(figure(at, "abl_vectors")["data"]) == 3  # the text still runs on any snapshot
+
+
+def test_run_analysed_without_ablations_says_why_they_are_missing(fake):
+    fake.ablations = False
+    at = open_page("ablations")
+    assert_clean(at)
+    assert (
+        "is analysed without ablations (off by default for imported models above 5 M parameters" in texts(at, "info")[0]
+    )

@@ -85,6 +85,8 @@ class Probe:
 
     @cached_property
     def hooked(self):
+        if self._hooked is None and hasattr(self.fast, "as_hooked"):  # an adapter (training.core.adapters)
+            self._hooked = self.fast.as_hooked()
         if self._hooked is None:
             from training.core.hooked import hooked_from_model
 

@@ -36,6 +36,9 @@ def write_snapshot_metrics(
     versions = {name: v for name, v in registry.versions().items() if name in metrics}
     if versions:  # what `_stale` checks: the definitions these values were measured under
         meta["versions"] = json.dumps(versions, sort_keys=True)
+    # each its own copy: a score and a slice of another (icl_live of icl_wide) may share memory,
+    # which safetensors refuses
+    metrics = {name: v.detach().clone() for name, v in metrics.items()}
     files.atomic_write_safetensors(layout.metrics_snapshot_path(run_path, step), metrics, meta)
 
 

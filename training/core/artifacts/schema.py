@@ -104,6 +104,7 @@ from training.core.artifacts.snapshots import (
     read_record,
     read_snapshot,
     read_train_loss,
+    special_tokens,
     write_manifest,
     write_progress,
     write_snapshot,
@@ -111,6 +112,7 @@ from training.core.artifacts.snapshots import (
 )
 
 __all__ = [
+    "special_tokens",
     "SCHEMA_VERSION",
     "LLCCurve",
     "Manifest",

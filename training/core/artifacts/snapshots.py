@@ -126,31 +126,35 @@ def find_snapshot(manifest: Manifest, step: int | str) -> SnapshotEntry:
 
 @dataclass(frozen=True)
 class SnapshotModels:
-    """One snapshot as models: `fast` is the trainer's `Transformer` (eval mode), `hooked` the
-    TransformerLens 3 model built from the same weights (None when not asked for)."""
+    """One snapshot as models: `fast` is what the metric registry's `Probe` measures (the
+    trainer's `Transformer` in eval mode, or for an imported run its `HookedAdapter`), `hooked`
+    the TransformerLens 3 model of the same weights (None when not asked for)."""
 
-    config: ModelConfig
     entry: SnapshotEntry
     fast: Any
     hooked: Any | None
 
 
 def load_models(run_path: Path, manifest: Manifest, entry: SnapshotEntry, *, hooked: bool = True) -> SnapshotModels:
-    """The one snapshot loader: weights checked against the manifest, built into the trainer's
-    model and, if `hooked`, a HookedTransformer. ArtifactError if the file is missing or corrupt
-    or the weights do not fit the manifest's model."""
-    from training.core.hooked import hooked_from_state  # imported here: it reads this package
-    from training.core.model import Transformer
+    """The one snapshot loader: weights checked against the manifest, built into what `Probe`
+    measures and, if `hooked`, a HookedTransformer: for our runs the training model and its
+    conversion, for an imported run (`training.core.adapters`) its converted HookedTransformer.
+    ArtifactError if the file is missing or corrupt or the weights do not fit the manifest."""
+    from training.core import adapters  # imported here: the adapters read this package
 
-    cfg = model_config(manifest)
     state = read_snapshot(run_path, entry)
-    fast = Transformer(cfg)
+    path = layout.snapshot_path(run_path, entry.step)
     try:
-        fast.load_state_dict(state)
+        fast = adapters.for_probe(manifest.model, state, str(path))
     except RuntimeError as e:
-        path = layout.snapshot_path(run_path, entry.step)
         raise ArtifactError(f"snapshot file {path} does not fit the manifest's model: {e}") from None
-    return SnapshotModels(cfg, entry, fast.eval(), hooked_from_state(cfg, state) if hooked else None)
+    if not hooked:
+        return SnapshotModels(entry, fast, None)
+    if adapters.is_converted(manifest.model):
+        return SnapshotModels(entry, fast, fast.as_hooked())
+    from training.core.hooked import hooked_from_state
+
+    return SnapshotModels(entry, fast, hooked_from_state(model_config(manifest), state))
 
 
 def load_snapshot(run_dir: Path | str, step: int | str, *, with_tokenizer: bool) -> tuple[ModelConfig, dict, Any]:
@@ -166,3 +170,19 @@ def load_snapshot(run_dir: Path | str, step: int | str, *, with_tokenizer: bool)
 
         tok = load_hf(run_dir.parent)
     return model_config(manifest), state, tok
+
+
+def special_tokens(suite_path: Path) -> tuple[int | None, int]:
+    """(BOS, start token) of the suite's model: what a text is preceded by (None: nothing, a
+    model without a BOS) and what opens a prefix-matching sequence. Our suites: our BOS for
+    both; an imported model's (`data.json`'s `bos_token`, `start_token`): its own BOS, or for a
+    model without one a common token of its probe text."""
+    from training.core.tokenizer import BOS_ID
+
+    path = layout.data_path(suite_path, layout.DATA_INFO)
+    info = files.read_json(path) if path.exists() else {}
+    bos, start = info.get("bos_token", BOS_ID), info.get("start_token", BOS_ID)
+    for name, value in (("bos_token", bos), ("start_token", start)):
+        if isinstance(value, bool) or not (isinstance(value, int) or (value is None and name == "bos_token")):
+            raise ArtifactError(f"{path}: field {name!r} should be an integer, got {value!r}")
+    return bos, start

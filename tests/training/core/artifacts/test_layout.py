@@ -1,7 +1,10 @@
 """The artifact package is the one owner of the layout: no other module of `training`,
-`backend` or `dashboard` spells one of its file names (outside docstrings)."""
+`backend` or `dashboard` spells one of its file names (outside docstrings). A line that names a
+file of another format with the same name (a Hugging Face checkpoint's `tokenizer.json`) says so
+with a `# not our layout` comment."""
 
 import ast
+import re
 from pathlib import Path
 
 from training.core.artifacts import layout
@@ -25,12 +28,19 @@ def _docstrings(tree: ast.AST) -> set[int]:
 
 def layout_literals(path: Path, root: Path = REPO) -> list[str]:
     """`file:line: literal` for every string constant in `path` that names a file of the layout."""
-    tree = ast.parse(path.read_text(), str(path))
+    source = path.read_text()
+    lines = source.splitlines()
+    tree = ast.parse(source, str(path))
     skip = _docstrings(tree)
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
-            hits = [name for name in FILE_NAMES if name in node.value]
+            if any(
+                "# not our layout" in line for line in lines[node.lineno - 1 : node.end_lineno + 1]
+            ):  # another format's file (a Hugging Face folder)
+                continue
+            # a name of the layout on its own, not the tail of another name (`model.safetensors.index.json`)
+            hits = [name for name in FILE_NAMES if re.search(rf"(?<![\w.-]){re.escape(name)}", node.value)]
             if hits:
                 found.append(f"{path.relative_to(root)}:{node.lineno}: {hits[0]!r} in {node.value!r}")
     return found
