@@ -76,7 +76,7 @@ def test_live_metrics_equal_the_analysis_values_at_the_same_snapshot(tiny_suite,
     (before the step, a stale copy), other inputs or another mode fails here."""
     suite = tmp_path / "tiny"
     shutil.copytree(tiny_suite, suite, ignore=shutil.ignore_patterns("attn*", "smeared*", "mlp*"))
-    preset = apply_overrides(presets.load("tiny"), ["train.steps=30"])
+    preset = apply_overrides(presets.load("tiny"), ["train.steps=12"])
     train_suite(preset, tmp_path, "tiny", runs=["attn2"], log=lambda *_: None)  # the suite's data is reused
     run = suite / "attn2"
     manifest = schema.read_manifest(run)
@@ -88,7 +88,7 @@ def test_live_metrics_equal_the_analysis_values_at_the_same_snapshot(tiny_suite,
         )
         assert stage == "live", (entry.step, stage)  # the trainer's own values, untouched
     inputs = run_inputs(suite, manifest.model["n_ctx"], cfg)
-    assert len(stored) == len(manifest.snapshots) > 20
+    assert len(stored) == len(manifest.snapshots) > 10
     for entry in manifest.snapshots:
         fresh = registry.measure(Probe(schema.load_models(run, manifest, entry, hooked=False).fast, inputs), ["live"])
         assert set(stored[entry.step]) == set(fresh) == set(registry.LIVE)

@@ -19,7 +19,7 @@ from training.core.model import Transformer
 from training.pipeline import data, presets
 from training.pipeline.config import RunSpec, apply_overrides
 from training.pipeline.schedule import learning_rate, snapshot_steps
-from training.pipeline.train import batch_loss, compiled_loss, train_step
+from training.pipeline.train import train_step
 
 RUNS = ["attn1", "attn2", "attn3", "smeared1", "mlp2"]
 
@@ -116,18 +116,47 @@ def _steps(model, loss_fn, n=3):
     return [train_step(m, opt, x, lr=1e-2, grad_clip=1.0, loss_fn=loss_fn) for _ in range(n)]
 
 
-def test_a_compiled_step_trains_as_the_eager_one_and_falls_back_without_a_compiler(monkeypatch):
-    import torch._inductor.config
+# One branch of the compile test, in a fresh process: inductor keeps the C++ compiler it looked up
+# for the process's life, and run after the compiler-less branch in one process, the other branch
+# silently ran eagerly too (the compiler's counters were the same in both). No compiled graph from
+# an earlier process either: the fx graph and autograd caches are off.
+COMPILE_BRANCH = """
+import json, sys, torch._functorch.config, torch._inductor.config
+from torch._dynamo.utils import counters
+from tests.training.pipeline.test_train import _steps
+from training.pipeline import presets
+from training.pipeline.config import apply_overrides
+from training.pipeline.train import batch_loss, compiled_loss
+torch._inductor.config.fx_graph_cache = False
+torch._functorch.config.enable_autograd_cache = False
+if sys.argv[1] == "without":
+    torch._inductor.config.cpp.cxx = ("no-such-compiler-inductionscope",)
+model = apply_overrides(presets.load("tiny"), ["model.d_vocab=40"]).model
+eager, compiled = _steps(model, batch_loss), _steps(model, compiled_loss())
+aot, graphs = dict(counters["aot_autograd"]), counters["stats"]["unique_graphs"]
+print(json.dumps({"eager": eager, "compiled": compiled, "aot": aot, "graphs": graphs, "breaks": len(counters["graph_break"])}))
+"""
 
-    model = apply_overrides(presets.load("tiny"), ["model.d_vocab=40"]).model
-    eager = _steps(model, batch_loss)
-    monkeypatch.setattr(torch._inductor.config.cpp, "cxx", ("no-such-compiler-inductionscope",))
-    torch._dynamo.reset()
-    assert _steps(model, compiled_loss()) == eager  # compiling failed: eager, bit for bit
-    monkeypatch.undo()
-    torch._dynamo.reset()
-    np.testing.assert_allclose(_steps(model, compiled_loss()), eager, rtol=1e-5)
-    torch._dynamo.reset()
+
+def compile_branch(compiler: str) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    r = subprocess.run(
+        [sys.executable, "-c", COMPILE_BRANCH, compiler], cwd=REPO, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_a_compiled_step_trains_as_the_eager_one_and_falls_back_without_a_compiler():
+    without = compile_branch("without")
+    assert without["compiled"] == without["eager"]  # compiling failed: eager, bit for bit
+    assert without["aot"].get("not_ok", 0) >= 1, without  # ... because compiling was tried, and failed
+    with_compiler = compile_branch("with")
+    np.testing.assert_allclose(with_compiler["compiled"], with_compiler["eager"], rtol=1e-5)
+    # Compiled indeed, not a silent eager fallback: graphs captured and compiled, no graph break.
+    aot = with_compiler["aot"]
+    assert aot.get("ok", 0) >= 1 and aot.get("not_ok", 0) == 0, with_compiler
+    assert with_compiler["graphs"] >= 1 and with_compiler["breaks"] == 0, with_compiler
 
 
 def cli(*args, **kwargs):
