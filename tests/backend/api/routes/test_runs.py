@@ -151,13 +151,20 @@ def test_read_metrics_draws_the_wide_icl_score_with_its_interval_once_analysed(m
 def test_read_metrics_says_where_the_best_head_first_passes_the_threshold(copy_client, suite_copy):
     run_path = suite_copy / "attn2"
     prefix = schema.read_metric(run_path, "prefix_matching").copy()
-    steps = schema.read_metrics_index(run_path).steps
     prefix = np.minimum(prefix, 0.2)
     prefix[5:, 1, 0] = 0.45  # L1H0 passes 0.3 at the 6th measured snapshot
     prefix[7:, 0, 1] = 0.9  # and another head later: still L1H0's moment
-    schema.atomic_write_npy(schema.metrics_dir(run_path) / "prefix_matching.npy", prefix)
+    index = schema.read_metrics_index(run_path)
+
+    def store(grids: np.ndarray) -> None:  # as the trainer does: the array, then the index last
+        schema.atomic_write_npy(schema.metrics_dir(run_path) / "prefix_matching.npy", grids)
+        schema.write_metrics_index(run_path, index)
+
+    store(prefix)
     formed = copy_client.get(f"/suites/{suite_copy.name}/runs/attn2/metrics").json()["formed"]
-    assert formed["step"] == steps[5] and formed["label"] == "L1H0" and (formed["layer"], formed["head"]) == (1, 0)
+    assert (
+        formed["step"] == index.steps[5] and formed["label"] == "L1H0" and (formed["layer"], formed["head"]) == (1, 0)
+    )
     assert formed["score"] == pytest.approx(0.45) and formed["threshold"] == registry.INDUCTION_THRESHOLD
-    schema.atomic_write_npy(schema.metrics_dir(run_path) / "prefix_matching.npy", np.minimum(prefix, 0.2))
+    store(np.minimum(prefix, 0.2))
     assert copy_client.get(f"/suites/{suite_copy.name}/runs/attn2/metrics").json()["formed"] is None
