@@ -31,8 +31,11 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:  # exists, owned by someone else
+        pass
+    try:  # a zombie (exited, not yet reaped by its parent) answers kill(0) but holds nothing
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):  # no /proc here: trust kill(0)
         return True
-    return True
 
 
 def _holder(path: Path) -> dict | None:

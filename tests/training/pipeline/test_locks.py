@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +32,25 @@ def test_a_dead_holders_lock_is_taken_over(tmp_path):
     (tmp_path / ".train.lock").write_text(json.dumps({"pid": pid, "host": socket.gethostname(), "since": "then"}))
     with suite_lock(tmp_path, "train"):
         assert json.loads((tmp_path / ".train.lock").read_text())["pid"] == os.getpid()
+
+
+def test_a_holder_that_exited_but_was_not_reaped_is_dead(tmp_path):
+    """A killed trainer whose parent died too lingers as a zombie until someone reaps it; it
+    answers kill(pid, 0) but holds no file, so its lock is taken over."""
+    import socket
+
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])  # not waited for: a zombie once it exits
+    try:
+        state = ""
+        while state != "Z":  # bounded by the child's exit; no clock
+            state = Path(f"/proc/{zombie.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        os.kill(zombie.pid, 0)  # still "there" for kill(0)
+        holder = {"pid": zombie.pid, "host": socket.gethostname(), "since": "then"}
+        (tmp_path / ".train.lock").write_text(json.dumps(holder))
+        with suite_lock(tmp_path, "train"):
+            assert json.loads((tmp_path / ".train.lock").read_text())["pid"] == os.getpid()
+    finally:
+        zombie.wait()
 
 
 def test_the_cli_refuses_a_second_analyser(tiny_suite, capsys):
