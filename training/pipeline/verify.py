@@ -126,7 +126,7 @@ def verify_suite(suite_path: Path) -> Verdict:
         if path.name not in ledgers[path.parent]:
             v.unrecorded += 1
             continue
-        why = files.check_file(path)
+        why = files.check_file(path, ledgers[path.parent])
         if why is not None:
             v.add(path, f"{path.relative_to(v.root)}: {why}")
     return v

@@ -138,13 +138,14 @@ def forget(path: Path) -> None:
             (path.parent / CHECKSUMS).unlink(missing_ok=True)
 
 
-def check_file(path: Path) -> str | None:
+def check_file(path: Path, ledger: dict[str, list[str]] | None = None) -> str | None:
     """Why the file at `path` is not whole ("missing", "does not match its recorded SHA-256"),
-    or None if it is whole or has no recorded digest."""
+    or None if it is whole or has no recorded digest. `ledger`: its folder's `checksums()`, when
+    the caller has read them already (`verify`, a folder at a time)."""
     path = Path(path)
     if not path.is_file():
         return "missing"
-    recorded = checksums(path.parent).get(path.name)
+    recorded = (checksums(path.parent) if ledger is None else ledger).get(path.name)
     if recorded and sha256_file(path) not in recorded:
         return "does not match its recorded SHA-256 (changed after it was written)"
     return None
