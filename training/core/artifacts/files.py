@@ -77,10 +77,6 @@ def _save_checksums(folder: Path, entries: dict[str, list[str]]) -> None:
     _replace(folder / CHECKSUMS, (json.dumps(entries, indent=0, sort_keys=True) + "\n").encode())
 
 
-def _set_checksum(folder: Path, name: str, digests: list[str]) -> None:
-    _save_checksums(folder, checksums(folder) | {name: digests})
-
-
 def atomic_write_bytes(path: Path, data: bytes) -> str:
     """Write `data` to `path` atomically and record its SHA-256 (returned). A failed write (a full
     disk) leaves the old file and raises ArtifactError naming the file."""
@@ -91,12 +87,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> str:
     except OSError as e:
         raise ArtifactError(f"cannot write {path}: {e.strerror or e}; nothing was changed") from None
     with _folder_lock(path.parent):
-        entry = checksums(path.parent).get(path.name)
+        entries = checksums(path.parent)  # read once: the lock keeps it current while we hold it
+        entry = entries.get(path.name)
         recorded = entry or ([sha256_file(path)] if path.is_file() else [])  # an unrecorded file's digest
         old = [d for d in recorded[:1] if d != digest]
         if entry != [digest]:
             try:
-                _set_checksum(path.parent, path.name, [digest, *old])
+                _save_checksums(path.parent, entries | {path.name: [digest, *old]})
             except ArtifactError as e:
                 raise ArtifactError(
                     f"cannot write {path} (its folder's {CHECKSUMS}: {e}); nothing was changed"
@@ -104,7 +101,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> str:
         _replace(path, data)
         if old:
             try:
-                _set_checksum(path.parent, path.name, [digest])
+                _save_checksums(path.parent, entries | {path.name: [digest]})
             except ArtifactError:  # the file is written; both digests stay accepted, still true
                 pass
     return digest
