@@ -431,6 +431,26 @@ class PcaRun(TypedDict):
     phase: PhaseWindow | None
 
 
+class PhaseEnd(TypedDict):
+    """
+    Whether a run's phase change was over when its training stopped (`train.stop = "plateau"`:
+    `training.core.analysis.trajectory.phase_over` at each snapshot, on the live curves).
+
+    `finished` False: the run reached its step cap (`train.steps`) with the phase change still
+    under way; `final_rise` says how far its smoothed max prefix-matching score still rose over
+    its last `stretch_steps` steps. The claims that read such a run are not judged on it.
+    """
+
+    finished: bool
+    step: int
+    reason: str
+    cap: int
+    start_step: NotRequired[int | None]
+    end_step: NotRequired[int | None]
+    final_rise: NotRequired[float | None]
+    stretch_steps: NotRequired[int | None]
+
+
 class PhaseWindow(TypedDict):
     """
     Where the phase change happens, or why none was found (`found` False, `reason`).
@@ -598,6 +618,14 @@ class RunMetricsResponse(TypedDict):
     progress: RunProgress | None
     """
     the trainer's progress, while the run trains
+    """
+    stop: NotRequired[Literal["steps", "plateau"]]
+    """
+    when the run stops training: after train.steps (steps), or when its phase change is over, train.steps being the cap (plateau)
+    """
+    phase_end: NotRequired[PhaseEnd | None]
+    """
+    where the plateau rule ended training: finished, or unfinished at its cap (and how far its max prefix-matching score still rose); None for a fixed budget, or while the run trains
     """
     ablations: NotRequired[bool]
     """

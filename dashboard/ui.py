@@ -11,7 +11,7 @@ from typing import NoReturn, TypeVar
 import streamlit as st
 
 from dashboard import client
-from dashboard.api_types import MetricInfo, PhaseWindow, RunInfo, SuiteStatus, TrainingStatus
+from dashboard.api_types import MetricInfo, PhaseWindow, RunInfo, RunMetricsResponse, SuiteStatus, TrainingStatus
 from dashboard.client import ServiceError
 
 T = TypeVar("T")
@@ -175,6 +175,26 @@ def phase_text(phase: PhaseWindow | None, tokens_per_step: int | None) -> str:
     tps = tokens_per_step or (phase or {}).get("tokens_per_step")
     span = f" ({fmt_tokens(w[0] * tps)}–{fmt_tokens(w[1] * tps)} tokens)" if tps else ""
     return f"phase window: steps {w[0]:,}–{w[1]:,}{span}"
+
+
+def stop_text(m: RunMetricsResponse) -> str:
+    """How a run's training ended (or will end) under the plateau rule, from the service's
+    `stop` and `phase_end`; "" for a run trained for a fixed number of steps."""
+    end = m.get("phase_end")
+    if end:
+        if end["finished"]:
+            return f"training stopped at step {end['step']:,}, its phase change over"
+        rise = end.get("final_rise")
+        still = (
+            f", its max prefix-matching score still rising {rise:+.3f} over its last {end['stretch_steps']:,} steps"
+            if rise is not None
+            else ""
+        )
+        return f"**unfinished**: stopped at its cap of {end['cap']:,} steps with its phase change under way{still}; the claims do not judge it"
+    progress = m.get("progress")
+    if m.get("stop") == "plateau" and progress:
+        return f"trains until its phase change is over, at most {progress['steps']:,} steps"
+    return ""
 
 
 def before_after_steps(steps: list[int], phase: PhaseWindow | None) -> tuple[int, int]:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 from typing_extensions import TypeAliasType
 
-from training.core.science import Claim, PhaseWindow, Replicate, RunProgress, SeedSpread
+from training.core.science import Claim, PhaseEnd, PhaseWindow, Replicate, RunProgress, SeedSpread
 
 # Named aliases: each is one schema of `/openapi.json` (`#/components/schemas/Grid`), so the
 # generated client types keep the name and the axes instead of a bare nesting of lists.
@@ -254,6 +254,16 @@ class RunMetricsResponse(BaseModel):
         description="the phase-change window: from the suite's stored phase windows, or detected on the live curves while training"
     )
     progress: RunProgress | None = Field(description="the trainer's progress, while the run trains")
+    stop: Literal["steps", "plateau"] = Field(
+        default="steps",
+        description="when the run stops training: after train.steps (steps), or when its phase change is over, "
+        "train.steps being the cap (plateau)",
+    )
+    phase_end: PhaseEnd | None = Field(
+        default=None,
+        description="where the plateau rule ended training: finished, or unfinished at its cap (and how far its "
+        "max prefix-matching score still rose); None for a fixed budget, or while the run trains",
+    )
     ablations: bool = Field(
         default=True,
         description="whether the run's analysis measures the ablation metrics (off by default for imported "

@@ -196,6 +196,8 @@ def run_metrics(store: ArtifactStore, suite: str, run: str, max_points: int | No
         composition=Composition(**{m: _array(metrics, f"composition_{m}") for m in "qkv"}),
         phase=phase(store, suite, run, metrics),
         progress=store.progress(suite, run) if manifest.status == "training" else None,
+        stop=manifest.train.get("stop", "steps"),
+        phase_end=manifest.phase_end,
         ablations=bool(settings.get("ablations", manifest.analysis.get("ablations", True))),
         source=str(manifest.train.get("source_kind", "")),
     )

@@ -117,6 +117,7 @@ st.markdown(
     "  \n".join(
         f"**{name}**: {ui.phase_text(m['phase'], tps[name])}"
         + (" (live curves, still training)" if m["live"] else "")
+        + (f" · {stop}" if (stop := ui.stop_text(m)) else "")
         + f" · drawn: {charts.icl_label(m)}"
         for name, m in metrics.items()
     )

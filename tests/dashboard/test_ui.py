@@ -124,3 +124,16 @@ def test_joint_ablation_in_words():
     )
     assert ui.joint_ablation_text({**row, "induction_heads": []}).startswith("No induction head")
     assert ui.joint_ablation_text({"induction_heads": [], "projection": None}) == ""  # an older table
+
+
+def test_how_a_run_ended_under_the_plateau_rule_in_words():
+    end = {"finished": True, "step": 14_600, "cap": 20_000, "final_rise": 0.004, "stretch_steps": 3184}
+    assert ui.stop_text({"phase_end": end}) == "training stopped at step 14,600, its phase change over"
+    cut = {**end, "finished": False, "step": 24_000, "cap": 24_000, "final_rise": 0.061, "stretch_steps": 7750}
+    assert ui.stop_text({"phase_end": cut}) == (
+        "**unfinished**: stopped at its cap of 24,000 steps with its phase change under way, its max "
+        "prefix-matching score still rising +0.061 over its last 7,750 steps; the claims do not judge it"
+    )
+    training = {"stop": "plateau", "phase_end": None, "progress": {"steps": 24_000}}
+    assert ui.stop_text(training) == "trains until its phase change is over, at most 24,000 steps"
+    assert ui.stop_text({"stop": "steps", "phase_end": None, "progress": {"steps": 13_000}}) == ""

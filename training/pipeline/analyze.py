@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from training.core.analysis import circuits, loss, registry, scores, shortcuts
+from training.core.analysis import circuits, loss, registry, scores, shortcuts, trajectory
 from training.core.analysis.registry import Probe, ProbeInputs
 from training.core.artifacts import schema
 from training.core.artifacts.records import ArrayInfo, Manifest, MetricsIndex
@@ -156,6 +156,34 @@ def analysis_config(manifest: Manifest, overrides: list[str] = ()) -> AnalysisCo
     return override({"analysis": AnalysisConfig(**manifest.analysis)}, list(overrides))["analysis"]
 
 
+def ablation_window(run_path: Path, manifest: Manifest) -> tuple[int, int] | None:
+    """The steps of the run's phase window, for the denser ablations inside it: where the plateau
+    rule found it when training stopped (`Manifest.phase_end`), else on the stored (live) curves;
+    None when there is none."""
+    end = manifest.phase_end
+    if end is not None and end.start_step is not None and end.end_step is not None:
+        return end.start_step, end.end_step
+    try:
+        index = schema.read_metrics_index(run_path)
+    except schema.ArtifactError:
+        return None
+    if len(index.steps) < 3 or "max_prefix_matching" not in index.scalars:
+        return None
+    window = trajectory.phase_window(index)
+    return None if window.start_step is None else (window.start_step, window.end_step)
+
+
+def ablates(cfg: AnalysisConfig, i: int, step: int, window: tuple[int, int] | None, *, last: bool) -> bool:
+    """Whether snapshot `i` (at `step`) gets the ablations: every `ablation_every`-th, every
+    `ablation_every_in_window`-th inside the phase window, and the last of a complete run."""
+    if not cfg.ablations:
+        return False
+    every = cfg.ablation_every
+    if window is not None and window[0] <= step <= window[1] and cfg.ablation_every_in_window is not None:
+        every = cfg.ablation_every_in_window
+    return last or i % every == 0
+
+
 def analyze_run(run_path: Path, cfg: AnalysisConfig, log=print) -> MetricsIndex | None:
     """Measure every not-yet-measured snapshot of one run, then restack its metrics.
 
@@ -177,9 +205,10 @@ def analyze_run(run_path: Path, cfg: AnalysisConfig, log=print) -> MetricsIndex 
     todo = [(i, e) for i, (e, (stage, names)) in enumerate(zip(snaps, stored)) if stage != "full" or wanted - names]
     t0 = time.perf_counter()
     final = manifest.status == "complete"
+    window = ablation_window(run_path, manifest)
     with torch.no_grad():
         for n, (i, entry) in enumerate(todo):
-            ablate = cfg.ablations and (i % cfg.ablation_every == 0 or (final and i == len(snaps) - 1))
+            ablate = ablates(cfg, i, entry.step, window, last=final and i == len(snaps) - 1)
             path = schema.metrics_snapshot_path(run_path, entry.step)
             kept = schema.read_snapshot_metrics(path, settings_hash, coords)[1]  # not stale, not damaged
             # the Probe builds the HookedTransformer only if a metric needs it

@@ -18,6 +18,7 @@ one-line message that names it; no traceback.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from pathlib import Path
 
@@ -69,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--no-live-metrics", action="store_true", help="do not measure the live metrics at every snapshot"
     )
+    train.add_argument(
+        "--lanes",
+        metavar="N",
+        help="after the first run, train N runs side by side, each with train.threads // N threads (default: "
+        "the preset's `lanes`)",
+    )
+    train.add_argument("--lane", default="0", help=argparse.SUPPRESS)  # set on the lanes --lanes starts
 
     analyze = sub.add_parser("analyze", help="measure every snapshot not yet analysed (incremental)")
     analyze.add_argument("suite_dir", type=Path, help="e.g. artifacts/default")
@@ -141,6 +149,27 @@ def cmd_train(args) -> int:
             analyze_suite(run_path.parent, only=[run_path.name], log=log)
             write_report(run_path.parent)
 
+    lanes = parse_value("--lanes", args.lanes, int) if args.lanes else preset.lanes
+    if lanes < 1:
+        raise ConfigError(f"--lanes: must be a positive integer, got {lanes}")
+    lane = parse_value("--lane", args.lane, int)
+
+    def start_lanes(n: int):
+        """Start lanes 1 .. n-1: this command again, with `--lane k`; returns a function that
+        waits for them (and stops them if this process is leaving early)."""
+        argv = [sys.executable, "-m", "training", *sys.argv[1:]]
+        procs = [subprocess.Popen([*argv, "--lanes", str(n), "--lane", str(k)]) for k in range(1, n)]
+
+        def wait(stop: bool) -> None:
+            if stop:  # this lane is leaving on an error or Ctrl-C: stop the others too
+                for p in procs:
+                    p.terminate()
+            failed = [p.args[-1] for p in procs if p.wait() != 0]
+            if failed and not stop:
+                raise ConfigError(f"--lanes: lane {', '.join(failed)} failed (its error is above)")
+
+        return wait
+
     world = distributed.init(args.device)  # one process, or this process's place in a torchrun launch
     try:
         train_suite(
@@ -155,6 +184,9 @@ def cmd_train(args) -> int:
             after_run=None if args.no_analyze else after_run,
             log=log if world.is_main else lambda *_: None,
             world=world,
+            lanes=lanes,
+            lane=lane,
+            start_lanes=start_lanes,
         )
         # Leave together: no process tears its group down while another still uses it. Only
         # on success: after an error the others may be inside another collective (torchrun

@@ -81,9 +81,25 @@ class TrainConfig:
     # snapshots and every metric stay fp32): "fp32" (true fp32 matmuls), "tf32" (fp32 matmuls
     # on the tensor cores, 10-bit mantissa), "bf16" (autocast: matmuls and attention in bfloat16).
     precision: Literal["fp32", "tf32", "bf16"] = "fp32"
+    # When a run stops: "steps" (after `steps`) or "plateau" (when its phase change is over,
+    # `training.core.analysis.trajectory.phase_over` on the live metrics at each snapshot;
+    # `steps` is then the cap, and a run that reaches it first is marked unfinished).
+    stop: Literal["steps", "plateau"] = "steps"
+    # plateau: the stretch after the phase window (the max prefix-matching score's rise) must
+    # last this many times the window's width ...
+    plateau_margin: float = 0.5
+    # ... and the ICL score move over it by at most this share of its range over training
+    plateau_icl_tolerance: float = 0.2
 
     def __post_init__(self) -> None:
         _check(self.steps >= 1, "train.steps", "must be positive")
+        _check(self.plateau_margin > 0, "train.plateau_margin", "must be positive")
+        _check(0 < self.plateau_icl_tolerance < 1, "train.plateau_icl_tolerance", "must be in (0, 1)")
+        _check(
+            self.stop == "steps" or self.schedule == "constant",
+            "train.stop",
+            "plateau needs train.schedule=constant (a decaying rate is planned for a known length)",
+        )
         _check(self.batch_size >= 1, "train.batch_size", "must be positive")
         _check(self.lr > 0, "train.lr", "must be positive")
         _check(self.warmup_steps >= 0, "train.warmup_steps", "must be >= 0")
@@ -116,7 +132,11 @@ class AnalysisConfig:
     pca_seed: int = 99  # which held-out tokens the per-token-loss vectors hold
     pca_components: int = 5  # components of the joint PCA stored in pca.json
     ablations: bool = True  # mean and pattern-preserving ablation of every head (False: none)
-    ablation_every: int = 1  # ablate every head at every k-th snapshot (and the last)
+    ablation_every: int = 1  # ablate every head at every k-th snapshot (and the last) ...
+    # ... and at every k-th inside the run's phase window (None: `ablation_every`), where the
+    # claims and the before-and-after projection read them (the window: where the trainer's
+    # plateau rule found it, or on the live curves)
+    ablation_every_in_window: int | None = None
     composition_baseline_samples: int = 100  # random matrices whose mean composition score is subtracted
     # The copying score's sample of token types, scored among each other as in the paper (the
     # whole vocabulary puts every head, copying or not, near -1: issue 12)
@@ -134,6 +154,11 @@ class AnalysisConfig:
         _check(self.pca_tokens_per_context >= 1, "analysis.pca_tokens_per_context", "must be positive")
         _check(self.pca_components >= 1, "analysis.pca_components", "must be positive")
         _check(self.ablation_every >= 1, "analysis.ablation_every", "must be positive")
+        _check(
+            self.ablation_every_in_window is None or self.ablation_every_in_window >= 1,
+            "analysis.ablation_every_in_window",
+            "must be positive (or none)",
+        )
         _check(self.copying_tokens >= 2, "analysis.copying_tokens", "must be at least 2")
 
     def settings_hash(self) -> str:
@@ -150,6 +175,10 @@ class RunSpec:
     # shorter run is the first `steps` steps of a longer one; `--set train.steps=N` sets every
     # run to N.
     steps: int | None = None
+    # This run's stop rule (None: `train.stop`): "plateau" for a run whose phase change decides
+    # its length, "steps" for one that must cover a fixed stretch (a control); `--set
+    # train.stop=X` sets every run to X.
+    stop: Literal["steps", "plateau"] | None = None
     # Seeds (`--seeds N`): how many seeds of this run the suite trains, itself included; and, on a
     # seed replicate, the run it repeats and its `k` (it trains with train.seed + k).
     seeds: int = 1
@@ -188,8 +217,13 @@ class Preset:
     runs: tuple[RunSpec, ...]
     analysis: AnalysisConfig = field(default_factory=lambda: AnalysisConfig())
     llc: LLCConfig = field(default_factory=lambda: LLCConfig())
+    # Runs trained side by side after the first (which trains alone, with all threads), each
+    # with train.threads // lanes threads: on 2 cores two 1-thread lanes finish the `default`
+    # suite sooner than one 2-thread run at a time (bench/lanes.py, experiments/LOG.md round 8)
+    lanes: int = 1
 
     def __post_init__(self) -> None:
+        _check(self.lanes >= 1, "lanes", "must be a positive integer")
         names = [r.name for r in self.runs]
         unknown = [r for r in self.llc.runs if r not in names]
         _check(
@@ -200,7 +234,9 @@ class Preset:
         return replace_checked(self.model, "model", {**run.model, "d_vocab": d_vocab})
 
     def run_train(self, run: RunSpec) -> TrainConfig:
-        changes = {"steps": run.steps} if run.steps is not None else {}
+        changes: dict[str, Any] = {"steps": run.steps} if run.steps is not None else {}
+        if run.stop is not None:
+            changes["stop"] = run.stop
         if run.seed_offset:
             changes["seed"] = self.train.seed + run.seed_offset
         return replace_checked(self.train, "train", changes) if changes else self.train
@@ -293,7 +329,10 @@ def apply_overrides(preset: Preset, overrides: list[str]) -> Preset:
     """Apply `section.field=value` strings (sections: data, model, train, analysis, llc)."""
     sections = ("data", "model", "train", "analysis", "llc")
     changed = dataclasses.replace(preset, **override({s: getattr(preset, s) for s in sections}, overrides))
-    if any(item.split("=", 1)[0].strip() == "train.steps" for item in overrides):
-        # an explicit step count is for every run: it replaces the runs' own budgets
-        changed = dataclasses.replace(changed, runs=tuple(dataclasses.replace(r, steps=None) for r in changed.runs))
+    keys = {item.split("=", 1)[0].strip() for item in overrides}
+    for key, name in (("train.steps", "steps"), ("train.stop", "stop")):
+        if key in keys:  # an explicit step count or stop rule is for every run: it replaces the runs' own
+            changed = dataclasses.replace(
+                changed, runs=tuple(dataclasses.replace(r, **{name: None}) for r in changed.runs)
+            )
     return changed

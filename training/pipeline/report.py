@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from training.core.artifacts import schema
-from training.core.artifacts.records import Claim, Manifest, MetricsIndex, PhaseWindow, Report, SeedSpread
+from training.core.artifacts.records import Claim, Manifest, MetricsIndex, PhaseEnd, PhaseWindow, Report, SeedSpread
 from training.pipeline import claims
 from training.pipeline.claims.runs import RunData
 from training.pipeline.claims.seeds import seed_result, seed_spread, waiting_seed
@@ -39,10 +39,17 @@ NEEDS = {
     "f": ("multi",),
     "g": ("multi",),
 }
+# ... and the kinds a claim also reads where the suite has them (decided without them, "so far").
+ALSO_READS = {"a": ("mlp",)}
+
+
+def reads(cid: str) -> tuple[str, ...]:
+    return NEEDS[cid] + ALSO_READS.get(cid, ())
+
 
 Groups = Mapping[str, list[RunData]]
 CHECKS: dict[str, Callable[[Groups], Claim]] = {
-    "a": lambda g: claims.claim_a(g["multi"], g["single"]),
+    "a": lambda g: claims.claim_a(g["multi"], g["single"], g["mlp"]),
     "b": lambda g: claims.claim_b(g["multi"], g["single"]),
     "c": lambda g: claims.claim_c(g["smeared"], g["single"]),
     "d": lambda g: claims.claim_d(g["multi"], g["single"]),
@@ -57,18 +64,52 @@ CHECKS: dict[str, Callable[[Groups], Claim]] = {
 
 def kind_of(model: dict) -> str:
     """The claims' kind of run: "multi" (attention-only, 2+ layers), "single" (attention-only,
-    1 layer), "smeared" (1 layer, smeared keys) or "other" (no claim needs it)."""
+    1 layer), "smeared" (1 layer, smeared keys), "mlp" (with MLPs, 2+ layers: claim (a) only)
+    or "other" (no claim needs it)."""
     if model.get("smeared_keys"):
         return "smeared" if model.get("n_layers") == 1 else "other"
     if not model.get("attn_only", True):
-        return "other"
+        return "mlp" if model.get("n_layers", 1) >= 2 else "other"
     return "multi" if model.get("n_layers", 1) >= 2 else "single"
 
 
 def check_claims(groups: Groups) -> list[Claim]:
     """Every claim, (a)-(g), on runs grouped by kind (missing kinds count as no runs)."""
-    groups = {kind: list(groups.get(kind, [])) for kind in ("multi", "single", "smeared")}
+    groups = {kind: list(groups.get(kind, [])) for kind in ("multi", "single", "smeared", "mlp")}
     return [check(groups) for check in CHECKS.values()]
+
+
+def mark_unfinished(results: list[Claim], groups: Groups, ends: Mapping[str, PhaseEnd]) -> list[Claim]:
+    """Claims that read a run cut by its step cap while its phase change went on (`ends`: the
+    runs' `Manifest.phase_end`) are not judged on it: "inconclusive", naming each such run and
+    how far its score still rose, with the verdict the runs as trained would give
+    (`verdict_as_trained`)."""
+    out = []
+    for c in results:
+        read = [r.name for kind in reads(c.id) for r in groups.get(kind, [])]
+        cut = {run: ends[run] for run in read if run in ends and not ends[run].finished}
+        if not cut or c.status in ("n/a", "waiting"):
+            out.append(c)
+            continue
+        notes = "; ".join(f"{run} is unfinished ({describe_end(end)})" for run, end in cut.items())
+        numbers = {
+            **c.numbers,
+            "verdict_as_trained": c.status,
+            "unfinished": {run: schema.to_json(end) for run, end in cut.items()},
+        }
+        details = f"not judged: {notes}. As trained it would be {c.status}: {c.details}"
+        out.append(dataclasses.replace(c, status="inconclusive", details=details, numbers=numbers))
+    return out
+
+
+def describe_end(end: PhaseEnd) -> str:
+    """Why a run is unfinished: its cap, and how far its score still rose before it."""
+    rise = (
+        ""
+        if end.final_rise is None
+        else f", its max prefix-matching score still rising {end.final_rise:+.3f} over its last {end.stretch_steps:,} steps"
+    )
+    return f"stopped at its cap of {end.cap:,} steps with its phase change under way{rise}"
 
 
 def mark_waiting(
@@ -81,7 +122,7 @@ def mark_waiting(
     kind it needs is decided now, its details naming the runs still to come (provisional)."""
     out = []
     for c in results:
-        waiting = sorted(run for run, kind in pending.items() if kind in NEEDS[c.id])
+        waiting = sorted(run for run, kind in pending.items() if kind in reads(c.id))
         if waiting and all(kind in present for kind in NEEDS[c.id]):
             to_come = ", ".join(waiting)
             c = dataclasses.replace(c, details=f"{c.details} (so far: {to_come} to come)")
@@ -92,8 +133,9 @@ def mark_waiting(
     return out
 
 
-def run_summary(run: RunData, model: dict) -> dict:
-    """The report's line about a run: kind, snapshots, peak prefix matching, phase window."""
+def run_summary(run: RunData, model: dict, end: PhaseEnd | None = None) -> dict:
+    """The report's line about a run: kind, snapshots, peak prefix matching, phase window, and
+    where the plateau rule ended its training (`end`: {} for a fixed number of steps)."""
     if model.get("smeared_keys"):
         kind = "smeared"
     else:
@@ -103,6 +145,7 @@ def run_summary(run: RunData, model: dict) -> dict:
         "snapshots": len(run.steps),
         "peak_prefix_matching": run.peak(),
         "phase": schema.to_json(run.phase) if run.phase is not None else {},
+        "phase_end": schema.to_json(end) if end is not None else {},
     }
 
 
@@ -251,11 +294,13 @@ def build_report(suite_path: Path) -> Report:
     groups: dict[str, list[RunData]] = {}
     for data, model in loaded:
         groups.setdefault(kind_of(model), []).append(data)
-    claims = mark_waiting(check_claims(groups), pending_runs(suite_path, set(done)), set(groups))
+    ends = {run: end for run in done if (end := schema.read_manifest(suite_path / run).phase_end) is not None}
+    claims = mark_unfinished(check_claims(groups), groups, ends)
+    claims = mark_waiting(claims, pending_runs(suite_path, set(done)), set(groups))
     return Report(
         suite=suite_path.name,
         generated=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        runs={data.name: run_summary(data, model) for data, model in loaded},
+        runs={data.name: run_summary(data, model, ends.get(data.name)) for data, model in loaded},
         claims=claims,
         passed=sum(c.status == "pass" for c in claims),
         failed=sum(c.status == "fail" for c in claims),
@@ -292,6 +337,14 @@ def render_markdown(report: Report) -> str:
         p = r["peak_prefix_matching"]
         peak = f"{p['score']} ({p['head']}, step {p['step']})"
         phase = r["phase"].get("reason", "")
+        end = r.get("phase_end") or {}
+        if end:
+            stop = (
+                f"training stopped at step {end['step']:,}: phase change over"
+                if end["finished"]
+                else f"**unfinished**: {describe_end(schema.from_json(PhaseEnd, end, 'report'))}"
+            )
+            phase = f"{phase} ({stop})" if phase else stop
         lines.append(f"| {name} | {r['kind']} | {r['snapshots']} | {peak} | {phase} |")
     if report.seeds:
         lines += render_seeds(report.seeds)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from training.core.artifacts import checkpoint, schema
-from training.core.artifacts.records import Manifest, Replicate, SnapshotEntry
+from training.core.artifacts.records import Manifest, PhaseEnd, Replicate, SnapshotEntry
 from training.core.config import ConfigError, ModelConfig
 from training.core.model import Transformer, next_token_loss
 from training.pipeline.config import Preset, RunSpec, TrainConfig
@@ -158,10 +158,16 @@ class RunRecord:
         if self.writes:
             checkpoint.save(self.run_path, self.model, self.opt, step, losses, elapsed)
 
-    def finish(self, elapsed: float) -> Manifest:
-        """Mark the run complete; a complete run needs no resume point."""
+    def finish(self, elapsed: float, ended: PhaseEnd | None = None) -> Manifest:
+        """Mark the run complete, with where the plateau rule ended it (`ended`; its planned
+        snapshots after that step dropped); a complete run needs no resume point."""
         if self.writes:
-            self.manifest = dataclasses.replace(self.manifest, status="complete", train_time_s=round(elapsed, 2))
+            plan = self.manifest.snapshot_steps
+            if ended is not None:
+                plan = [s for s in plan if s <= ended.step]
+            self.manifest = dataclasses.replace(
+                self.manifest, status="complete", train_time_s=round(elapsed, 2), phase_end=ended, snapshot_steps=plan
+            )
             schema.write_manifest(self.run_path, self.manifest)
             checkpoint.remove(self.run_path)
         return self.manifest

@@ -15,8 +15,9 @@ and only rank 0 writes.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -24,10 +25,11 @@ import torch
 from training.core.artifacts import schema
 from training.core.config import ConfigError
 from training.core.model import Transformer, next_token_loss
-from training.pipeline import data, distributed
+from training.pipeline import data, distributed, stop
 from training.pipeline.config import Preset, RunSpec
 from training.pipeline.distributed import SINGLE, World
 from training.pipeline.live import LiveMetrics
+from training.pipeline.locks import LockError, suite_lock
 from training.pipeline.progress import Progress
 from training.pipeline.run_record import RunRecord, completed, new_manifest
 from training.pipeline.schedule import learning_rate, snapshot_steps
@@ -163,18 +165,28 @@ def train_run(
             step += 1
             elapsed = time.perf_counter() - t_start
             progress.update(step, cfg_t.steps, losses[-1], elapsed, manifest.tokens_per_step)
+            over = False
             if step in plan:
                 record.snapshot(step, losses, elapsed)
+                if cfg_t.stop == "plateau":
+                    # rank 0 judges on the live metrics it stored; every process stops with it
+                    ended = stop.judge(run_path, cfg_t) if world.is_main else None
+                    over = distributed.mean(float(ended is not None and ended.finished), world, dev) > 0
             if step in plan or step % cfg_t.resume_every == 0:
                 record.checkpoint(step, losses, elapsed)
+            if over:
+                break
     finally:
         progress.close()
     if not world.is_main:
         return status
-    manifest = record.finish(elapsed)
+    ended = stop.judge(run_path, cfg_t) if cfg_t.stop == "plateau" else None
+    if ended is not None:
+        log(f"{run.name}: {stop.describe(ended)}")
+    manifest = record.finish(elapsed, ended)
     live_note = f", live metrics {live.seconds:.1f} s ({live.seconds / max(elapsed, 1e-9):.1%})" if live else ""
     log(
-        f"{run.name}: done, {cfg_t.steps} steps in {elapsed:.0f} s, "
+        f"{run.name}: done, {step} steps in {elapsed:.0f} s, "
         f"held-out loss {manifest.snapshots[-1].heldout_loss:.3f}{live_note}"
     )
     return status
@@ -193,6 +205,9 @@ def train_suite(
     after_run: Callable[[Path], None] | None = None,
     log=print,
     world: World = SINGLE,
+    lanes: int = 1,
+    lane: int = 0,
+    start_lanes: Callable[[int], Callable[[bool], None]] | None = None,
 ) -> Path:
     """Prepare the suite's data and train each selected run, in the preset's order; returns the
     suite folder. `after_run(run_path)` is called when each run is complete (the CLI analyses it
@@ -205,12 +220,22 @@ def train_suite(
 
     With `seeds` N > 1, the selected runs train first, then their seed replicates `R-seed1` ..
     `R-seed{N-1}` (train.seed + k; `Preset.select_runs`), each trained, measured and analysed
-    like any run; each R's manifest records N, so the report waits for its replicates."""
-    from training.pipeline.locks import suite_lock
+    like any run; each R's manifest records N, so the report waits for its replicates.
 
+    With `lanes` N > 1 (one process, no torchrun), the first run trains alone with all of
+    `train.threads`, live from the first minute; then N lanes of `threads // N` threads each
+    (measured in bench/lanes.py: the small models scale poorly across threads) share out the
+    rest: this process (lane 0) takes them from the front of the order, `start_lanes(N)` starts
+    the others (lane k, this function with `lane=k`: lane 1 takes them from the back) and
+    returns a function that waits for them (stopping them first when called with True). A lane
+    skips a run another lane holds."""
     selected = preset.select_runs(runs, seeds)
     for run in selected:
         schema.check_name("run", run.name)  # a replicate's name is longer: refused before any work
+        if preset.run_train(run).stop == "plateau" and not live_metrics:
+            raise ConfigError(
+                f"train.stop: plateau reads the live metrics ({run.name}); leave them on or set train.stop=steps"
+            )
     n_ctx = {preset.run_model(r, preset.model.d_vocab).n_ctx for r in selected}
     if len(n_ctx) != 1:
         raise ConfigError("model.n_ctx must be the same for every run of a suite (they share batches)")
@@ -226,20 +251,51 @@ def train_suite(
         f"suite {suite}: {info['train_tokens']:,} training tokens, {info['heldout_tokens']:,} held-out, "
         f"vocabulary {info['vocab_size']}"
     )
-    for run in selected:
-        lock = suite_lock(suite_path, f"train-{run.name}") if world.is_main else contextlib.nullcontext()
-        with lock:
-            train_run(
-                preset,
-                run,
-                suite_path,
-                info,
-                resume=resume,
-                device=device,
-                live_metrics=live_metrics,
-                log=log,
-                world=world,
-            )
-        if after_run is not None and world.is_main:
-            after_run(suite_path / run.name)
+    lanes = lanes if not world.parallel and len(selected) > 2 else 1
+    shared = dataclasses.replace(
+        preset, train=dataclasses.replace(preset.train, threads=max(1, preset.train.threads // lanes))
+    )
+
+    def train_each(order: Sequence[RunSpec], preset: Preset, skip_held: bool, analyse: bool = True) -> None:
+        for run in order:
+            with contextlib.ExitStack() as held:
+                if world.is_main:
+                    try:
+                        held.enter_context(suite_lock(suite_path, f"train-{run.name}"))
+                    except LockError:
+                        if not skip_held:
+                            raise
+                        continue  # another lane trains it
+                train_run(
+                    preset,
+                    run,
+                    suite_path,
+                    info,
+                    resume=resume,
+                    device=device,
+                    live_metrics=live_metrics,
+                    log=log,
+                    world=world,
+                )
+            if analyse and after_run is not None and world.is_main:  # incremental: a second look finds nothing to do
+                after_run(suite_path / run.name)
+
+    if lanes == 1:
+        train_each(selected, preset, skip_held=False)
+    elif lane > 0:  # a lane started by lane 0: the runs after the first, from the back
+        train_each(selected[1:][::-1] if lane % 2 else selected[1:], shared, skip_held=True)
+    else:
+        if start_lanes is None:
+            raise ConfigError("lanes > 1 needs a way to start the other lanes (the command line's --lanes)")
+        train_each(selected[:1], preset, skip_held=False, analyse=False)
+        wait = start_lanes(lanes)
+        try:
+            torch.set_num_threads(shared.train.threads)  # from here on one lane among `lanes`
+            if after_run is not None:
+                after_run(suite_path / selected[0].name)  # the first run's analysis, beside the other lanes
+            train_each(selected[1:], shared, skip_held=True)
+        except BaseException:
+            wait(True)
+            raise
+        wait(False)
     return suite_path

@@ -366,3 +366,18 @@ def test_one_token_per_context_is_scored_on_its_own_unpadded_prefix(positional):
                 alone = row[: int(i) + 2][None]  # the context up to its scored token, nothing else
                 assert not (alone == 0).any()  # no BOS filler inside what is scored
                 torch.testing.assert_close(loss, next_token_loss(model(alone), alone)[0, -1], atol=1e-5, rtol=1e-5)
+
+
+def test_ablations_are_denser_inside_the_phase_window_than_outside_it():
+    from training.pipeline.analyze import ablates
+    from training.pipeline.config import AnalysisConfig
+
+    cfg = AnalysisConfig(ablation_every=6, ablation_every_in_window=2)
+    steps = list(range(0, 3000, 100))  # snapshot i at step 100 i; the window 1,000-2,000
+    chosen = [i for i, s in enumerate(steps) if ablates(cfg, i, s, (1000, 2000), last=i == len(steps) - 1)]
+    assert chosen == [0, 6, 10, 12, 14, 16, 18, 20, 24, 29]
+    no_window = [i for i, s in enumerate(steps) if ablates(cfg, i, s, None, last=False)]
+    assert no_window == [0, 6, 12, 18, 24]
+    same = AnalysisConfig(ablation_every=3)  # without its own setting the window is ablated as elsewhere
+    assert [i for i in range(12) if ablates(same, i, 100 * i, (0, 2000), last=False)] == [0, 3, 6, 9]
+    assert not ablates(AnalysisConfig(ablations=False), 0, 0, None, last=True)

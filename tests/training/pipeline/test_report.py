@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from training.core.artifacts import schema
-from training.core.artifacts.records import Claim, Manifest, Replicate, Report, SeedResult
+from training.core.artifacts.records import Claim, Manifest, PhaseEnd, Replicate, Report, SeedResult
 from training.pipeline.claims.seeds import seed_spread
 from training.pipeline.report import (
     build_report,
@@ -20,6 +20,7 @@ from training.pipeline.report import (
     icl_metric,
     kind_of,
     load_run,
+    mark_unfinished,
     mark_waiting,
     pending_runs,
     render_markdown,
@@ -40,7 +41,7 @@ def test_report_tests_every_claim_on_every_analysed_run(tiny_suite):
     assert [c.id for c in report.claims] == list("abcdefg")
     assert set(report.runs) == set(schema.list_runs(tiny_suite))
     assert all(c.status in STATUSES and c.details for c in report.claims)
-    assert set(report.claims[0].numbers["peaks"]) == {"attn1", "attn2", "attn3"}
+    assert set(report.claims[0].numbers["peaks"]) == {"attn1", "attn2", "attn3", "mlp2"}  # (a) reads the MLP run too
     assert report.runs["smeared1"]["kind"] == "smeared" and report.runs["mlp2"]["kind"] == "2L-mlp"
     assert report.waiting == 0
 
@@ -97,12 +98,61 @@ def test_a_claim_with_a_run_of_every_kind_it_needs_is_decided_before_the_rest_ar
     assert out["c"].status == "waiting" and out["c"].details == "waiting for smeared1"
 
 
+def test_claim_a_waits_for_the_mlp_run_only_as_one_still_to_come():
+    claims = [Claim(cid, f"claim {cid}", "pass", "measured") for cid in "abcdefg"]
+    out = {c.id: c for c in mark_waiting(claims, {"mlp2": "mlp"}, {"multi", "single"})}
+    assert out["a"].status == "pass" and out["a"].details == "measured (so far: mlp2 to come)"
+    assert all(out[cid] == claims[i] for i, cid in enumerate("abcdefg") if cid != "a")
+
+
+def unfinished(run: str, cap: int = 24_000) -> PhaseEnd:
+    return PhaseEnd(False, cap, "phase window 8,000-23,500: 500 steps after it", cap, 8000, 23_500, 0.061, 7750)
+
+
+def test_a_claim_that_reads_an_unfinished_run_is_not_judged_on_it():
+    groups = {
+        "multi": [SimpleNamespace(name="attn2"), SimpleNamespace(name="attn3")],
+        "single": [SimpleNamespace(name="attn1")],
+        "mlp": [SimpleNamespace(name="mlp2")],
+    }
+    claims = [Claim(cid, f"claim {cid}", "fail" if cid in "eg" else "pass", "measured") for cid in "abcdefg"]
+    claims[3] = dataclasses.replace(claims[3], status="n/a")  # (d): nothing to judge stays so
+    finished = PhaseEnd(True, 14_600, "over", 20_000, 5041, 11_408, 0.004, 3184)
+    out = {c.id: c for c in mark_unfinished(claims, groups, {"attn3": unfinished("attn3"), "attn2": finished})}
+    # attn3 is read by every claim on the attention-only multi-layer runs: none is judged on it
+    for cid in "abefg":
+        c = out[cid]
+        assert c.status == "inconclusive" and c.numbers["verdict_as_trained"] == ("fail" if cid in "eg" else "pass")
+        assert c.details.startswith("not judged: attn3 is unfinished (stopped at its cap of 24,000 steps")
+        assert "still rising +0.061 over its last 7,750 steps" in c.details and c.details.endswith(": measured")
+        assert c.numbers["unfinished"]["attn3"]["final_rise"] == 0.061
+    assert out["c"] == claims[2] and out["d"] == claims[3]  # (c) reads no multi-layer run
+    # mlp2 is read by (a) alone; a finished run changes nothing
+    only_mlp = {c.id: c for c in mark_unfinished(claims, groups, {"mlp2": unfinished("mlp2"), "attn2": finished})}
+    assert only_mlp["a"].status == "inconclusive" and "mlp2 is unfinished" in only_mlp["a"].details
+    assert [only_mlp[cid] for cid in "bcdefg"] == claims[1:]
+
+
+def test_the_markdown_says_where_the_plateau_rule_ended_each_run():
+    peak = {"score": 0.6, "head": "L1H3", "step": 23_500}
+    runs = {
+        "attn3": {"kind": "3L-attn", "snapshots": 80, "peak_prefix_matching": peak, "phase": {"reason": "rises"}},
+        "attn2": {"kind": "2L-attn", "snapshots": 70, "peak_prefix_matching": peak, "phase": {"reason": "rises"}},
+    }
+    runs["attn3"]["phase_end"] = schema.to_json(unfinished("attn3"))
+    runs["attn2"]["phase_end"] = schema.to_json(PhaseEnd(True, 14_600, "over", 20_000, 5041, 11_408, 0.0, 3184))
+    md = render_markdown(Report("demo", "2026-01-01T00:00:00+00:00", 0, 0, [], runs))
+    assert "| rises (**unfinished**: stopped at its cap of 24,000 steps with its phase change under way, its max" in md
+    assert "| rises (training stopped at step 14,600: phase change over) |" in md
+
+
 def test_kind_of_sorts_runs_as_the_claims_need_them():
     assert kind_of({"n_layers": 2, "attn_only": True}) == "multi"
     assert kind_of({"n_layers": 1, "attn_only": True}) == "single"
     assert kind_of({"n_layers": 1, "smeared_keys": True}) == "smeared"
     assert kind_of({"n_layers": 2, "smeared_keys": True}) == "other"
-    assert kind_of({"n_layers": 2, "attn_only": False}) == "other"
+    assert kind_of({"n_layers": 2, "attn_only": False}) == "mlp"
+    assert kind_of({"n_layers": 1, "attn_only": False}) == "other"
 
 
 def test_markdown_counts_the_statuses_and_lists_claims_and_runs():

@@ -100,7 +100,7 @@ def test_schedules_warm_up_and_cover_the_run():
 def test_runs_have_their_own_step_budgets_and_an_explicit_step_count_sets_them_all():
     preset = presets.load("default")
     budgets = {r.name: preset.run_train(r).steps for r in preset.runs}
-    assert budgets == {"attn2": 13_000, "attn1": 12_000, "smeared1": 5_000, "attn3": 15_000, "mlp2": 14_000}
+    assert budgets == {"attn2": 20_000, "attn1": 13_000, "smeared1": 5_000, "mlp2": 24_000, "attn3": 24_000}
     assert all(preset.run_train(r).lr == preset.train.lr for r in preset.runs)  # only steps differ
     short = apply_overrides(preset, ["train.steps=50"])
     assert {short.run_train(r).steps for r in short.runs} == {50}

@@ -17,7 +17,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from training.core.analysis.scores import INDUCTION_THRESHOLD
-from training.core.artifacts.records import MetricsIndex, PhaseWindow
+from training.core.artifacts.records import MetricsIndex, PhaseEnd, PhaseWindow
 
 
 class JointPCA(NamedTuple):
@@ -184,6 +184,80 @@ def detect_phase_change(
     return PhaseWindow(
         True, f"{window}; the ICL score falls by {fraction:.0%} of its range there", start_step, end_step, fraction
     )
+
+
+PREFIX_SMOOTH = 3  # snapshots in the max prefix-matching score's running mean for the final rise
+NO_WINDOW_STRETCH = 0.2  # without a window, the final rise is read over the last fifth of the steps
+
+
+def phase_over(
+    steps: Sequence[int] | np.ndarray,
+    icl: Sequence[float] | np.ndarray,
+    max_prefix: Sequence[float] | np.ndarray,
+    *,
+    cap: int,
+    margin: float,
+    icl_tolerance: float,
+    threshold: float = INDUCTION_THRESHOLD,
+) -> PhaseEnd:
+    """Is the phase change over at the last snapshot? The plateau rule that ends a run trained
+    with `train.stop = "plateau"` (beyond the paper, which trains every model for a fixed budget).
+
+    At the last snapshot T, the phase change is over when:
+    1. the max prefix-matching score has risen through a window [S, E] (`detect_phase_change`'s
+       rules 1-3: past `threshold`; E is the first snapshot after the steepest rise at 90% of
+       the rise to the peak so far: a score still climbing keeps moving its peak, and so E);
+    2. that has lasted: T - E >= `margin` x (E - S), a stretch after the window of at least
+       `margin` times its width;
+    3. the ICL score, smoothed over `ICL_SMOOTH` snapshots, has settled over that stretch: a
+       least-squares line through it moves by at most `icl_tolerance` of the score's range over
+       training (3 or more snapshots in the stretch).
+    Otherwise it is not (yet) over; at T = `cap` the run is *unfinished*. `final_rise` is how much
+    the smoothed max prefix-matching score gained over the final stretch (`margin` x the window's
+    width, or the last `NO_WINDOW_STRETCH` of the steps when there is no window).
+    """
+    s = np.asarray(steps, dtype=np.float64)
+    p = np.asarray(max_prefix, dtype=np.float64)
+    c = running_mean(np.asarray(icl, dtype=np.float64), ICL_SMOOTH)
+    last = int(s[-1]) if len(s) else 0
+    if len(s) < 3:
+        return PhaseEnd(False, last, "fewer than 3 measured snapshots", cap)
+    smooth_p = running_mean(p, PREFIX_SMOOTH)
+
+    def rise_over(stretch: float) -> tuple[float, int]:
+        start = max(s[-1] - stretch, s[0])
+        return float(smooth_p[-1] - np.interp(start, s, smooth_p)), int(round(s[-1] - start))
+
+    window = detect_phase_change(s, c, p, threshold=threshold)
+    if window.start_step is None or window.end_step is None:
+        rise, stretch = rise_over(NO_WINDOW_STRETCH * s[-1])
+        reason = f"no phase window yet: {window.reason}"
+        return PhaseEnd(False, last, reason, cap, final_rise=round(rise, 4), stretch_steps=stretch)
+    start, end = window.start_step, window.end_step
+    need = margin * (end - start)
+    rise, stretch = rise_over(need)
+    where = f"phase window {start:,}-{end:,}"
+    common = dict(start_step=start, end_step=end, final_rise=round(rise, 4), stretch_steps=stretch)
+    if last - end < need:
+        reason = f"{where}: {last - end:,} steps after it, fewer than {margin:g} x its width ({need:,.0f})"
+        return PhaseEnd(False, last, reason, cap, **common)
+    after = s >= end
+    if after.sum() < 3:
+        return PhaseEnd(False, last, f"{where}: fewer than 3 snapshots after it", cap, **common)
+    slope = np.polyfit(s[after], c[after], 1)[0]
+    moved = abs(slope * (last - end))
+    span = float(np.nanmax(c) - np.nanmin(c))
+    if not np.isfinite(moved) or moved > icl_tolerance * span:
+        reason = (
+            f"{where}: the ICL score still moves {moved:.3f} nats over the {last - end:,} steps after it "
+            f"(> {icl_tolerance:g} of its range, {span:.3f})"
+        )
+        return PhaseEnd(False, last, reason, cap, **common)
+    reason = (
+        f"{where}; {last - end:,} steps after it (>= {margin:g} x its width), the ICL score moving {moved:.3f} nats (<= {icl_tolerance:g} of its "
+        f"range, {span:.3f})"
+    )
+    return PhaseEnd(True, last, reason, cap, **common)
 
 
 class Crossing(NamedTuple):

@@ -5,7 +5,7 @@
 field's type and names the file and the field when one is missing or wrong. The REST service
 reads the same records, so a field is defined once, here.
 
-    <run>/manifest.json            Manifest (its `snapshots`: SnapshotEntry; `replicate`: Replicate)
+    <run>/manifest.json            Manifest (its `snapshots`: SnapshotEntry; `replicate`: Replicate; `phase_end`: PhaseEnd)
     <run>/progress.json            RunProgress (while a run trains)
     <run>/metrics/index.json       MetricsIndex (its `arrays`: ArrayInfo)
     <run>/metrics/llc.json         LLCCurve (its `points`: LLCPoint)
@@ -82,6 +82,9 @@ class Manifest:
     # `<run>-seed{k}` included; on a replicate, the run it repeats (and `seeds` is 1).
     seeds: int = 1
     replicate: Replicate | None = None
+    # Where training stopped by the plateau rule (`train.stop = "plateau"`): finished, or cut by
+    # its cap while the phase change went on (None: trained for a fixed number of steps).
+    phase_end: PhaseEnd | None = None
 
     def entry(self, step: int) -> SnapshotEntry | None:
         return next((s for s in self.snapshots if s.step == step), None)
@@ -148,6 +151,25 @@ class PhaseWindow:
     end_step: int | None = None
     icl_fraction: float | None = None
     tokens_per_step: int | None = None
+
+
+@dataclass(frozen=True)
+class PhaseEnd:
+    """Whether a run's phase change was over when its training stopped (`train.stop = "plateau"`:
+    `training.core.analysis.trajectory.phase_over` at each snapshot, on the live curves).
+
+    `finished` False: the run reached its step cap (`train.steps`) with the phase change still
+    under way; `final_rise` says how far its smoothed max prefix-matching score still rose over
+    its last `stretch_steps` steps. The claims that read such a run are not judged on it."""
+
+    finished: bool
+    step: int  # the step it was judged at: the run's last
+    reason: str
+    cap: int  # the run's step cap (train.steps)
+    start_step: int | None = None  # the prefix-matching rise (the phase window), if one was found
+    end_step: int | None = None
+    final_rise: float | None = None  # smoothed max prefix matching: last value minus the stretch's first
+    stretch_steps: int | None = None  # the final stretch `final_rise` is measured over
 
 
 ClaimStatus = Literal["pass", "fail", "inconclusive", "n/a", "waiting"]

@@ -69,21 +69,21 @@ def _head_text(name: str, top: dict, verdict: str) -> str:
     )
 
 
-def claim_a(multi: Runs, single: Runs) -> Claim:
-    """(a) The top head of every attention-only run with 2+ layers is an induction head; the
-    1-layer run's is not."""
+def claim_a(multi: Runs, single: Runs, mlp: Runs = ()) -> Claim:
+    """(a) The top head of every run with 2+ layers, attention-only (`multi`) or with MLPs
+    (`mlp`, where the suite has them), is an induction head; the 1-layer run's is not."""
     rows, verdicts, texts = {}, [], []
-    for kind, runs in (("multi", multi), ("single", single)):
+    for kind, runs in (("multi", multi), ("mlp", mlp), ("single", single)):
         for r in runs:
             top = top_head(r)
             found = is_induction_head(top)
             rows[r.name] = {"kind": kind, **top, "induction_head": found}
-            verdicts.append(found if kind == "multi" else flip(found))
+            verdicts.append(flip(found) if kind == "single" else found)
             texts.append(_head_text(r.name, top, found))
     status = combine(verdicts) if multi and single else "n/a"
     text = (
-        f"Induction heads (prefix matching > {INDUCTION}, copying and OV eigenvalue positivity > 0) form in attention-only "
-        "models with 2+ layers and not in the 1-layer one."
+        f"Induction heads (prefix matching > {INDUCTION}, copying and OV eigenvalue positivity > 0) form in every "
+        "model with 2+ layers, attention-only or with MLPs, and not in the 1-layer attention-only one."
     )
     return claim("a", text, status, "; ".join(texts) + f" ({PEAK})", peaks=rows)
 

@@ -38,46 +38,64 @@ PRESET = Preset(
         # (with positions everywhere the previous-token head formed in layer 1: runs D, Fr)
     ),
     train=TrainConfig(
-        steps=14_000,  # the deeper runs' heads form late (at a fixed repeat offset attn3 crossed 0.3
-        # near step 10,000, mlp2 near 12,000); the other runs have their own `steps` below
+        # The multi-layer runs train until their phase change is over (`stop="plateau"`: the max
+        # prefix-matching score has risen through its window and held for half the window's width
+        # after it, the ICL score settled to 20% of its range; training/pipeline/stop.py), at
+        # most `steps`: a run that reaches its cap still rising is marked unfinished. The 1-layer
+        # runs keep fixed budgets (below). LOG.md round 8.
+        stop="plateau",
+        plateau_margin=0.5,
+        plateau_icl_tolerance=0.2,
+        steps=24_000,  # the cap: attn3's rise ran to step ~17,500 (LOG.md round 6, "attn3 taken to
+        # 20,000"); mlp2's was still rising at 14,000
         batch_size=8,
         lr=3e-3,  # 1e-2 stalled every run, on text and on synthetic repeats; 1e-3 was 2x slower
         warmup_steps=100,
         # compile=False: on a quiet machine it adds ~10% tokens/s after a 12-45 s cold compile per
         # run, but its kernels slowed to a crawl with other processes on the cores (LOG.md round 5)
         log_snapshots=30,  # dense early, where the previous-token head starts
-        linear_snapshots=50,  # every 220-280 steps: the phase change gets 10+ snapshots
+        # every cap/49 steps, whatever the run's final length (400 for attn2's cap, 490 for the
+        # others): each phase window (6,000-10,000 steps wide) gets 15 or more snapshots
+        linear_snapshots=50,
         eval_sequences=32,
         resume_every=500,
     ),
     # Trained, and analysed, in this order: what a new user wants to see first. The phase change
-    # itself (attn2, its curves live from the first minute); then its control, which decides
-    # claim (a) (attn1: 1-layer, fast); then the smeared-key run, which decides (c); then the
-    # deeper and the MLP runs, which add evidence but decide nothing new.
-    # Step budgets: with repeats at random offsets attn2 crosses 0.3 near step 7,700 (6,500 at a
-    # fixed offset) and is still rising at 9,000; 13,000 steps leave an after-window stretch
-    # (claims (b), (d)). attn1 covers that window; smeared1's head forms by step ~1,000 (LOG.md).
+    # itself (attn2, alone with both threads, its curves live from the first minute); then two
+    # lanes of one thread each (`lanes` below): one takes the runs from the front — the control,
+    # which decides claim (a) (attn1: 1-layer, fast), then the smeared-key run, which decides (c)
+    # — the other from the back: the deeper and the MLP runs, the longest.
+    # Budgets: attn2 crosses 0.3 near step 7,700 and its window closes near 11,400 (LOG.md round
+    # 6): the plateau rule ends it near 14,600, well inside its cap. attn1 covers that window
+    # (claims (b), (d)); smeared1's head forms by step ~1,000.
     runs=(
-        RunSpec("attn2", {"n_layers": 2}, "2-layer attention-only", steps=13_000),
+        RunSpec("attn2", {"n_layers": 2}, "2-layer attention-only", steps=20_000),
         RunSpec(
             "attn1",
             {"n_layers": 1},
             "1-layer attention-only (control: cannot form an induction head)",
-            steps=12_000,
+            steps=13_000,
+            stop="steps",
         ),
         RunSpec(
             "smeared1",
             {"n_layers": 1, "smeared_keys": True},
             "1-layer attention-only with smeared keys (paper, Argument 2)",
             steps=5_000,
+            stop="steps",
         ),
-        RunSpec("attn3", {"n_layers": 3}, "3-layer attention-only", steps=15_000),
         RunSpec("mlp2", {"n_layers": 2, "attn_only": False}, "2-layer with MLPs"),
+        RunSpec("attn3", {"n_layers": 3}, "3-layer attention-only"),
     ),
-    # Ablations at every third snapshot, and the 2,000 per-token-loss tokens scored 8 per context
-    # (the paper: 1 per context) keep the analysis near a quarter of the training time, with the
-    # wide ICL score (512 contexts, ~0.45 s a snapshot) added.
-    analysis=AnalysisConfig(ablation_every=3, pca_tokens_per_context=8),
+    # bench/lanes.py on this 2-core machine: attn3 and mlp2 side by side with one thread each
+    # train both 1.6x sooner than one at a time with two (a 1-thread mlp2 steps as fast as a
+    # 2-thread one); LOG.md round 8.
+    lanes=2,
+    # Ablations at every second snapshot inside the phase window and every sixth outside it,
+    # and the 2,000 per-token-loss tokens scored 8 per context (the paper: 1 per context), keep
+    # the analysis near a quarter of the training time, with the wide ICL score (512 contexts,
+    # ~0.45 s a snapshot) added.
+    analysis=AnalysisConfig(ablation_every=6, ablation_every_in_window=2, pca_tokens_per_context=8),
     # The local learning coefficient (beyond the paper: Hoogland et al. 2024) of the phase-change
     # run and its control, at every 8th snapshot and the last: the LLCConfig defaults, chosen on
     # a trained attn2 (experiments/LOG.md, "LLC settings").

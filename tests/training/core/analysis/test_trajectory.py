@@ -16,6 +16,7 @@ from training.core.analysis.trajectory import (
     first_crossing,
     icl_metric,
     joint_pca,
+    phase_over,
     phase_window,
 )
 from training.core.artifacts.records import MetricsIndex
@@ -162,3 +163,56 @@ def test_first_crossing_names_the_first_snapshot_and_head_past_the_threshold():
     assert first_crossing(grids, 0.7) is None
     grids[2, 1, 0] = 0.3  # at the threshold is not past it
     assert first_crossing(grids, 0.3)[:3] == (3, 0, 1)
+
+
+def linear_run(last: int, *, icl_drift: float = 0.0):
+    """Snapshots every 100 steps to `last`; the max prefix score rises 0.05 -> 0.65 as a logistic
+    centred on step 5,000 (scale 500), the ICL score falls 0.1 -> -0.4 with it, then drifts by
+    `icl_drift` nats per 1,000 steps after step 6,000."""
+    steps = np.arange(0, last + 1, 100)
+    rise = 1 / (1 + np.exp(-(steps - 5000) / 500))
+    icl = 0.1 - 0.5 * rise + icl_drift * np.clip(steps - 6000, 0, None) / 1000
+    return steps, icl, 0.05 + 0.6 * rise
+
+
+PLATEAU = dict(margin=0.5, icl_tolerance=0.2)
+
+
+def test_the_phase_change_is_over_once_the_plateau_after_the_window_lasts_half_its_width():
+    # The window (the detector's: from the last snapshot at the rise's 10% level to the first at
+    # its 90% level, near 5000 -+ 500 ln 9) ends at step 6,100; it is 2,300 wide while the peak
+    # is still lower (3,800-6,100), so the rule waits for 6,100 + 1,150 = 7,250: over from the
+    # snapshot at 7,300 on, not at 7,200.
+    for last, over, start in ((12_000, True, 3900), (7300, True, 3800), (7200, False, 3800), (7000, False, 3800)):
+        steps, icl, prefix = linear_run(last)
+        end = phase_over(steps, icl, prefix, cap=20_000, **PLATEAU)
+        assert end.finished is over, (last, end.reason)
+        assert (end.start_step, end.end_step, end.step, end.cap) == (start, 6100, last, 20_000)
+        assert end.stretch_steps == (6100 - start) // 2
+
+
+def test_a_score_still_climbing_is_not_over_and_its_final_rise_is_what_it_gained():
+    steps = np.arange(0, 10_001, 100)
+    prefix = 0.05 + 0.5 * steps / 10_000  # gains 0.05 every 1,000 steps to the end
+    end = phase_over(steps, -prefix, prefix, cap=10_000, **PLATEAU)
+    assert not end.finished and "fewer than 0.5 x its width" in end.reason
+    # on log(step) the steepest rise is the last: the window ends at the last snapshot, and the
+    # final stretch is half its width
+    assert (end.start_step, end.end_step, end.stretch_steps) == (1000, 10_000, 4500)
+    assert end.final_rise == pytest.approx(0.05 * end.stretch_steps / 1000, abs=0.005)
+
+
+def test_an_icl_score_still_falling_after_the_window_keeps_the_phase_change_open():
+    steps, icl, prefix = linear_run(9000, icl_drift=-0.1)  # 0.3 nats over the 3,000 steps after
+    end = phase_over(steps, icl, prefix, cap=20_000, **PLATEAU)
+    assert not end.finished and "ICL score still moves" in end.reason
+    assert phase_over(steps, icl, prefix, cap=20_000, margin=0.5, icl_tolerance=0.6).finished
+
+
+def test_no_rise_no_phase_change_and_the_final_rise_is_read_over_the_last_fifth():
+    steps = np.arange(0, 5001, 100)
+    flat = np.full(len(steps), 0.04)
+    end = phase_over(steps, flat, flat, cap=5000, **PLATEAU)
+    assert not end.finished and end.reason.startswith("no phase window yet")
+    assert (end.start_step, end.final_rise, end.stretch_steps) == (None, 0.0, 1000)
+    assert not phase_over(steps[:2], flat[:2], flat[:2], cap=5000, **PLATEAU).finished

@@ -82,3 +82,13 @@ def test_claim_c_is_inconclusive_when_the_icl_difference_is_within_its_interval(
 def test_claim_c_is_not_applicable_without_a_smeared_run(make_run):
     c = formation.claim_c([], [make_run("attn1", layers=1)])
     assert c.status == "n/a" and c.details == "no smeared-key run"
+
+
+def test_claim_a_asks_the_same_of_a_multi_layer_run_with_mlps(make_run):
+    multi, single = [make_run("attn2")], [make_run("attn1", layers=1, induction=False)]
+    c = formation.claim_a(multi, single, [make_run("mlp2")])
+    assert c.status == "pass" and c.numbers["peaks"]["mlp2"]["kind"] == "mlp"
+    assert "with MLPs" in c.claim
+    failed = formation.claim_a(multi, single, [make_run("mlp2", induction=False)])
+    assert failed.status == "fail" and failed.numbers["peaks"]["mlp2"]["induction_head"] == "fail"
+    assert "mlp2: " in failed.details and "no induction head" in failed.details
