@@ -184,16 +184,21 @@ def ablates(cfg: AnalysisConfig, i: int, step: int, window: tuple[int, int] | No
     return last or i % every == 0
 
 
-def analyze_run(run_path: Path, cfg: AnalysisConfig, log=print) -> MetricsIndex | None:
+def analyze_run(run_path: Path, cfg: AnalysisConfig, log=print, share: tuple[int, int] = (0, 1)) -> MetricsIndex | None:
     """Measure every not-yet-measured snapshot of one run, then restack its metrics.
 
-    A snapshot the trainer measured live keeps its live values and gets the rest."""
+    A snapshot the trainer measured live keeps its live values and gets the rest. With `share`
+    (k, n), n > 1, this process measures only the k-th of every n snapshots still to do (one
+    rank of a torchrun launch: `analyze_suite`) and does not stack: rank 0 stacks once every
+    rank is done."""
     manifest = schema.read_manifest(run_path)
     snaps = manifest.snapshots
     if not snaps:
         return None
     inputs = run_inputs(run_path.parent, manifest.model["n_ctx"], cfg)
-    store_inputs(run_path, cfg, inputs)
+    rank, size = share
+    if rank == 0:  # one writer of the run's inputs (every rank builds the same ones)
+        store_inputs(run_path, cfg, inputs)
     settings_hash = cfg.settings_hash()
     coords = registry.coordinates(inputs)
     stored = [
@@ -203,6 +208,7 @@ def analyze_run(run_path: Path, cfg: AnalysisConfig, log=print) -> MetricsIndex 
     # gained since (only what is missing is measured).
     wanted = {m.name for m in registry.METRICS}
     todo = [(i, e) for i, (e, (stage, names)) in enumerate(zip(snaps, stored)) if stage != "full" or wanted - names]
+    todo = todo[rank::size]  # interleaved: every rank gets early (cheap) and late snapshots alike
     t0 = time.perf_counter()
     final = manifest.status == "complete"
     window = ablation_window(run_path, manifest)
@@ -222,6 +228,8 @@ def analyze_run(run_path: Path, cfg: AnalysisConfig, log=print) -> MetricsIndex 
                 )
             elif n % 10 == 9 or n == len(todo) - 1:
                 log(f"{run_path.name}: analysed {n + 1}/{len(todo)} snapshots ({elapsed:.0f} s)")
+    if size > 1:
+        return None
     return stack_run_metrics(run_path, manifest, cfg, inputs)
 
 

@@ -18,8 +18,10 @@ from training.core.analysis.scores import INDUCTION_THRESHOLD
 from training.core.artifacts import schema
 from training.core.artifacts.records import MetricsIndex, PhaseWindow
 from training.core.config import ConfigError
+from training.pipeline import distributed
 from training.pipeline.analyze import AnalysisConfig, analysis_config, analyze_run, run_inputs
 from training.pipeline.analyze_llc import analyze_run_llc, llc_config, split_overrides
+from training.pipeline.distributed import SINGLE, World
 
 # Raised when `before_after_table` computes an entry differently: stored entries of another
 # version are computed again (each entry records its inputs under "inputs")
@@ -169,10 +171,17 @@ def analyze_suite_tables(suite_path: Path, cfg: AnalysisConfig) -> dict[str, Pha
     return phases
 
 
-def analyze_suite(suite_path: Path, overrides: list[str] = (), only: list[str] | None = None, log=print) -> None:
+def analyze_suite(
+    suite_path: Path, overrides: list[str] = (), only: list[str] | None = None, log=print, world: World = SINGLE
+) -> None:
     """Analyse the suite's runs (all, or `only` these), each with its LLC, then rebuild the suite's
     tables (phase windows, joint PCA, before-and-after). `overrides`: `analysis.*` and `llc.*`
-    `key=value` strings; a run named in `only` or `llc.runs` must exist."""
+    `key=value` strings; a run named in `only` or `llc.runs` must exist.
+
+    In a torchrun launch (`world`), each rank measures its share of every run's snapshots
+    (`analyze_run`'s `share`: every size-th, interleaved); when all are done, rank 0 stacks each
+    run's metrics, estimates the LLC (one file per run: not shared out) and builds the suite
+    tables once, while the other ranks wait."""
     runs = schema.list_runs(suite_path)
     unknown = sorted(set(only or []) - set(runs))
     if unknown:
@@ -184,10 +193,25 @@ def analyze_suite(suite_path: Path, overrides: list[str] = (), only: list[str] |
         if unknown := sorted(set(llc_configs[runs[0]].runs) - set(runs)):
             raise ConfigError(f"llc.runs: no run {unknown[0]!r} in {suite_path}; runs: {', '.join(runs)}")
     t0 = time.perf_counter()
-    for run in runs:
-        if not only or run in only:
-            analyze_run(suite_path / run, configs[run], log=log)
-            analyze_run_llc(suite_path / run, llc_configs[run], log=log)  # its own file, settings and hash
+    chosen = [run for run in runs if not only or run in only]
+    if world.parallel:
+        for run in chosen:
+            analyze_run(suite_path / run, configs[run], log=log, share=(world.rank, world.size))
+        distributed.barrier(world)  # every rank's snapshots are measured
+        if not world.is_main:
+            distributed.barrier(world)  # rank 0 stacks, estimates the LLC and builds the tables
+            return
+    for run in chosen:
+        analyze_run(suite_path / run, configs[run], log=log)  # in a launch: nothing left but stacking
+        analyze_run_llc(suite_path / run, llc_configs[run], log=log)  # its own file, settings and hash
+    try:
+        finish_suite(suite_path, runs, configs, log, t0)
+    finally:
+        distributed.barrier(world)
+
+
+def finish_suite(suite_path: Path, runs: list[str], configs: dict[str, AnalysisConfig], log, t0: float) -> None:
+    """The suite tables from the runs' stacked metrics, and the phase windows in the log."""
     if not runs:
         log(f"{suite_path} has no runs yet")
         return

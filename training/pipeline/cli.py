@@ -2,7 +2,7 @@
 
     python -m training train --preset default [--out artifacts] [--suite NAME]
                              [--set train.lr=1e-3 ...] [--runs attn2,attn1] [--seeds 2] [--resume]
-                             [--device cpu] [--no-analyze]
+                             [--device cpu] [--no-analyze] [--lanes N]
     python -m training analyze artifacts/<suite>
     python -m training import SOURCE --suite NAME [--run NAME] [--out artifacts] [--every K]
                               [--text PATH] [--tokenizer PATH] [--ctx N] [--set analysis.KEY=VALUE]
@@ -10,6 +10,7 @@
     python -m training verify artifacts/<suite>
     python -m training list [--out artifacts]
     torchrun --nproc_per_node=N -m training train ...     # data-parallel (training.pipeline.distributed)
+    torchrun --nproc_per_node=N -m training analyze ...   # each rank a share of the snapshots
 
 Bad input (an unknown preset, key or run, a value of the wrong type) exits with status 2 and a
 one-line message that names it; no traceback.
@@ -18,6 +19,7 @@ one-line message that names it; no traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import subprocess
 import sys
 from pathlib import Path
@@ -213,11 +215,19 @@ def write_report(suite_path: Path) -> None:
 
 def cmd_analyze(args) -> int:
     only = [r.strip() for r in args.runs.split(",") if r.strip()] if args.runs else None
+    from training.pipeline import distributed
     from training.pipeline.analyze_suite import analyze_suite
 
     suite_path = existing_suite(args.suite_dir)
-    with suite_lock(suite_path, "analyze"):
-        analyze_suite(suite_path, args.overrides, only, log=log)
+    # Under torchrun each rank measures a share of every run's snapshots; rank 0 holds the lock
+    # for the launch and builds what is built once (training.pipeline.analyze_suite)
+    world = distributed.init("cpu")
+    try:
+        with suite_lock(suite_path, "analyze") if world.is_main else contextlib.nullcontext():
+            distributed.barrier(world)  # rank 0 holds the lock before any rank writes
+            analyze_suite(suite_path, args.overrides, only, log=log if world.is_main else lambda *_: None, world=world)
+    finally:
+        distributed.close(world)
     return 0
 
 

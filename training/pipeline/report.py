@@ -79,26 +79,43 @@ def check_claims(groups: Groups) -> list[Claim]:
     return [check(groups) for check in CHECKS.values()]
 
 
-def mark_unfinished(results: list[Claim], groups: Groups, ends: Mapping[str, PhaseEnd]) -> list[Claim]:
-    """Claims that read a run cut by its step cap while its phase change went on (`ends`: the
-    runs' `Manifest.phase_end`) are not judged on it: "inconclusive", naming each such run and
-    how far its score still rose, with the verdict the runs as trained would give
-    (`verdict_as_trained`)."""
+def check_finished(groups: Groups, ends: Mapping[str, PhaseEnd]) -> list[Claim]:
+    """Every claim judged on the runs whose phase change was over when training stopped; a run
+    cut by its step cap while it went on (`ends`: the runs' `Manifest.phase_end`, unfinished) is
+    not judged as if it were done (`mark_unfinished`)."""
+    cut = {run for run, end in ends.items() if not end.finished}
+    if not cut:
+        return check_claims(groups)
+    judged = {kind: [r for r in runs if r.name not in cut] for kind, runs in groups.items()}
+    return mark_unfinished(check_claims(judged), check_claims(groups), groups, ends)
+
+
+def mark_unfinished(
+    judged: list[Claim], as_trained: list[Claim], groups: Groups, ends: Mapping[str, PhaseEnd]
+) -> list[Claim]:
+    """Name, in each claim that would read them, the unfinished runs it was judged without, how
+    far each one's score still rose, and the verdict with them as trained (`verdict_as_trained`).
+    A claim left with no run of a kind it needs (its only one is unfinished) is "inconclusive"."""
     out = []
-    for c in results:
+    for c, whole in zip(judged, as_trained):
         read = [r.name for kind in reads(c.id) for r in groups.get(kind, [])]
         cut = {run: ends[run] for run in read if run in ends and not ends[run].finished}
-        if not cut or c.status in ("n/a", "waiting"):
+        if not cut:
             out.append(c)
             continue
         notes = "; ".join(f"{run} is unfinished ({describe_end(end)})" for run, end in cut.items())
         numbers = {
             **c.numbers,
-            "verdict_as_trained": c.status,
+            "verdict_as_trained": whole.status,
             "unfinished": {run: schema.to_json(end) for run, end in cut.items()},
         }
-        details = f"not judged: {notes}. As trained it would be {c.status}: {c.details}"
-        out.append(dataclasses.replace(c, status="inconclusive", details=details, numbers=numbers))
+        them = "it" if len(cut) == 1 else "them"
+        if c.status == "n/a" and whole.status != "n/a":  # nothing finished to judge it on
+            details = f"not judged: {notes}; with {them} as trained: {whole.status} ({whole.details})"
+            out.append(dataclasses.replace(c, status="inconclusive", details=details, numbers=numbers))
+            continue
+        details = f"{c.details}. Not judged on {them}: {notes}; with {them} as trained: {whole.status}"
+        out.append(dataclasses.replace(c, details=details, numbers=numbers))
     return out
 
 
@@ -295,8 +312,7 @@ def build_report(suite_path: Path) -> Report:
     for data, model in loaded:
         groups.setdefault(kind_of(model), []).append(data)
     ends = {run: end for run in done if (end := schema.read_manifest(suite_path / run).phase_end) is not None}
-    claims = mark_unfinished(check_claims(groups), groups, ends)
-    claims = mark_waiting(claims, pending_runs(suite_path, set(done)), set(groups))
+    claims = mark_waiting(check_finished(groups, ends), pending_runs(suite_path, set(done)), set(groups))
     return Report(
         suite=suite_path.name,
         generated=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

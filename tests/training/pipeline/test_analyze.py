@@ -305,7 +305,7 @@ def test_claims_report_lists_every_claim_with_numbers(tiny_suite):
     assert [c["id"] for c in report["claims"]] == list("abcdefg")
     assert all(c["status"] in ("pass", "fail", "inconclusive", "n/a") and c["details"] for c in report["claims"])
     a = report["claims"][0]
-    assert a["status"] == "fail" and set(a["numbers"]["peaks"]) == {"attn1", "attn2", "attn3"}
+    assert a["status"] == "fail" and set(a["numbers"]["peaks"]) == {"attn1", "attn2", "attn3", "mlp2"}
     md = (schema.analysis_dir(tiny_suite) / "report.md").read_text()
     assert md.count("| **") == 7 and "attn2" in md
 

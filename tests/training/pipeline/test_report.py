@@ -109,28 +109,49 @@ def unfinished(run: str, cap: int = 24_000) -> PhaseEnd:
     return PhaseEnd(False, cap, "phase window 8,000-23,500: 500 steps after it", cap, 8000, 23_500, 0.061, 7750)
 
 
-def test_a_claim_that_reads_an_unfinished_run_is_not_judged_on_it():
+def test_a_claim_is_judged_without_its_unfinished_runs_and_names_them():
     groups = {
         "multi": [SimpleNamespace(name="attn2"), SimpleNamespace(name="attn3")],
         "single": [SimpleNamespace(name="attn1")],
         "mlp": [SimpleNamespace(name="mlp2")],
     }
-    claims = [Claim(cid, f"claim {cid}", "fail" if cid in "eg" else "pass", "measured") for cid in "abcdefg"]
-    claims[3] = dataclasses.replace(claims[3], status="n/a")  # (d): nothing to judge stays so
+    judged = [Claim(cid, f"claim {cid}", "n/a" if cid == "d" else "pass", "measured") for cid in "abcdefg"]
+    as_trained = [dataclasses.replace(c, status="fail" if c.id in "deg" else "pass", details="all") for c in judged]
     finished = PhaseEnd(True, 14_600, "over", 20_000, 5041, 11_408, 0.004, 3184)
-    out = {c.id: c for c in mark_unfinished(claims, groups, {"attn3": unfinished("attn3"), "attn2": finished})}
-    # attn3 is read by every claim on the attention-only multi-layer runs: none is judged on it
-    for cid in "abefg":
+    ends = {"attn3": unfinished("attn3"), "attn2": finished}
+    out = {c.id: c for c in mark_unfinished(judged, as_trained, groups, ends)}
+    note = "attn3 is unfinished (stopped at its cap of 24,000 steps with its phase change under way, its max "
+    note += "prefix-matching score still rising +0.061 over its last 7,750 steps)"
+    for cid in "abefg":  # judged on attn2 alone; attn3 named, with the verdict it would have given
         c = out[cid]
-        assert c.status == "inconclusive" and c.numbers["verdict_as_trained"] == ("fail" if cid in "eg" else "pass")
-        assert c.details.startswith("not judged: attn3 is unfinished (stopped at its cap of 24,000 steps")
-        assert "still rising +0.061 over its last 7,750 steps" in c.details and c.details.endswith(": measured")
+        assert (
+            c.status == "pass"
+            and c.details
+            == f"measured. Not judged on it: {note}; with it as trained: {as_trained['abcdefg'.index(cid)].status}"
+        )
+        assert c.numbers["verdict_as_trained"] == ("fail" if cid in "eg" else "pass")
         assert c.numbers["unfinished"]["attn3"]["final_rise"] == 0.061
-    assert out["c"] == claims[2] and out["d"] == claims[3]  # (c) reads no multi-layer run
-    # mlp2 is read by (a) alone; a finished run changes nothing
-    only_mlp = {c.id: c for c in mark_unfinished(claims, groups, {"mlp2": unfinished("mlp2"), "attn2": finished})}
-    assert only_mlp["a"].status == "inconclusive" and "mlp2 is unfinished" in only_mlp["a"].details
-    assert [only_mlp[cid] for cid in "bcdefg"] == claims[1:]
+    # (d) had no finished run to judge: inconclusive rather than not applicable
+    assert (
+        out["d"].status == "inconclusive" and out["d"].details == f"not judged: {note}; with it as trained: fail (all)"
+    )
+    assert out["c"] == judged[2]  # (c) reads no multi-layer run
+    only_mlp = {c.id: c for c in mark_unfinished(judged, as_trained, groups, {"mlp2": unfinished("mlp2")})}
+    assert "mlp2 is unfinished" in only_mlp["a"].details
+    assert [only_mlp[cid] for cid in "bcdefg"] == judged[1:]
+
+
+def test_the_report_leaves_an_unfinished_run_out_of_every_claim_and_says_so(tiny_suite, tmp_path):
+    suite = copy_suite(tiny_suite, tmp_path)
+    manifest = schema.read_manifest(suite / "attn3")
+    schema.write_manifest(suite / "attn3", dataclasses.replace(manifest, phase_end=unfinished("attn3", 150)))
+    whole, cut = build_report(tiny_suite), build_report(suite)
+    a = {c.id: c for c in cut.claims}["a"]
+    assert "attn3" not in a.numbers["peaks"] and set(a.numbers["peaks"]) == {"attn1", "attn2", "mlp2"}
+    assert a.numbers["verdict_as_trained"] == whole.claims[0].status and "attn3 is unfinished" in a.details
+    assert cut.runs["attn3"]["phase_end"]["finished"] is False  # still listed, marked
+    for c in cut.claims:
+        assert ("attn3 is unfinished" in c.details) == (c.id != "c")
 
 
 def test_the_markdown_says_where_the_plateau_rule_ended_each_run():
