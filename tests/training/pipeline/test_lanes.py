@@ -28,3 +28,24 @@ def test_two_lanes_train_every_run_once_and_analyse_each(tmp_path):
     report = schema.read_report(suite)
     assert report.waiting == 0 and set(report.runs) == set(RUNS)
     assert not list(suite.glob(".*.lock"))  # every lock released
+
+
+def test_a_lane_skips_a_run_another_lane_holds_and_takes_the_rest_from_the_back(tmp_path):
+    from training.pipeline import presets
+    from training.pipeline.config import apply_overrides
+    from training.pipeline.locks import suite_lock
+    from training.pipeline.train import train_suite
+
+    preset = apply_overrides(presets.load("tiny"), ["data.source=synthetic-repeats", "train.steps=8"])
+    trained: list[str] = []
+
+    def note(message: str) -> None:
+        if ": done," in message:
+            trained.append(message.split(":")[0])
+
+    runs = ["attn2", "attn1", "smeared1", "attn3"]
+    with suite_lock(tmp_path / "tiny", "train-smeared1"):  # another lane is training it
+        train_suite(preset, tmp_path, "tiny", runs=runs, live_metrics=False, log=note, lanes=2, lane=1)
+    assert trained == ["attn3", "attn1"]  # from the back, smeared1 skipped, the first run not its own
+    assert not (tmp_path / "tiny" / "smeared1").exists() and not (tmp_path / "tiny" / "attn2").exists()
+    assert schema.read_manifest(tmp_path / "tiny" / "attn3").train["threads"] == 1  # its share: 2 // 2
