@@ -52,7 +52,7 @@ def test_list_shows_presets_and_suites(tiny_suite, capsys):
 SEEDS_ARGS = ["train", "--preset", "tiny", "--runs", "attn1", "--set", "data.source=synthetic-repeats"]
 SEEDS_ARGS += ["--set", "train.steps=12", "--set", "train.log_snapshots=3", "--set", "train.linear_snapshots=4"]
 SEEDS_ARGS += ["--set", "train.resume_every=4"]
-TINY_OTHERS = {"attn2": "multi", "attn3": "multi", "smeared1": "smeared", "mlp2": "other"}  # planned, not trained
+TINY_OTHERS = {"attn2": "multi", "attn3": "multi", "smeared1": "smeared", "mlp2": "mlp"}  # planned, not trained
 
 
 @pytest.mark.parametrize(

@@ -28,20 +28,27 @@ ARGS = ["train", "--preset", "tiny", "--runs", "attn2", "--no-analyze"]
 ARGS += ["--set", "train.steps=40", "--set", "train.threads=1", "--set", "train.resume_every=5"]
 
 
-def launch(out, *extra, processes: int = 1, writes_log=None):
-    """`python -m training` (through torchrun with `processes` > 1); with `writes_log`, every
-    process's file writes under `out` are recorded (`tests.training.pipeline.record_writes`)."""
+def launcher(under, processes: int = 1, writes_log=None) -> tuple[list[str], dict]:
+    """The command and environment of `python -m training`, one thread per process (through
+    torchrun with `processes` > 1); with `writes_log`, every process's file writes under `under`
+    are recorded (`tests.training.pipeline.record_writes`)."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     module = "training"
     if writes_log is not None:
-        env |= {"WRITES_UNDER": str(out), "WRITES_LOG": str(writes_log)}
+        env |= {"WRITES_UNDER": str(under), "WRITES_LOG": str(writes_log)}
         module = "tests.training.pipeline.record_writes"
-    launcher = [sys.executable, "-m", module]
+    command = [sys.executable, "-m", module]
     if processes > 1:
-        launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
-        launcher += ["-m", module]
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
+        command += ["-m", module]
+    return command, env
+
+
+def launch(out, *extra, processes: int = 1, writes_log=None):
+    """`python -m training train` with `ARGS` into `out` (`launcher`)."""
+    command, env = launcher(out, processes, writes_log)
     return subprocess.Popen(
-        [*launcher, *ARGS, "--out", str(out), *extra],
+        [*command, *ARGS, "--out", str(out), *extra],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -5,15 +5,13 @@ a single-process analysis."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 
 from tests.conftest import REPO
-from tests.training.pipeline.test_distributed import writes
+from tests.training.pipeline.test_distributed import launcher, writes
 from training.core.artifacts import schema
 
 RUNS = ("attn2", "attn1")
@@ -28,17 +26,9 @@ def unanalysed_copy(suite, dest):
 
 
 def analyse(suite, processes: int, writes_log=None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}  # one thread per process, both ways
-    module = "training"
-    if writes_log is not None:
-        env |= {"WRITES_UNDER": str(suite), "WRITES_LOG": str(writes_log)}
-        module = "tests.training.pipeline.record_writes"
-    launcher = [sys.executable, "-m", module]
-    if processes > 1:
-        launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}"]
-        launcher += ["-m", module]
+    command, env = launcher(suite, processes, writes_log)  # one thread per process, both ways
     return subprocess.run(
-        [*launcher, "analyze", str(suite)], cwd=REPO, env=env, capture_output=True, text=True, timeout=1200
+        [*command, "analyze", str(suite)], cwd=REPO, env=env, capture_output=True, text=True, timeout=1200
     )
 
 
