@@ -27,6 +27,7 @@ from training.pipeline import claims
 from training.pipeline.claims.runs import RunData
 from training.pipeline.claims.seeds import seed_result, seed_spread, waiting_seed
 from training.pipeline.config import replicate_name
+from training.pipeline.stop import unfinished_text
 
 # Which kinds of run each claim needs (see `kind_of`): a claim whose runs are not all trained and
 # analysed yet is "waiting", naming them, instead of failing on what has arrived so far.
@@ -103,7 +104,7 @@ def mark_unfinished(
         if not cut:
             out.append(c)
             continue
-        notes = "; ".join(f"{run} is unfinished ({describe_end(end)})" for run, end in cut.items())
+        notes = "; ".join(f"{run} is unfinished ({unfinished_text(end)})" for run, end in cut.items())
         numbers = {
             **c.numbers,
             "verdict_as_trained": whole.status,
@@ -117,16 +118,6 @@ def mark_unfinished(
         details = f"{c.details}. Not judged on {them}: {notes}; with {them} as trained: {whole.status}"
         out.append(dataclasses.replace(c, details=details, numbers=numbers))
     return out
-
-
-def describe_end(end: PhaseEnd) -> str:
-    """Why a run is unfinished: its cap, and how far its score still rose before it."""
-    rise = (
-        ""
-        if end.final_rise is None
-        else f", its max prefix-matching score still rising {end.final_rise:+.3f} over its last {end.stretch_steps:,} steps"
-    )
-    return f"stopped at its cap of {end.cap:,} steps with its phase change under way{rise}"
 
 
 def mark_waiting(
@@ -358,7 +349,7 @@ def render_markdown(report: Report) -> str:
             stop = (
                 f"training stopped at step {end['step']:,}: phase change over"
                 if end["finished"]
-                else f"**unfinished**: {describe_end(schema.from_json(PhaseEnd, end, 'report'))}"
+                else f"**unfinished**: {unfinished_text(schema.from_json(PhaseEnd, end, 'report'))}"
             )
             phase = f"{phase} ({stop})" if phase else stop
         lines.append(f"| {name} | {r['kind']} | {r['snapshots']} | {peak} | {phase} |")

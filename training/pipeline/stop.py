@@ -35,14 +35,20 @@ def judge(run_path: Path, cfg: TrainConfig) -> PhaseEnd:
     )
 
 
-def describe(end: PhaseEnd) -> str:
-    """One line for the log and the page: finished at step T, or unfinished at the cap and how far
-    the score still rose."""
-    if end.finished:
-        return f"phase change over at step {end.step:,} ({end.reason})"
+def unfinished_text(end: PhaseEnd) -> str:
+    """Why a run is unfinished: its cap, and how far its score still rose before it (the log, the
+    claims report and its Runs table all say it so)."""
     rise = (
         ""
         if end.final_rise is None
-        else f", max prefix matching still rose {end.final_rise:+.3f} over its last {end.stretch_steps:,} steps"
+        else f", its max prefix-matching score still rising {end.final_rise:+.3f} over its last {end.stretch_steps:,} steps"
     )
-    return f"unfinished: reached its cap of {end.cap:,} steps with the phase change under way ({end.reason}{rise})"
+    return f"stopped at its cap of {end.cap:,} steps with its phase change under way{rise}"
+
+
+def describe(end: PhaseEnd) -> str:
+    """One line for the log: finished at step T, or unfinished at the cap and how far the score
+    still rose, with the rule's reason."""
+    if end.finished:
+        return f"phase change over at step {end.step:,} ({end.reason})"
+    return f"unfinished: {unfinished_text(end)} ({end.reason})"

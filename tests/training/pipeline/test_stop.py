@@ -54,7 +54,7 @@ def test_a_run_that_reaches_its_cap_with_the_phase_change_under_way_is_unfinishe
     end = manifest.phase_end
     assert manifest.status == "complete" and manifest.snapshots[-1].step == 120
     assert not end.finished and (end.step, end.cap, end.final_rise) == (120, 120, 0.2)
-    assert "still rose +0.200 over its last 15 steps" in stop.describe(end)
+    assert "still rising +0.200 over its last 15 steps" in stop.describe(end)
 
 
 def test_the_real_rule_reads_the_live_curves_the_trainer_stored(tmp_path):
