@@ -188,7 +188,9 @@ def settings_page(settings: type = Settings) -> str:
         "A preset (`training/pipeline/presets/<name>.py`) sets these; `--set section.key=value` overrides any of "
         "them for one command (`train`, `analyze`). An unknown key or a badly typed value is an error "
         "naming it. `model` applies to every run, before each run's own changes (`RunSpec.model`); "
-        "`train.steps` replaces every run's own step budget. The `default` preset column shows where "
+        "`train` applies to every run too, except where a run sets its own (`RunSpec.steps`, `.stop`, `.train`: "
+        "the `default` preset's attn3 and mlp2 learn at 5e-3); `--set train.X` replaces every run's own X. "
+        "The `default` preset column shows where "
         "the preset that `make up` trains differs from the class's default.\n\n"
     )
     sections = [line for section, cls in SECTIONS.items() for line in training_settings(section, cls)]

@@ -171,6 +171,10 @@ class RunSpec:
     name: str
     model: dict[str, Any] = field(default_factory=dict)  # ModelConfig fields this run changes
     description: str = ""
+    # TrainConfig fields this run changes (e.g. its learning rate); its budget and stop rule have
+    # their own fields below, and the seed and threads are the suite's (`--seeds`, the lanes).
+    # `--set train.X=V` sets X for every run: it replaces the runs' own X.
+    train: dict[str, Any] = field(default_factory=dict)
     # This run's step budget (None: `train.steps`). The schedule is constant after warm-up, so a
     # shorter run is the first `steps` steps of a longer one; `--set train.steps=N` sets every
     # run to N.
@@ -188,6 +192,8 @@ class RunSpec:
     def __post_init__(self) -> None:
         _check(self.steps is None or self.steps >= 1, f"runs.{self.name}.steps", "must be positive")
         _check(self.seeds >= 1, f"runs.{self.name}.seeds", "must be a positive integer")
+        own = sorted(set(self.train) & {"steps", "stop", "seed", "threads"})
+        _check(not own, f"runs.{self.name}.train", f"may not set {', '.join(own)} (see RunSpec)")
 
     def replicate(self, k: int) -> RunSpec:
         """The k-th seed replicate of this run: `<name>-seed{k}`, the same in everything but its
@@ -234,7 +240,9 @@ class Preset:
         return replace_checked(self.model, "model", {**run.model, "d_vocab": d_vocab})
 
     def run_train(self, run: RunSpec) -> TrainConfig:
-        changes: dict[str, Any] = {"steps": run.steps} if run.steps is not None else {}
+        changes: dict[str, Any] = dict(run.train)
+        if run.steps is not None:
+            changes["steps"] = run.steps
         if run.stop is not None:
             changes["stop"] = run.stop
         if run.seed_offset:
@@ -335,4 +343,13 @@ def apply_overrides(preset: Preset, overrides: list[str]) -> Preset:
             changed = dataclasses.replace(
                 changed, runs=tuple(dataclasses.replace(r, **{name: None}) for r in changed.runs)
             )
+    train_keys = {key.partition(".")[2] for key in keys if key.startswith("train.")}
+    if train_keys:  # likewise any train.X: it replaces what a run sets for itself
+        changed = dataclasses.replace(
+            changed,
+            runs=tuple(
+                dataclasses.replace(r, train={k: v for k, v in r.train.items() if k not in train_keys})
+                for r in changed.runs
+            ),
+        )
     return changed

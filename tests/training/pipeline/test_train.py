@@ -1,5 +1,6 @@
 """End to end: the tiny suite, exact resume after SIGKILL, atomic manifests."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -101,11 +102,29 @@ def test_runs_have_their_own_step_budgets_and_an_explicit_step_count_sets_them_a
     preset = presets.load("default")
     budgets = {r.name: preset.run_train(r).steps for r in preset.runs}
     assert budgets == {"attn2": 20_000, "attn1": 13_000, "smeared1": 5_000, "mlp2": 24_000, "attn3": 24_000}
-    assert all(preset.run_train(r).lr == preset.train.lr for r in preset.runs)  # only steps differ
+    rates = {r.name: preset.run_train(r).lr for r in preset.runs}
+    assert rates == {"attn2": 3e-3, "attn1": 3e-3, "smeared1": 3e-3, "mlp2": 5e-3, "attn3": 5e-3}
     short = apply_overrides(preset, ["train.steps=50"])
     assert {short.run_train(r).steps for r in short.runs} == {50}
     with pytest.raises(ConfigError, match="runs.x.steps must be positive"):
         RunSpec("x", steps=0)
+
+
+def test_a_run_may_change_its_own_training_settings_and_an_explicit_one_sets_them_all():
+    preset = presets.load("tiny")
+    runs = (dataclasses.replace(preset.runs[0], train={"lr": 5e-3}), *preset.runs[1:])
+    preset = dataclasses.replace(preset, runs=runs)
+    assert preset.run_train(runs[0]).lr == 5e-3
+    assert preset.run_train(runs[1]).lr == preset.train.lr != 5e-3
+    assert preset.run_train(runs[0]).batch_size == preset.train.batch_size  # only what it names
+    every = apply_overrides(preset, ["train.lr=2e-3"])
+    assert {every.run_train(r).lr for r in every.runs} == {2e-3}
+    other = apply_overrides(preset, ["train.batch_size=4"])
+    assert other.run_train(other.runs[0]).lr == 5e-3  # another key leaves the run's own
+    with pytest.raises(ConfigError, match="runs.x.train may not set seed, steps"):
+        RunSpec("x", train={"steps": 10, "seed": 1})
+    with pytest.raises(ConfigError, match="unknown key train.learning_rate"):
+        preset.run_train(RunSpec("x", train={"learning_rate": 1e-3}))
 
 
 def _steps(model, loss_fn, n=3):

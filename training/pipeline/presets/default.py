@@ -60,23 +60,22 @@ PRESET = Preset(
         eval_sequences=32,
         resume_every=500,
     ),
-    # Trained, and analysed, in this order: what a new user wants to see first. The phase change
-    # itself (attn2, alone with both threads, its curves live from the first minute); then two
-    # lanes of one thread each (`lanes` below): one takes the runs from the front — the control,
-    # which decides claim (a) (attn1: 1-layer, fast), then the smeared-key run, which decides (c)
-    # — the other from the back: the deeper and the MLP runs, the longest.
+    # Trained, and analysed, in this order: the phase change itself first (attn2, alone with both
+    # threads, its curves live from the first minute); then two lanes of one thread each
+    # (`lanes` below), one taking the runs from the front of the order, the other from the back,
+    # so that the two longest runs start at once and the short ones fill in behind them: lane 0
+    # analyses attn2, then trains mlp2; lane 1 trains attn3, then the control (attn1: 1-layer,
+    # fast, it decides claim (a)) and the smeared-key run (claim (c)). With round 8's order
+    # (the short runs first on one lane) one lane idled for 19 minutes (LOG.md rounds 8, 9).
     # Budgets: attn2 crosses 0.3 near step 7,700 and its window closes near 11,400 (LOG.md round
-    # 6): the plateau rule ends it near 14,600, well inside its cap. attn1 covers that window
-    # (claims (b), (d)); smeared1's head forms by step ~1,000.
+    # 6): the plateau rule ends it near 15,000, well inside its cap. attn1 covers that window
+    # (claims (b), (d)); smeared1's head forms by step ~1,000. attn3 and mlp2 learn at 5e-3: at
+    # 3e-3 both were still rising at 24,000 steps (LOG.md round 8); at 5e-3 attn3's head forms
+    # ~3,000 steps sooner and mlp2's ~4,000 (LOG.md round 9). attn2 keeps 3e-3: its crossing
+    # time on the page is the first thing a new user sees, measured at that rate.
     runs=(
         RunSpec("attn2", {"n_layers": 2}, "2-layer attention-only", steps=20_000),
-        RunSpec(
-            "attn1",
-            {"n_layers": 1},
-            "1-layer attention-only (control: cannot form an induction head)",
-            steps=13_000,
-            stop="steps",
-        ),
+        RunSpec("mlp2", {"n_layers": 2, "attn_only": False}, "2-layer with MLPs", train={"lr": 5e-3}),
         RunSpec(
             "smeared1",
             {"n_layers": 1, "smeared_keys": True},
@@ -84,8 +83,14 @@ PRESET = Preset(
             steps=5_000,
             stop="steps",
         ),
-        RunSpec("mlp2", {"n_layers": 2, "attn_only": False}, "2-layer with MLPs"),
-        RunSpec("attn3", {"n_layers": 3}, "3-layer attention-only"),
+        RunSpec(
+            "attn1",
+            {"n_layers": 1},
+            "1-layer attention-only (control: cannot form an induction head)",
+            steps=13_000,
+            stop="steps",
+        ),
+        RunSpec("attn3", {"n_layers": 3}, "3-layer attention-only", train={"lr": 5e-3}),
     ),
     # bench/lanes.py on this 2-core machine: attn3 and mlp2 side by side with one thread each
     # train both 1.6x sooner than one at a time with two (a 1-thread mlp2 steps as fast as a
