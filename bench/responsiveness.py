@@ -1,12 +1,14 @@
 """Responsiveness with the trainer on the same cores (a benchmark, not a test).
 
-    .venv/bin/python bench/responsiveness.py [artifacts/default] [--requests 25] [--page-loads 6]
+    .venv/bin/python bench/responsiveness.py [artifacts/default] [--requests 25] [--page-loads 6] [--lanes 2]
 
 Starts the stack's service and dashboard exactly as `make up` does (`scripts/stack.py api` and
 `dashboard`, on free ports) on a trained suite, and measures, idle and then with a trainer
 running beside them under the stack's policy (`scripts/stack.py trainer`: TRAINER_PRIORITY,
-default the idle scheduling class; the `default` preset's 2-layer run, trained into a scratch
-folder that reuses the suite's tokenizer and data):
+default the idle scheduling class; the `default` preset's 2-layer run with both threads, or with
+`--lanes 2` its two lanes' first runs, mlp2 and attn3, side by side with one thread each, as
+`make up` trains them after attn2; trained into a scratch folder that reuses the suite's tokenizer
+and data):
 - the attention route with 128-token texts, every request a different held-out text (so the
   model runs each time), at 1 and at 8 concurrent clients, JSON and packed encodings: p50, p95,
   p99;
@@ -75,49 +77,58 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 class Trainer:
-    """The `default` preset's attn2 trained beside the service; tokens/s read off progress.json."""
+    """`default` runs trained beside the service, as `make up` trains them: attn2 alone with
+    every thread, or (`lanes` N > 1) the lanes' first runs, mlp2 and attn3, side by side with
+    threads // N each; tokens/s read off each run's progress.json and summed."""
 
-    def __init__(self, suite: Path, scratch: Path, env: dict, warm_steps: int):
+    def __init__(self, suite: Path, scratch: Path, env: dict, warm_steps: int, lanes: int = 1):
         target = scratch / "default"
         target.mkdir(parents=True)
         shutil.copy(schema.tokenizer_path(suite), schema.tokenizer_path(target))
         shutil.copytree(schema.data_dir(suite), schema.data_dir(target))
-        self.run = target / "attn2"
-        args = ["--preset", "default", "--out", str(scratch), "--runs", "attn2", "--no-analyze"]
-        self.proc = start("trainer", env, [*args, "--set", "train.steps=1000000"])
-        self.wait_until_steady(warm_steps)
+        names = ["attn2"] if lanes == 1 else ["mlp2", "attn3", "attn1", "smeared1"][:lanes]
+        threads = max(1, 2 // lanes) if lanes > 1 else None
+        self.runs = [target / name for name in names]
+        self.procs = []
+        for name in names:
+            args = ["--preset", "default", "--out", str(scratch), "--runs", name, "--no-analyze"]
+            args += ["--set", "train.steps=1000000", "--set", "train.stop=steps"]  # train as long as measured
+            args += ["--set", f"train.threads={threads}"] if threads else []
+            self.procs.append(start("trainer", env, args))
+        for run, proc in zip(self.runs, self.procs):
+            self.wait_until_steady(run, proc, warm_steps)
 
-    def progress(self) -> tuple[float, int]:
+    def progress(self, run: Path) -> tuple[float, int]:
         for _ in range(50):
             try:
-                p = json.loads((self.run / "progress.json").read_text())
+                p = json.loads((run / "progress.json").read_text())
                 return p["updated"], p["step"]
             except (FileNotFoundError, json.JSONDecodeError, KeyError):
                 time.sleep(0.2)
-        raise SystemExit("the trainer wrote no progress")
+        raise SystemExit(f"the trainer of {run.name} wrote no progress")
 
-    def wait_until_steady(self, warm_steps: int) -> None:
+    def wait_until_steady(self, run: Path, proc: subprocess.Popen, warm_steps: int) -> None:
         """Past the first steps, where log-spaced snapshots come every few steps."""
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"the trainer exited with {self.proc.returncode}")
-            if (self.run / "progress.json").exists() and self.progress()[1] >= warm_steps:
+            if proc.poll() is not None:
+                raise SystemExit(f"the trainer of {run.name} exited with {proc.returncode}")
+            if (run / "progress.json").exists() and self.progress(run)[1] >= warm_steps:
                 return
             time.sleep(1)
-        raise SystemExit(f"the trainer did not reach step {warm_steps} in 10 minutes")
+        raise SystemExit(f"the trainer of {run.name} did not reach step {warm_steps} in 10 minutes")
 
     def tokens_per_s(self, during, min_s: float = 30) -> float:
-        """The trainer's tokens/s while `during()` runs, called again and again for at least
-        `min_s` seconds (progress updates every 2 s, so a short window would read mostly noise)."""
-        tokens_per_step = schema.read_manifest(self.run).tokens_per_step
-        t0, s0 = self.progress()
+        """The trainers' tokens/s (summed) while `during()` runs, called again and again for at
+        least `min_s` seconds (progress updates every 2 s, so a short window would read mostly noise)."""
+        per_step = [schema.read_manifest(run).tokens_per_step for run in self.runs]
+        before = [self.progress(run) for run in self.runs]
         start = time.monotonic()
         while time.monotonic() - start < min_s:
             during()
         time.sleep(2.5)  # one more progress update, which closes the window
-        t1, s1 = self.progress()
-        return (s1 - s0) * tokens_per_step / (t1 - t0)
+        after = [self.progress(run) for run in self.runs]
+        return sum(n * (s1 - s0) / (t1 - t0) for n, (t0, s0), (t1, s1) in zip(per_step, before, after))
 
 
 def pct(times: list[float], unit: str = "ms") -> str:
@@ -246,6 +257,9 @@ def main() -> None:
     ap.add_argument("--page-loads", type=int, default=6, help="per page and condition")
     ap.add_argument("--warm-steps", type=int, default=1200, help="trainer steps before measuring it")
     ap.add_argument("--think-s", type=float, default=5.0, help="the second user's pause after each page")
+    ap.add_argument(
+        "--lanes", type=int, default=1, help="1: attn2 with both threads; 2: mlp2 and attn3 with one thread each"
+    )
     args = ap.parse_args()
     suite = args.suite_dir.resolve()
     chromium = find_chromium()
@@ -276,8 +290,8 @@ def main() -> None:
             browser.load(f"{dashboard}/?{query}", min_charts=1, timeout_s=180)  # warm both
             figures["idle"] = attention_figures(attention_url, texts, args.requests)
             figures["idle"] |= page_figures(browser, dashboard, query, args.page_loads)
-            trainer = Trainer(suite, Path(tmp) / "scratch", env, args.warm_steps)
-            procs.append(trainer.proc)
+            trainer = Trainer(suite, Path(tmp) / "scratch", env, args.warm_steps, args.lanes)
+            procs.extend(trainer.procs)
             rates["trainer alone"] = trainer.tokens_per_s(lambda: time.sleep(0.5))
             figures["training"] = {}
             cores: dict[str, dict[str, float]] = {}
@@ -303,7 +317,8 @@ def main() -> None:
                 stop(proc)
 
     policy = os.environ.get("TRAINER_PRIORITY", "idle")
-    print(f"suite {suite} run {args.run}; {os.cpu_count()} CPUs; trainer priority {policy}")
+    lanes_text = "attn2, 2 threads" if args.lanes == 1 else f"{args.lanes} lanes of {max(1, 2 // args.lanes)} thread"
+    print(f"suite {suite} run {args.run}; {os.cpu_count()} CPUs; trainer priority {policy}; training {lanes_text}")
     for condition, rows in figures.items():
         print(f"\n{condition}:")
         for name, times in rows.items():

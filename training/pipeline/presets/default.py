@@ -14,8 +14,8 @@ PRESET = Preset(
     name="default",
     description=(
         "Five small models on this interpreter's standard library source (1024-token BPE; a quarter of "
-        "the training contexts repeat their first half): 1-, 2- and 3-layer attention-only, 1-layer "
-        "smeared keys, 2-layer with MLPs; rotary positions in layer 0 only."
+        "the training contexts repeat a stretch of their own text): 1-, 2- and 3-layer attention-only, 1-layer "
+        "smeared keys, 2-layer with MLPs (2 wider heads a layer); rotary positions in layer 0 only."
     ),
     data=DataConfig(
         source="stdlib",  # ships with every Python: no download. Code repeats identifiers within
@@ -46,16 +46,16 @@ PRESET = Preset(
         stop="plateau",
         plateau_margin=0.5,
         plateau_icl_tolerance=0.2,
-        steps=24_000,  # the cap: attn3's rise ran to step ~17,500 (LOG.md round 6, "attn3 taken to
-        # 20,000"); mlp2's was still rising at 14,000
+        steps=24_000,  # the cap (attn3's; attn2 and mlp2 have their own below): at 5e-3 attn3's
+        # phase change was over by step ~15,700 (LOG.md round 9)
         batch_size=8,
         lr=3e-3,  # 1e-2 stalled every run, on text and on synthetic repeats; 1e-3 was 2x slower
         warmup_steps=100,
         # compile=False: on a quiet machine it adds ~10% tokens/s after a 12-45 s cold compile per
         # run, but its kernels slowed to a crawl with other processes on the cores (LOG.md round 5)
         log_snapshots=30,  # dense early, where the previous-token head starts
-        # every cap/49 steps, whatever the run's final length (400 for attn2's cap, 490 for the
-        # others): each phase window (6,000-10,000 steps wide) gets 15 or more snapshots
+        # every cap/49 steps, whatever the run's final length (400 for attn2's cap, 490 for attn3's,
+        # 571 for mlp2's): each phase window (6,000-10,000 steps wide) gets 10 or more snapshots
         linear_snapshots=50,
         eval_sequences=32,
         resume_every=500,
@@ -70,12 +70,22 @@ PRESET = Preset(
     # Budgets: attn2 crosses 0.3 near step 7,700 and its window closes near 11,400 (LOG.md round
     # 6): the plateau rule ends it near 15,000, well inside its cap. attn1 covers that window
     # (claims (b), (d)); smeared1's head forms by step ~1,000. attn3 and mlp2 learn at 5e-3: at
-    # 3e-3 both were still rising at 24,000 steps (LOG.md round 8); at 5e-3 attn3's head forms
-    # ~3,000 steps sooner and mlp2's ~4,000 (LOG.md round 9). attn2 keeps 3e-3: its crossing
-    # time on the page is the first thing a new user sees, measured at that rate.
+    # 3e-3 both were still rising at 24,000 steps (LOG.md round 8); at 5e-3 attn3's rise ends
+    # ~10,000 steps sooner. mlp2 also has 2 heads of 32 a layer instead of 4 of 16: with 4 its
+    # induction work split between two layer-1 heads that crept up together (0.36 at 17,600
+    # steps, still rising); with 2, one head crosses 0.3 by ~9,000 but still creeps up after
+    # (LOG.md round 9), so its cap is 28,000: what lane 0 can give it within the hour while
+    # lane 1 trains attn3, attn1 and smeared1. attn2 keeps 3e-3: its crossing time on the page is
+    # the first thing a new user sees.
     runs=(
         RunSpec("attn2", {"n_layers": 2}, "2-layer attention-only", steps=20_000),
-        RunSpec("mlp2", {"n_layers": 2, "attn_only": False}, "2-layer with MLPs", train={"lr": 5e-3}),
+        RunSpec(
+            "mlp2",
+            {"n_layers": 2, "attn_only": False, "n_heads": 2, "d_head": 32},
+            "2-layer with MLPs (2 heads of 32 a layer)",
+            steps=28_000,
+            train={"lr": 5e-3},
+        ),
         RunSpec(
             "smeared1",
             {"n_layers": 1, "smeared_keys": True},
