@@ -48,6 +48,7 @@ from tests.conftest import processes  # noqa: E402
 from tests.dashboard.browser import PROBE, Chromium, find_chromium  # noqa: E402
 from tests.dashboard.conftest import wait_for  # noqa: E402
 from training.core.artifacts import schema  # noqa: E402
+from training.pipeline import presets  # noqa: E402
 
 PAGES = {"Phase change": "", "Attention": "attention"}
 
@@ -76,6 +77,17 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
+def lane_heads(lanes: int) -> tuple[list[str], int]:
+    """What `make up` trains at once with `lanes` lanes, read off the `default` preset as
+    `training.pipeline.train` shares it out: its first run alone with every thread, or each
+    lane's first run (even lanes from the front of the rest, odd from the back) with its share."""
+    preset = presets.load("default")
+    if lanes == 1:
+        return [preset.runs[0].name], preset.train.threads
+    rest = preset.runs[1:]
+    return [(rest[::-1] if k % 2 else rest)[k // 2].name for k in range(lanes)], max(1, preset.train.threads // lanes)
+
+
 class Trainer:
     """`default` runs trained beside the service, as `make up` trains them: attn2 alone with
     every thread, or (`lanes` N > 1) the lanes' first runs, mlp2 and attn3, side by side with
@@ -86,14 +98,13 @@ class Trainer:
         target.mkdir(parents=True)
         shutil.copy(schema.tokenizer_path(suite), schema.tokenizer_path(target))
         shutil.copytree(schema.data_dir(suite), schema.data_dir(target))
-        names = ["attn2"] if lanes == 1 else ["mlp2", "attn3", "attn1", "smeared1"][:lanes]
-        threads = max(1, 2 // lanes) if lanes > 1 else None
+        names, threads = lane_heads(lanes)
         self.runs = [target / name for name in names]
         self.procs = []
         for name in names:
             args = ["--preset", "default", "--out", str(scratch), "--runs", name, "--no-analyze"]
             args += ["--set", "train.steps=1000000", "--set", "train.stop=steps"]  # train as long as measured
-            args += ["--set", f"train.threads={threads}"] if threads else []
+            args += ["--set", f"train.threads={threads}"]
             self.procs.append(start("trainer", env, args))
         for run, proc in zip(self.runs, self.procs):
             self.wait_until_steady(run, proc, warm_steps)
@@ -317,7 +328,8 @@ def main() -> None:
                 stop(proc)
 
     policy = os.environ.get("TRAINER_PRIORITY", "idle")
-    lanes_text = "attn2, 2 threads" if args.lanes == 1 else f"{args.lanes} lanes of {max(1, 2 // args.lanes)} thread"
+    names, threads = lane_heads(args.lanes)
+    lanes_text = f"{', '.join(names)} side by side, {threads} thread(s) each"
     print(f"suite {suite} run {args.run}; {os.cpu_count()} CPUs; trainer priority {policy}; training {lanes_text}")
     for condition, rows in figures.items():
         print(f"\n{condition}:")
