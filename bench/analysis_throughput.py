@@ -11,7 +11,9 @@ fresh `training.core.analysis.registry.Probe`, as `python -m training analyze` c
 - each shared computation once (the forward pass over the evaluation contexts, the one over
   the prefix-matching sequences, building the HookedTransformer, the composition scores, the
   two ablation sweeps), then every metric of the registry on top of what it shares;
-- writing the snapshot's metrics file.
+- writing the snapshot's metrics file;
+- the baseline, not part of the analysis: the two ablation sweeps through the HookedTransformer,
+  as the analysis ran them before they ran on the training model (the ratio row).
 The figure is the median over `--repeats` snapshots. The table ends with the totals per
 snapshot (live: what the trainer measures; full: the analysis, with and without the ablations)
 and the analysis time of a whole run (its snapshot count; ablations at every
@@ -35,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from training.core.allocator import keep_buffers_in_heap  # noqa: E402
+from training.core.analysis import attribution  # noqa: E402
 from training.core.analysis.registry import METRICS, PP, Probe  # noqa: E402
 from training.core.artifacts import schema  # noqa: E402
 from training.core.artifacts.records import SnapshotEntry  # noqa: E402
@@ -51,6 +54,16 @@ SHARED = {
     "ablation sweep, mean": lambda p: p.ablation("mean"),
     "ablation sweep, pattern-preserving": lambda p: p.ablation(PP),
 }
+
+
+BASELINE = "baseline: TransformerLens ablation sweep, "  # not part of the analysis; left out of the totals
+
+
+def _hooked_sweep(probe: Probe, mode: str) -> None:
+    i = probe.inputs
+    attribution.head_ablation_effects(
+        probe.hooked, i.eval_tokens, mode=mode, icl_late=i.icl_late, icl_early=i.icl_early, icl_width=i.icl_width
+    )
 
 
 def measure_once(model: Transformer, inputs, tmp: Path, settings_hash: str) -> dict[str, float]:
@@ -74,6 +87,8 @@ def measure_once(model: Transformer, inputs, tmp: Path, settings_hash: str) -> d
             timed(name, lambda fn=fn: fn(probe))
         for metric in METRICS:
             timed(f"{metric.stage}: {metric.name}", lambda m=metric: out.__setitem__(m.name, m.compute(probe)))
+        for mode in ("mean", PP):  # the baseline: the same sweeps through TransformerLens, as before
+            timed(f"{BASELINE}{mode}", lambda mode=mode: _hooked_sweep(probe, mode))
     out = {k: torch.as_tensor(v).float() for k, v in out.items()}
     timed("write metrics file", lambda: schema.write_snapshot_metrics(tmp / "run", 0, out, settings_hash, "full"))
     return times
@@ -112,7 +127,10 @@ def main() -> None:
             samples = [measure_once(model, inputs, tmp, cfg_a.settings_hash()) for _ in range(args.repeats)]
             for name in samples[0]:
                 table[name][run.name] = statistics.median(s[name] for s in samples)
-            col = {name: table[name][run.name] for name in table}
+            col = {name: table[name][run.name] for name in table if not name.startswith(BASELINE)}
+            baseline = sum(table[name][run.name] for name in table if name.startswith(BASELINE))
+            sweeps = sum(v for k, v in col.items() if k.startswith("ablation sweep"))
+            totals["ablation sweeps: TransformerLens / training model"][run.name] = baseline / sweeps
             ablation = sum(v for k, v in col.items() if k.startswith(("ablation", "HookedTransformer")))
             live = sum(v for k, v in col.items() if k.startswith(("live:", "eval forward", "prefix-matching")))
             full = sum(col.values())
@@ -137,7 +155,15 @@ def main() -> None:
         print(f"{name[:46]:46s}" + "".join(f"{row[n]:10.3f}" for n in names))
     print("-" * (46 + 10 * len(names)))
     for name, row in totals.items():
-        fmt = "{:10.1%}" if "/" in name else "{:10.0f}" if "whole run" in name else "{:10.3f}"
+        fmt = (
+            "{:10.2f}"
+            if "TransformerLens /" in name
+            else "{:10.1%}"
+            if "/" in name
+            else "{:10.0f}"
+            if "whole run" in name
+            else "{:10.3f}"
+        )
         print(f"{name:46s}" + "".join(fmt.format(row[n]) for n in names))
     print(f"training time assumed at {args.tokens_per_s:,.0f} tokens/s")
 

@@ -18,6 +18,7 @@ re-creates with hooks:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import einops
 import torch
@@ -64,17 +65,22 @@ class Attention(nn.Module):
         v_in: Float[Tensor, "batch pos d_model"],
         rotary: tuple[Tensor, Tensor] | None = None,
         return_pattern: bool = False,
+        replay: Tensor | None = None,
+        edit_z: Callable[[Tensor], Tensor] | None = None,
     ) -> tuple[Tensor, Tensor | None]:
+        """The attention output and, with `return_pattern`, the pattern (batch, head, query, key).
+
+        For the ablations (`training.core.analysis.attribution`): `replay` is a pattern to attend
+        with instead of the one the queries and keys give (they are not computed), `edit_z` a
+        function applied to z (batch, head, pos, d_head) before the output projection."""
         cfg = self.cfg
+        if replay is not None:
+            return self._output(replay @ self._values(v_in), edit_z), replay
         w_qk = einops.rearrange(torch.cat([self.W_Q, self.W_K]), "h d e -> d (h e)")
         b_qk = einops.rearrange(torch.cat([self.b_Q, self.b_K]), "h e -> (h e)")
         qk = einops.rearrange(qk_in @ w_qk + b_qk, "b t (two h e) -> two b h t e", two=2, h=cfg.n_heads)
         q, k = qk[0], qk[1]  # (batch, head, pos, d_head)
-        v = einops.rearrange(
-            v_in @ einops.rearrange(self.W_V, "h d e -> d (h e)") + self.b_V.flatten(),
-            "b t (h e) -> b h t e",
-            h=cfg.n_heads,
-        )
+        v = self._values(v_in)
         if cfg.smeared_keys:
             k = smear_keys(k, self.smear_alpha[:, None, None])
         if rotary is not None:  # after smearing, as in TransformerLens (hook_k, then rotation)
@@ -87,8 +93,17 @@ class Attention(nn.Module):
         else:
             pattern = None
             z = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self._output(z, edit_z), pattern
+
+    def _values(self, v_in: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch head pos d_head"]:
+        v = v_in @ einops.rearrange(self.W_V, "h d e -> d (h e)") + self.b_V.flatten()
+        return einops.rearrange(v, "b t (h e) -> b h t e", h=self.cfg.n_heads)
+
+    def _output(self, z: Float[Tensor, "batch head pos d_head"], edit_z=None) -> Float[Tensor, "batch pos d_model"]:
+        if edit_z is not None:
+            z = edit_z(z)
         out = einops.rearrange(z, "b h t e -> b t (h e)") @ einops.rearrange(self.W_O, "h e d -> (h e) d")
-        return out + self.b_O, pattern
+        return out + self.b_O
 
 
 def smear_keys(k: Float[Tensor, "... pos d_head"], alpha: Tensor) -> Tensor:
@@ -142,11 +157,11 @@ class Block(nn.Module):
             self.ln2 = LayerNorm(cfg.d_model) if cfg.layernorm else nn.Identity()
             self.mlp = MLP(cfg)
 
-    def forward(self, x: Tensor, pos: Tensor | None, rotary, return_pattern: bool = False):
+    def forward(self, x: Tensor, pos: Tensor | None, rotary, return_pattern: bool = False, replay=None, edit_z=None):
         h = self.ln1(x)
         sees_pos = self.layer < self.cfg.n_qk_pos_layers
         qk_in = h + pos if pos is not None and sees_pos else h
-        attn_out, pattern = self.attn(qk_in, h, rotary if sees_pos else None, return_pattern)
+        attn_out, pattern = self.attn(qk_in, h, rotary if sees_pos else None, return_pattern, replay, edit_z)
         x = x + attn_out
         if not self.cfg.attn_only:
             x = x + self.mlp(self.ln2(x))
@@ -189,38 +204,87 @@ class Transformer(nn.Module):
         self, tokens: Int[Tensor, "batch pos"], return_patterns: bool = False
     ) -> Float[Tensor, "batch pos d_vocab"] | tuple[Tensor, list[Tensor]]:
         x, patterns = self.residual(tokens, return_patterns)
-        logits = self.ln_final(x) @ self.unembed.W_U + self.unembed.b_U
+        logits = self.unembed_residual(x)
         return (logits, patterns) if return_patterns else logits
+
+    def unembed_residual(self, x: Float[Tensor, "... d_model"]) -> Float[Tensor, "... d_vocab"]:
+        """Logits of a final residual stream (`ln_final`, then the unembedding)."""
+        return self.ln_final(x) @ self.unembed.W_U + self.unembed.b_U
+
+    def embed_tokens(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_model"]:
+        """The residual stream entering layer 0 (token embeddings, plus positions if standard)."""
+        x = self.embed.W_E[tokens]
+        return x + self.pos_embed.W_pos[: tokens.shape[1]] if self.cfg.positional == "standard" else x
 
     def residual(
         self, tokens: Int[Tensor, "batch pos"], return_patterns: bool = False
     ) -> tuple[Float[Tensor, "batch pos d_model"], list[Tensor]]:
         """The final residual stream (before `ln_final`) and, if asked, each layer's pattern."""
-        t = tokens.shape[1]
-        x = self.embed.W_E[tokens]
+        return self.run_from(self.embed_tokens(tokens), 0, return_patterns=return_patterns)
+
+    def run_from(
+        self,
+        x: Float[Tensor, "batch pos d_model"],
+        start: int,
+        *,
+        return_patterns: bool = False,
+        replay: list[Tensor] | None = None,
+        edit_z: tuple[int, Callable[[Tensor], Tensor]] | None = None,
+        streams: list[Tensor] | None = None,
+    ) -> tuple[Float[Tensor, "batch pos d_model"], list[Tensor]]:
+        """Layers `start`.. on `x`, the residual stream entering layer `start`: the final residual
+        stream and, if asked, each of those layers' patterns.
+
+        For the ablations (`training.core.analysis.attribution`): `replay` holds a pattern for
+        every layer (attended with instead of the computed one, from `start` on), `edit_z`
+        (layer, function) edits that layer's z, and `streams` collects each layer's input."""
+        t = x.shape[1]
         qk_pos, rotary = None, None
-        if self.cfg.positional == "standard":
-            x = x + self.pos_embed.W_pos[:t]
-        elif self.cfg.positional == "shortformer":  # positions enter the queries and keys only
+        if self.cfg.positional == "shortformer":  # positions enter the queries and keys only
             qk_pos = self.pos_embed.W_pos[:t]
-        else:
+        elif self.cfg.positional == "rotary":
             rotary = (self.rotary_sin, self.rotary_cos)
         patterns = []
-        for block in self.blocks:
-            x, pattern = block(x, qk_pos, rotary, return_patterns)
+        for block in self.blocks[start:]:
+            if streams is not None:
+                streams.append(x)
+            edit = edit_z[1] if edit_z is not None and edit_z[0] == block.layer else None
+            x, pattern = block(
+                x, qk_pos, rotary, return_patterns, replay[block.layer] if replay is not None else None, edit
+            )
             patterns.append(pattern)
         return x, patterns
 
-    def losses_at(self, tokens: Int[Tensor, "batch pos"], indices: list[int]) -> Float[Tensor, "batch index"]:
-        """`next_token_loss(self(tokens), tokens)[:, indices]`, unembedding only those context
-        indices: with d_model 64 and a 1024-token vocabulary the unembedding and its softmax are
-        most of a forward pass, so a score that reads a few indices (the ICL score) runs ~3x faster."""
+    def losses_at(
+        self, tokens: Int[Tensor, "batch pos"], indices: list[int] | Int[Tensor, "batch index"]
+    ) -> Float[Tensor, "batch index"]:
+        """`next_token_loss(self(tokens), tokens)` at the context `indices` (a list: the same in
+        every context; a tensor: its own in each), unembedding only those: with d_model 64 and a
+        1024-token vocabulary the unembedding and its softmax are most of a forward pass, so a
+        score that reads a few indices (the ICL score, the per-token losses) runs ~3x faster."""
         x, _ = self.residual(tokens)
+        return losses_of(self.unembed_residual, x, tokens, indices)
+
+
+def losses_of(
+    unembed: Callable[[Tensor], Tensor],
+    resid: Float[Tensor, "batch pos d_model"],
+    tokens: Int[Tensor, "batch pos"],
+    indices: list[int] | Int[Tensor, "batch index"],
+) -> Float[Tensor, "batch index"]:
+    """Next-token losses at context `indices` from the final residual stream, unembedding
+    (`unembed`: final LayerNorm and unembedding) only there; shared with the TransformerLens
+    adapter. `indices` is a list (the same indices in every context) or a (batch, index) tensor."""
+    if isinstance(indices, Tensor):
+        idx = indices.to(tokens.device)
+        picked = resid.gather(1, einops.repeat(idx, "b i -> b i d", d=resid.shape[-1]))
+        targets = tokens.gather(1, idx + 1)
+    else:
         idx = torch.as_tensor(indices, device=tokens.device)
-        logits = self.ln_final(x[:, idx]) @ self.unembed.W_U + self.unembed.b_U  # (batch, index, vocab)
-        targets = tokens[:, idx + 1]
-        flat = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none")
-        return flat.view(targets.shape)
+        picked, targets = resid[:, idx], tokens[:, idx + 1]
+    logits = unembed(picked)  # (batch, index, vocab)
+    flat = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none")
+    return flat.view(targets.shape)
 
 
 def next_token_loss(

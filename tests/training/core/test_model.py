@@ -100,3 +100,32 @@ def test_losses_at_some_indices_equal_the_full_losses_there(positional):
     indices = [0, 4, 5, 22]
     full = next_token_loss(model(tokens), tokens)
     assert torch.allclose(model.losses_at(tokens, indices), full[:, indices], atol=1e-5)
+
+
+@pytest.mark.parametrize("positional", ["standard", "shortformer", "rotary"])
+def test_losses_at_indices_of_each_context_equal_the_full_losses_there(positional):
+    model = random_model(n_layers=2, positional=positional)
+    tokens = torch.randint(0, 40, (3, 24), generator=torch.Generator().manual_seed(0))
+    indices = torch.tensor([[0, 5, 22], [3, 3, 9], [22, 1, 7]])
+    full = next_token_loss(model(tokens), tokens)
+    assert torch.allclose(model.losses_at(tokens, indices), full.gather(1, indices), atol=1e-5)
+
+
+@pytest.mark.parametrize("options", OPTIONS[-3:], ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
+def test_running_from_a_layers_input_or_replaying_the_clean_patterns_gives_the_clean_run(options):
+    """`run_from` (what the ablations start from) and `replay` change nothing on their own."""
+    model = random_model(**options)
+    tokens = torch.randint(0, 40, (3, 24), generator=torch.Generator().manual_seed(1))
+    streams = []
+    with torch.no_grad():
+        final, patterns = model.run_from(model.embed_tokens(tokens), 0, return_patterns=True, streams=streams)
+        assert torch.allclose(final, model.residual(tokens)[0], atol=1e-5)
+        assert len(streams) == model.cfg.n_layers
+        for layer in range(model.cfg.n_layers):
+            later, _ = model.run_from(streams[layer], layer)
+            assert torch.allclose(later, final, atol=1e-5)
+            replayed, _ = model.run_from(streams[layer], layer, replay=patterns)
+            assert torch.allclose(replayed, final, atol=1e-5)
+        # a replayed pattern is what the layer attends with: uniform attention moves the output
+        uniform = [torch.ones_like(p).tril() / torch.ones_like(p).tril().sum(-1, keepdim=True) for p in patterns]
+        assert not torch.allclose(model.run_from(streams[0], 0, replay=uniform)[0], final, atol=1e-3)

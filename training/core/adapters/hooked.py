@@ -19,10 +19,11 @@ import threading
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 from transformer_lens import HookedTransformer, HookedTransformerConfig
+
+from training.core.model import losses_of
 
 FORMAT = "hooked_transformer"  # manifest.model["format"] of a run stored as HookedTransformer weights
 
@@ -130,13 +131,11 @@ class HookedAdapter(nn.Module):
         # hook_pattern: (batch, head, query, key), as the training model returns it
         return logits, [cache[f"blocks.{layer}.attn.hook_pattern"] for layer in range(self.cfg.n_layers)]
 
-    def losses_at(self, tokens: Int[Tensor, "batch pos"], indices: list[int]) -> Float[Tensor, "batch index"]:
-        """Next-token losses at the context `indices` (as `training.model.Transformer.losses_at`)."""
-        idx = torch.as_tensor(indices, device=tokens.device)
+    def losses_at(
+        self, tokens: Int[Tensor, "batch pos"], indices: list[int] | Int[Tensor, "batch index"]
+    ) -> Float[Tensor, "batch index"]:
+        """Next-token losses at the context `indices` (as `training.core.model.Transformer.losses_at`)."""
         # unembed only the indices read: a 50 k vocabulary makes full logits ~100 MB a context
         with self.lock:
             resid = self.model(tokens, stop_at_layer=self.cfg.n_layers)  # (batch, pos, d_model)
-        logits = self.model.unembed(self.model.ln_final(resid[:, idx]))  # (batch, index, vocab)
-        targets = tokens[:, idx + 1]
-        flat = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none")
-        return flat.view(targets.shape)
+        return losses_of(lambda x: self.model.unembed(self.model.ln_final(x)), resid, tokens, indices)

@@ -121,8 +121,10 @@ class Probe:
         cache = self.__dict__.setdefault("_ablations", {})
         if mode not in cache:
             i = self.inputs
+            # on the training model where it is one: the same ablations without TransformerLens
+            model = self.fast if isinstance(self.fast, Transformer) else self.hooked
             cache[mode] = attribution.head_ablation_effects(
-                self.hooked,
+                model,
                 i.eval_tokens,
                 mode=mode,
                 icl_late=i.icl_late,
@@ -157,14 +159,10 @@ class Probe:
         return torch.cat([head, self._icl_of(rest)]) if len(rest) else head
 
     def pca_losses(self) -> Tensor:
+        """The losses at the per-token-loss vector's tokens, unembedding only those."""
         with torch.no_grad():
             return torch.cat(
-                [
-                    next_token_loss(self.fast(x.to(self.device)), x.to(self.device))
-                    .gather(1, idx.to(self.device))
-                    .flatten()
-                    for x, idx in self.inputs.pca_tokens
-                ]
+                [self.fast.losses_at(x.to(self.device), idx).flatten() for x, idx in self.inputs.pca_tokens]
             )
 
 

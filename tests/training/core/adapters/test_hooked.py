@@ -21,7 +21,10 @@ def test_losses_at_equal_the_next_token_losses_at_those_indices():
     with torch.no_grad():
         want = next_token_loss(adapter(tokens), tokens)[:, [2, 10, 20]]
         got = adapter.losses_at(tokens, [2, 10, 20])
+        per_context = torch.tensor([[2, 10, 20], [0, 1, 22], [7, 7, 3]])
+        got_each = adapter.losses_at(tokens, per_context)
     assert torch.allclose(got, want, atol=1e-5)
+    assert torch.allclose(got_each, next_token_loss(adapter(tokens), tokens).gather(1, per_context), atol=1e-5)
 
 
 def test_patterns_are_one_per_layer_batch_head_query_key():

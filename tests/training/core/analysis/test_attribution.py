@@ -6,6 +6,7 @@ import pytest
 import torch
 from transformer_lens.utilities import get_act_name
 
+from tests.models import random_model
 from training.core.analysis.attribution import (
     ablate_heads_loss,
     clean_attention_patterns,
@@ -16,6 +17,7 @@ from training.core.analysis.attribution import (
     head_ablation_effects,
 )
 from training.core.analysis.loss import per_token_loss
+from training.core.hooked import hooked_from_model
 
 from .conftest import D_HEAD, D_MODEL, D_VOCAB, set_ov_circuit
 
@@ -180,6 +182,35 @@ def test_pattern_preserving_effects_reuse_one_clean_run_with_the_same_result(mak
         torch.testing.assert_close(effects["per_token_delta"][layer, head], alone - clean)
         reused = ablate_heads_loss(model, tokens, [(layer, head)], mode="pattern_preserving", clean_patterns=patterns)
         torch.testing.assert_close(reused, alone)
+
+
+@pytest.mark.parametrize("mode", ["mean", "pattern_preserving"])
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(n_layers=2, positional="rotary", qk_pos_layers=1),  # the default suite's models
+        dict(n_layers=3, attn_only=False, positional="rotary", smeared_keys=True, qk_pos_layers=1),
+        dict(n_layers=2, attn_only=False, positional="shortformer"),
+        dict(n_layers=2, layernorm=False, positional="standard"),
+        dict(n_layers=1, smeared_keys=True),
+    ],
+    ids=["rotary-l0", "mlp-smeared-3", "shortformer-mlp", "no-ln", "smeared-1"],
+)
+def test_ablations_on_the_training_model_equal_those_through_transformer_lens(options, mode):
+    """`single_head_ablations` (start at the ablated layer, replay patterns without queries and
+    keys) computes what `ablate_heads_loss` does on the HookedTransformer."""
+    model = random_model(init_std=0.3, **options)
+    tokens = random_tokens(n_pos=24, d_vocab=40)
+    fast = head_ablation_effects(model, tokens, mode=mode, icl_late=20, icl_early=2)
+    hooked = head_ablation_effects(hooked_from_model(model), tokens, mode=mode, icl_late=20, icl_early=2)
+    assert fast["per_token_delta"].abs().amax(dim=(-2, -1)).min() > 1e-3  # every head's ablation does something
+    for key in ("per_token_delta", "delta_loss", "delta_icl", "clean_loss", "clean_icl"):
+        torch.testing.assert_close(fast[key], hooked[key], atol=1e-4, rtol=1e-4)
+
+
+def test_ablation_on_the_training_model_rejects_an_unknown_mode():
+    with pytest.raises((ValueError, TypeError), match="mode"):
+        head_ablation_effects(random_model(), random_tokens(d_vocab=40), mode="zero", icl_late=15, icl_early=2)
 
 
 def test_copying_share_counts_the_queries_whose_attended_token_is_raised_above_the_mean():
