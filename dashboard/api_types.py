@@ -776,7 +776,11 @@ class TrainingStatus(TypedDict):
     elapsed_s: float
     eta_s: float
     """
-    seconds left at the recent rate
+    seconds left at the recent rate (to `steps`: under the plateau rule, at most)
+    """
+    until: NotRequired[Literal["steps", "plateau"]]
+    """
+    "steps": the run trains `steps` steps; "plateau": it stops when its phase change is over, `steps` being its cap (the run's `train.stop`)
     """
     updated_s_ago: float
     """

@@ -59,6 +59,14 @@ def test_status_line_names_the_run_its_progress_and_best_head():
     assert ui.training_line({**status, "training": []}) is None and ui.training_line(None) is None
 
 
+def test_status_line_of_a_run_under_the_plateau_rule_gives_its_cap_and_time_as_at_most():
+    capped = {**TRAINING, "until": "plateau"}
+    assert ui.training_line({"suite": "s", "training": [capped], "runs": {}}).startswith(
+        "Training **attn2**: step 1,200 of at most 5,000 (until its phase change is over) · 12.3k tokens/s "
+        "· at most 3 min 10 s left ·"
+    )
+
+
 def test_what_comes_next_is_said_not_asked_for_while_the_stack_trains():
     training = {"suite": "s", "training": [TRAINING], "runs": {"attn1": "complete", "attn2": "training"}}
     assert ui.pending("s", "attn2", training) == "The full analysis of attn2 follows when it finishes training."

@@ -125,3 +125,19 @@ def test_a_seed_replicate_is_listed_with_the_run_it_repeats_and_the_report_serve
         "max": peak,
         "std": None,
     }
+
+
+@pytest.mark.parametrize("stop", ["steps", "plateau"])
+def test_status_says_whether_a_training_runs_steps_are_its_end_or_its_cap(copy_client, suite_copy, stop):
+    """Under the plateau rule `steps` is a cap: the run may stop sooner (the page says "at most")."""
+    import time
+
+    from training.core.artifacts.records import RunProgress
+
+    base = manifest(suite_copy, "attn2")
+    schema.write_manifest(
+        suite_copy / "attn2", dataclasses.replace(base, status="training", train={**base.train, "stop": stop})
+    )
+    schema.write_progress(suite_copy / "attn2", RunProgress("attn2", 50, 400, 1000.0, 5.0, 35.0, time.time()))
+    [training] = copy_client.get(f"/suites/{suite_copy.name}/status").json()["training"]
+    assert (training["run"], training["steps"], training["until"]) == ("attn2", 400, stop)
