@@ -181,6 +181,19 @@ def phase_text(phase: PhaseWindow | None, tokens_per_step: int | None) -> str:
     return f"phase window: steps {w[0]:,}–{w[1]:,}{span}"
 
 
+def live_text(m: RunMetricsResponse, suite: str) -> str:
+    """What a run's live-only curves mean: still training, or trained and not yet analysed (a
+    run followed from its own training loop, or trained with `--no-analyze`); "" once analysed."""
+    if not m["live"]:
+        return ""
+    if m.get("status") == "training":
+        return "live curves, still training"
+    return (
+        "live curves: trained, the full analysis not run yet "
+        f"(`.venv/bin/python -m training analyze artifacts/{suite}`)"
+    )
+
+
 def stop_text(m: RunMetricsResponse) -> str:
     """How a run's training ended (or will end) under the plateau rule, from the service's
     `stop` and `phase_end`; "" for a run trained for a fixed number of steps."""

@@ -116,7 +116,7 @@ st.caption("Tokens axis: " + VIEW_TEXT[view].format(run=centred_on))
 st.markdown(
     "  \n".join(
         f"**{name}**: {ui.phase_text(m['phase'], tps[name])}"
-        + (" (live curves, still training)" if m["live"] else "")
+        + (f" ({live})" if (live := ui.live_text(m, sel.suite)) else "")
         + (f" · {stop}" if (stop := ui.stop_text(m)) else "")
         + f" · drawn: {charts.icl_label(m)}"
         for name, m in metrics.items()

@@ -145,3 +145,10 @@ def test_how_a_run_ended_under_the_plateau_rule_in_words():
     training = {"stop": "plateau", "phase_end": None, "progress": {"steps": 24_000}}
     assert ui.stop_text(training) == "trains until its phase change is over, at most 24,000 steps"
     assert ui.stop_text({"stop": "steps", "phase_end": None, "progress": {"steps": 13_000}}) == ""
+
+
+def test_live_only_curves_say_whether_the_run_still_trains_or_waits_for_its_analysis():
+    assert ui.live_text({"live": True, "status": "training"}, "s") == "live curves, still training"
+    trained = ui.live_text({"live": True, "status": "complete"}, "mine")  # a watched run whose Trainer ended
+    assert trained.startswith("live curves: trained, the full analysis not run yet") and "artifacts/mine" in trained
+    assert ui.live_text({"live": False, "status": "complete"}, "s") == ""
