@@ -219,6 +219,7 @@ def analyze_run(run_path: Path, cfg: AnalysisConfig, log=print, share: tuple[int
             kept = schema.read_snapshot_metrics(path, settings_hash, coords)[1]  # not stale, not damaged
             # the Probe builds the HookedTransformer only if a metric needs it
             probe = Probe(schema.load_models(run_path, manifest, entry, hooked=False).fast, inputs)
+            probe.reuse(kept)  # the trainer's live ICL contexts are the wide score's first ones
             measured = registry.measure(probe, ["live", "analysis", "ablation"], ablate=ablate, skip=kept)
             schema.write_snapshot_metrics(run_path, entry.step, {**kept, **measured}, settings_hash, "full", coords)
             elapsed = time.perf_counter() - t0

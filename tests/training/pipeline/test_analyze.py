@@ -381,3 +381,26 @@ def test_ablations_are_denser_inside_the_phase_window_than_outside_it():
     same = AnalysisConfig(ablation_every=3)  # without its own setting the window is ablated as elsewhere
     assert [i for i in range(12) if ablates(same, i, 100 * i, (0, 2000), last=False)] == [0, 3, 6, 9]
     assert not ablates(AnalysisConfig(ablations=False), 0, 0, None, last=True)
+
+
+def test_the_analysis_takes_the_wide_icl_scores_first_contexts_from_the_trainers_live_ones(tiny_suite, tmp_path):
+    """The live ICL contexts are the first of the wide score's: the analysis reads their stored
+    values instead of measuring them again (marked here, so a recomputation would show)."""
+    suite = tmp_path / "tiny"
+    shutil.copytree(tiny_suite, suite)
+    run = suite / "attn1"
+    manifest = schema.read_manifest(run)
+    cfg = analysis_config(manifest)
+    inputs = run_inputs(suite, 64, cfg)
+    full = schema.read_metric(run, "icl_wide_by_example")
+    entry = manifest.snapshots[-1]
+    live = live_metrics(schema.load_models(run, manifest, entry, hooked=False).fast, inputs)
+    n_live = len(live["icl_live_by_example"])
+    np.testing.assert_allclose(live["icl_live_by_example"].numpy(), full[-1, :n_live], atol=1e-6)
+    live["icl_live_by_example"] = live["icl_live_by_example"] + 1.0  # the mark
+    schema.write_snapshot_metrics(run, entry.step, live, cfg.settings_hash(), "live")
+    index = analyze_run(run, cfg, log=lambda *_: None)
+    wide = schema.read_metric(run, "icl_wide_by_example", index)[-1]
+    assert 0 < n_live < len(wide)
+    np.testing.assert_array_equal(wide[:n_live], live["icl_live_by_example"].numpy())
+    np.testing.assert_allclose(wide[n_live:], full[-1, n_live:], atol=1e-6)  # the rest measured

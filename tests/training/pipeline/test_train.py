@@ -101,7 +101,9 @@ def test_schedules_warm_up_and_cover_the_run():
 def test_runs_have_their_own_step_budgets_and_an_explicit_step_count_sets_them_all():
     preset = presets.load("default")
     budgets = {r.name: preset.run_train(r).steps for r in preset.runs}
-    assert budgets == {"attn2": 20_000, "attn1": 13_000, "smeared1": 5_000, "mlp2": 28_000, "attn3": 24_000}
+    assert budgets == {"attn2": 28_571, "attn1": 13_000, "smeared1": 5_000, "mlp2": 28_000, "attn3": 24_000}
+    # attn2's snapshots 408 steps apart, as under its old 20,000 cap: its crossing at the same snapshot
+    assert 7_755 in snapshot_steps(preset.run_train(preset.runs[0])) and preset.runs[0].name == "attn2"
     rates = {r.name: preset.run_train(r).lr for r in preset.runs}
     assert rates == {"attn2": 3e-3, "attn1": 3e-3, "smeared1": 3e-3, "mlp2": 5e-3, "attn3": 5e-3}
     short = apply_overrides(preset, ["train.steps=50"])

@@ -147,6 +147,13 @@ class Probe:
         """The ICL score of each of the first LIVE_ICL_SEQUENCES `icl_tokens` contexts."""
         return self._icl_of(self.inputs.icl_tokens[:LIVE_ICL_SEQUENCES])
 
+    def reuse(self, kept: dict[str, Tensor]) -> None:
+        """Take what metrics already stored for this snapshot hold instead of computing it again:
+        the trainer's live ICL score per context (`icl_live_by_example`) is the first
+        LIVE_ICL_SEQUENCES contexts of `icl_wide` (the same chunks: the same values)."""
+        if "icl_live_by_example" in kept and "icl_live" not in self.__dict__:
+            self.__dict__["icl_live"] = kept["icl_live_by_example"].to(self.device)
+
     @cached_property
     def icl_wide(self) -> Float[Tensor, "example"]:
         """The ICL score of each of the `icl_tokens` contexts; the first LIVE_ICL_SEQUENCES

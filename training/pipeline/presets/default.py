@@ -54,8 +54,8 @@ PRESET = Preset(
         # compile=False: on a quiet machine it adds ~10% tokens/s after a 12-45 s cold compile per
         # run, but its kernels slowed to a crawl with other processes on the cores (LOG.md round 5)
         log_snapshots=30,  # dense early, where the previous-token head starts
-        # every cap/49 steps, whatever the run's final length (400 for attn2's cap, 490 for attn3's,
-        # 571 for mlp2's): each phase window (6,000-10,000 steps wide) gets 10 or more snapshots
+        # every cap/49 steps, whatever the run's final length (490 for attn3's cap, 571 for mlp2's;
+        # attn2: 408, below): each phase window (6,000-12,000 steps wide) gets 10 or more snapshots
         linear_snapshots=50,
         eval_sequences=32,
         resume_every=500,
@@ -68,7 +68,7 @@ PRESET = Preset(
     # fast, it decides claim (a)) and the smeared-key run (claim (c)). With round 8's order
     # (the short runs first on one lane) one lane idled for 19 minutes (LOG.md rounds 8, 9).
     # Budgets: attn2 crosses 0.3 near step 7,700 and its window closes near 11,400 (LOG.md round
-    # 6): the plateau rule ends it near 15,000, well inside its cap. attn1 covers that window
+    # 6): the plateau rule ends it near 15,000, well inside its cap (its second seed near 21,600). attn1 covers that window
     # (claims (b), (d)); smeared1's head forms by step ~1,000. attn3 and mlp2 learn at 5e-3: at
     # 3e-3 both were still rising at 24,000 steps (LOG.md round 8); at 5e-3 attn3's rise ends
     # ~10,000 steps sooner. mlp2 also has 2 heads of 32 a layer instead of 4 of 16: with 4 its
@@ -78,7 +78,16 @@ PRESET = Preset(
     # lane 1 trains attn3, attn1 and smeared1. attn2 keeps 3e-3: its crossing time on the page is
     # the first thing a new user sees.
     runs=(
-        RunSpec("attn2", {"n_layers": 2}, "2-layer attention-only", steps=20_000),
+        RunSpec(
+            "attn2",
+            {"n_layers": 2},
+            "2-layer attention-only",
+            # its second seed rises for longer (window 4,490-15,918): over at 21,632, where a 20,000 cap
+            # left it unfinished (LOG.md round 10). 71 evenly spaced snapshots keep them 408 steps apart
+            # as under that cap, so the head's crossing on the page comes at the same snapshot (7,755)
+            steps=28_571,
+            train={"linear_snapshots": 71},
+        ),
         RunSpec(
             "mlp2",
             {"n_layers": 2, "attn_only": False, "n_heads": 2, "d_head": 32},
