@@ -103,13 +103,18 @@ def test_live_metrics_equal_the_analysis_values_at_the_same_snapshot(tiny_suite,
     assert set(registry.LIVE) >= {"prefix_matching", "previous_token", "icl_score", "loss_by_position"}
 
 
-def test_a_snapshot_measured_live_is_completed_by_the_analysis_and_served_before(tiny_suite, tmp_path):
+def _copy_of_attn1(tiny_suite, tmp_path):
+    """attn1 of a copy of the tiny suite: (its path, manifest, analysis settings, analysis inputs)."""
     suite = tmp_path / "tiny"
     shutil.copytree(tiny_suite, suite)
     run = suite / "attn1"
     manifest = schema.read_manifest(run)
     cfg = analysis_config(manifest)
-    inputs = run_inputs(suite, 64, cfg)
+    return run, manifest, cfg, run_inputs(suite, 64, cfg)
+
+
+def test_a_snapshot_measured_live_is_completed_by_the_analysis_and_served_before(tiny_suite, tmp_path):
+    run, manifest, cfg, inputs = _copy_of_attn1(tiny_suite, tmp_path)
     full = schema.read_metric(run, "copying")
     # As the trainer leaves it: the last two snapshots measured live only.
     for entry in manifest.snapshots[-2:]:
@@ -386,12 +391,7 @@ def test_ablations_are_denser_inside_the_phase_window_than_outside_it():
 def test_the_analysis_takes_the_wide_icl_scores_first_contexts_from_the_trainers_live_ones(tiny_suite, tmp_path):
     """The live ICL contexts are the first of the wide score's: the analysis reads their stored
     values instead of measuring them again (marked here, so a recomputation would show)."""
-    suite = tmp_path / "tiny"
-    shutil.copytree(tiny_suite, suite)
-    run = suite / "attn1"
-    manifest = schema.read_manifest(run)
-    cfg = analysis_config(manifest)
-    inputs = run_inputs(suite, 64, cfg)
+    run, manifest, cfg, inputs = _copy_of_attn1(tiny_suite, tmp_path)
     full = schema.read_metric(run, "icl_wide_by_example")
     entry = manifest.snapshots[-1]
     live = live_metrics(schema.load_models(run, manifest, entry, hooked=False).fast, inputs)
