@@ -778,9 +778,9 @@ class TrainingStatus(TypedDict):
     """
     seconds left at the recent rate (to `steps`: under the plateau rule, at most)
     """
-    until: NotRequired[Literal["steps", "plateau"]]
+    stop: NotRequired[Literal["steps", "plateau"]]
     """
-    "steps": the run trains `steps` steps; "plateau": it stops when its phase change is over, `steps` being its cap (the run's `train.stop`)
+    when the run stops training: after train.steps (steps), or when its phase change is over, train.steps being the cap (plateau)
     """
     updated_s_ago: float
     """

@@ -54,7 +54,7 @@ def fmt_duration(seconds: float | None) -> str:
 def _training_text(t: TrainingStatus) -> str:
     score = "?" if t["best_score"] is None else f"{t['best_score']:.3f}"
     best = "" if t["best_head"] is None else f" · best head {t['best_head']} (prefix matching {score})"
-    if t.get("until") == "plateau":  # the cap, not the end: the run stops once its phase change is over
+    if t.get("stop") == "plateau":  # the cap, not the end: the run stops once its phase change is over
         of, left = f"at most {t['steps']:,} (until its phase change is over)", f"at most {fmt_duration(t['eta_s'])}"
     else:
         of, left = f"{t['steps']:,}", fmt_duration(t["eta_s"])

@@ -87,10 +87,10 @@ class TrainingStatus(BaseModel):
     tokens_per_s: float
     elapsed_s: float
     eta_s: float = Field(description="seconds left at the recent rate (to `steps`: under the plateau rule, at most)")
-    until: Literal["steps", "plateau"] = Field(
-        "steps",
-        description='"steps": the run trains `steps` steps; "plateau": it stops when its phase change is over, '
-        "`steps` being its cap (the run's `train.stop`)",
+    stop: Literal["steps", "plateau"] = Field(
+        default="steps",
+        description="when the run stops training: after train.steps (steps), or when its phase change is over, "
+        "train.steps being the cap (plateau)",
     )
     updated_s_ago: float = Field(description="seconds since the trainer last wrote its progress")
     best_head: str | None = Field(description="the head with the largest live prefix-matching score")

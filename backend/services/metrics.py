@@ -253,7 +253,7 @@ def suite_status(store: ArtifactStore, suite: str) -> SuiteStatus:
                 tokens_per_s=progress.tokens_per_s,
                 elapsed_s=progress.elapsed_s,
                 eta_s=progress.eta_s,
-                until="plateau" if manifest.train.get("stop") == "plateau" else "steps",
+                stop=manifest.train.get("stop", "steps"),
                 updated_s_ago=round(max(now - progress.updated, 0.0), 1),
                 best_head=head,
                 best_score=None if best is None or not np.isfinite(best) else round(best, 4),

@@ -60,7 +60,7 @@ def test_status_line_names_the_run_its_progress_and_best_head():
 
 
 def test_status_line_of_a_run_under_the_plateau_rule_gives_its_cap_and_time_as_at_most():
-    capped = {**TRAINING, "until": "plateau"}
+    capped = {**TRAINING, "stop": "plateau"}
     assert ui.training_line({"suite": "s", "training": [capped], "runs": {}}).startswith(
         "Training **attn2**: step 1,200 of at most 5,000 (until its phase change is over) · 12.3k tokens/s "
         "· at most 3 min 10 s left ·"

@@ -140,4 +140,4 @@ def test_status_says_whether_a_training_runs_steps_are_its_end_or_its_cap(copy_c
     )
     schema.write_progress(suite_copy / "attn2", RunProgress("attn2", 50, 400, 1000.0, 5.0, 35.0, time.time()))
     [training] = copy_client.get(f"/suites/{suite_copy.name}/status").json()["training"]
-    assert (training["run"], training["steps"], training["until"]) == ("attn2", 400, stop)
+    assert (training["run"], training["steps"], training["stop"]) == ("attn2", 400, stop)
