@@ -24,6 +24,11 @@ from training.core.model import Transformer, next_token_loss
 AblationMode = Literal["mean", "pattern_preserving"]
 
 
+def _check_mode(mode: str) -> None:
+    if mode not in ("mean", "pattern_preserving"):
+        raise ValueError(f"mode must be 'mean' or 'pattern_preserving', got {mode!r}")
+
+
 def direct_logit_attribution_per_token(
     model: HookedTransformer, tokens: Int[Tensor, "batch pos"]
 ) -> Float[Tensor, "batch pos-1 layer head"]:
@@ -159,13 +164,12 @@ def ablate_heads_loss(
             z[:, :, heads_here] = 0.0
         return z
 
+    _check_mode(mode)
     hooks = [(get_act_name("z", layer), lambda z, hook, hs=hs: ablate_z(z, hook, hs)) for layer, hs in by_layer.items()]
     if mode == "pattern_preserving":
         if clean_patterns is None:
             _, clean_patterns = clean_attention_patterns(model, tokens)
         hooks += [(name, lambda pattern, hook, clean=clean: clean) for name, clean in sorted(clean_patterns.items())]
-    elif mode != "mean":
-        raise ValueError(f"mode must be 'mean' or 'pattern_preserving', got {mode!r}")
     with torch.no_grad():
         return model.run_with_hooks(tokens, return_type="loss", loss_per_token=True, fwd_hooks=hooks)
 
@@ -244,8 +248,7 @@ def single_head_ablations(
     before it changes) and, pattern-preserving, attends with the clean patterns instead of
     computing queries and keys. The head's z is its mean over the batch and positions ("mean")
     or zero, as in `ablate_heads_loss`."""
-    if mode not in ("mean", "pattern_preserving"):
-        raise ValueError(f"mode must be 'mean' or 'pattern_preserving', got {mode!r}")
+    _check_mode(mode)
     preserve = mode == "pattern_preserving"
     streams: list[Tensor] = []
     with torch.no_grad():
